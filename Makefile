@@ -1,0 +1,107 @@
+# cpuport: make process checkpoints portable between x86-64 CPUs.
+#
+#   make             build plugin/cpuport_plugin.so, resolver/cpuport, resolver/cpuport-select
+#   make test        unit tests (cmocka) + integration tests (real criu dump/restore)
+#   make e2e         cross-CPU tests in QEMU guests (Haswell-v4, Nehalem)
+#   make bench       benchmarks (not part of test)
+#   make install     plugin into $(PLUGINDIR), tool into $(PREFIX)/bin
+#   make uninstall
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/cpuport
+MANDIR     ?= $(PREFIX)/share/man
+PLUGINDIR  ?= /usr/lib/criu
+CRIU_INCLUDE ?= /usr/local/include/criu
+VERSION    := 0.1
+
+export PKG_CONFIG_PATH := /usr/local/lib/pkgconfig:$(PKG_CONFIG_PATH)
+DEPS_CFLAGS := $(shell pkg-config --cflags libelf libprotobuf-c capstone 'libcpuid >= 0.7.0' 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs libelf libprotobuf-c capstone 'libcpuid >= 0.7.0' 2>/dev/null)
+
+CC      ?= gcc
+B       := build
+CFLAGS  ?= -g -O2
+WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
+CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
+	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRCS := arena.c callsite_table.c context.c cpu_features.c elf_scan.c glibc_layout.c image_codec.c \
+	isa.c libgcc_model.c print.c proc.c restore.c scan.c select.c
+LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
+PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
+PLUGIN_OBJS := $(addprefix $(B)/plugin/,$(PLUGIN_SRCS:.c=.o))
+
+PLUGIN := plugin/cpuport_plugin.so
+CLI    := resolver/cpuport
+HELPER := resolver/cpuport-select
+LIB    := $(B)/libcpuport.a
+
+all: check-deps $(PLUGIN) $(CLI) $(HELPER)
+
+check-deps:
+	@pkg-config --exists libelf libprotobuf-c capstone || \
+		{ echo "missing build dependencies: run scripts/setup.sh (see README.md)" >&2; exit 1; }
+	@pkg-config --exists 'libcpuid >= 0.7.0' || \
+		{ echo "libcpuid >= 0.7.0 not found (Debian 12's 0.6.2 misreads AVX-512): run scripts/setup.sh" >&2; exit 1; }
+	@test -f $(CRIU_INCLUDE)/criu-plugin.h || \
+		{ echo "CRIU 4.1 plugin header not found in $(CRIU_INCLUDE): run scripts/setup.sh or set CRIU_INCLUDE" >&2; exit 1; }
+
+$(B)/cpuport.pb-c.c $(B)/cpuport.pb-c.h: proto/cpuport.proto
+	@mkdir -p $(B)
+	protoc-c --proto_path=proto --c_out=$(B) proto/cpuport.proto
+
+# GCC's libgcc model bit layout, asked of the compiler that builds us.
+$(B)/libgcc_bits.h: resolver/gen_libgcc_bits.c
+	@mkdir -p $(B)
+	$(CC) -O1 -o $(B)/gen_libgcc_bits $<
+	$(B)/gen_libgcc_bits > $@.tmp && mv $@.tmp $@
+
+$(B)/cpuport.pb-c.o: $(B)/cpuport.pb-c.c
+	$(CC) $(CFLAGS) -fPIC $(DEPS_CFLAGS) -c -o $@ $<
+
+$(B)/resolver/%.o: resolver/%.c resolver/internal.h resolver/cpuport.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
+	@mkdir -p $(B)/resolver
+	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden $(CPPFLAGS_ALL) $(DEPS_CFLAGS) -c -o $@ $<
+
+$(B)/plugin/%.o: plugin/%.c plugin/*.h resolver/cpuport.h
+	@mkdir -p $(B)/plugin
+	$(CC) $(CFLAGS) $(WARN) -fPIC $(CPPFLAGS_ALL) -isystem $(CRIU_INCLUDE) $(DEPS_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+# Only CR_PLUGIN_DESC is exported (version script); criu provides print_on_level & co.
+$(PLUGIN): $(PLUGIN_OBJS) $(LIB) plugin/cpuport_plugin.map
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=plugin/cpuport_plugin.map -o $@ $(PLUGIN_OBJS) $(LIB) $(DEPS_LIBS)
+
+$(CLI): resolver/cli.c $(LIB)
+	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS_ALL) $(LDFLAGS) -o $@ $< $(LIB) $(DEPS_LIBS)
+
+# libc only, lazy binding (its own GOT[2] tells which trampoline ld.so picks here)
+$(HELPER): resolver/select_helper.c
+	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy $(LDFLAGS) -o $@ $<
+
+install: all
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/cpuport_plugin.so
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/cpuport
+	install -m 755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/cpuport-select
+	install -m 644 doc/cpuport.1 doc/cpuport-plugin.1 $(DESTDIR)$(MANDIR)/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(PLUGINDIR)/cpuport_plugin.so $(DESTDIR)$(BINDIR)/cpuport \
+		$(DESTDIR)$(LIBEXECDIR)/cpuport-select $(DESTDIR)$(MANDIR)/man1/cpuport.1 \
+		$(DESTDIR)$(MANDIR)/man1/cpuport-plugin.1
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+
+include tests/tests.mk
+
+clean:
+	rm -rf $(B) $(PLUGIN) $(CLI) $(HELPER)
+
+.PHONY: all check-deps install uninstall clean

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The cpuport CRIU plugin: hooks only.  At dump (CHECKPOINT_DEVICES, every
+ * thread stopped) it scans each process into cpuport-<id>.img; at restore
+ * (RESUME_DEVICES_LATE, memory restored, no user instruction run yet) it
+ * re-patches the process for this CPU, or kills it: that hook's return
+ * value cannot fail a restore, so failing closed is the plugin's job.
+ *
+ * Hooks return -ENOTSUP after their work so plugins behind us still run.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include <criu-plugin.h>
+
+#include "cpuport.h"
+#include "images.h"
+#include "log.h"
+#include "settings.h"
+
+/* Exported by the criu binary, declared in CRIU's uninstalled image.h. */
+extern int add_inventory_plugin(const char *name);
+extern bool check_and_remove_inventory_plugin(const char *name, size_t n);
+
+#define PLUGIN_NAME "cpuport"
+
+/* One context per CRIU stage, freed in fini (the only mutable state). */
+static struct cpuport_ctx *ctx;
+static bool disabled;
+static bool in_inventory;
+
+static void print_criu(enum cpuport_log_level level, const char *msg, void *arg)
+{
+	(void)arg;
+	switch (level) {
+	case CPUPORT_LOG_ERROR: pr_err("%s", msg); break;
+	case CPUPORT_LOG_WARN: pr_warn("%s", msg); break;
+	case CPUPORT_LOG_INFO: pr_info("%s", msg); break;
+	default: pr_debug("%s", msg); break;
+	}
+}
+
+static int cpuport_plugin_init(int stage)
+{
+	struct settings s;
+
+	settings_load(&s);
+	disabled = s.disabled || stage == CR_PLUGIN_STAGE__PRE_DUMP;
+	if (stage == CR_PLUGIN_STAGE__RESTORE &&
+	    !check_and_remove_inventory_plugin(PLUGIN_NAME, sizeof(PLUGIN_NAME) - 1))
+		disabled = true;	/* not dumped with cpuport: nothing to re-patch */
+	if (disabled)
+		return 0;
+	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_criu, .target = s.target[0] ? s.target : NULL,
+		     .helper_path = s.helper[0] ? s.helper : NULL, .helper_timeout_ms = s.timeout_ms);
+	ctx = cpuport_ctx__new(&o);
+	if (!ctx) {
+		pr_err("cannot start (target '%s'): %s\n", s.target, strerror(errno));
+		return -1;
+	}
+	if (stage == CR_PLUGIN_STAGE__RESTORE && s.target[0] && strcmp(s.target, "host"))
+		pr_info("re-selecting as on target CPU %s\n", s.target);
+	return 0;
+}
+
+static void cpuport_plugin_fini(int stage, int ret)
+{
+	(void)stage;
+	(void)ret;
+	cpuport_ctx__free(ctx);
+	ctx = NULL;
+	in_inventory = false;
+}
+
+CR_PLUGIN_REGISTER(PLUGIN_NAME, cpuport_plugin_init, cpuport_plugin_fini)
+
+static pid_t image_id(pid_t pid, struct cpuport_table *t)
+{
+	return t ? cpuport_table__nspid(t) : pid;
+}
+
+int cpuport_plugin_checkpoint_devices(int pid)
+{
+	struct cpuport_table *t = NULL;
+	struct cpuport_table_stats st;
+	int ret;
+
+	if (disabled)
+		return -ENOTSUP;
+	ret = cpuport_scan(ctx, pid, &t);
+	if (ret) {
+		pr_err("pid %d: cannot record its CPU-specific bindings: %s\n", pid, strerror(-ret));
+		return -1;
+	}
+	ret = image_write(t, image_id(pid, t));
+	if (!ret && !in_inventory) {
+		/* a restore without cpuport must fail, not resume stale variants */
+		ret = add_inventory_plugin(PLUGIN_NAME) ? -1 : 0;
+		in_inventory = !ret;
+	}
+	if (!ret) {
+		cpuport_table__stats(t, &st);
+		pr_info("pid %d: recorded %u slots (%u bound to variants), %u cached states, %u threads from %u "
+			"objects (%u relocations) in %.2f ms\n", pid, st.slots, st.bound, st.states, st.threads,
+			st.objects, st.relocs, st.scan_ns / 1e6);
+	}
+	cpuport_table__free(t);
+	return ret ? -1 : -ENOTSUP;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__CHECKPOINT_DEVICES, cpuport_plugin_checkpoint_devices)
+
+static pid_t restored_id(pid_t pid)
+{
+	char path[64], line[256];
+	pid_t id = pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *last = strrchr(line, '\t');
+
+			id = atoi(last ? last + 1 : line + 6);
+		}
+	if (f)
+		fclose(f);
+	return id;
+}
+
+/* The process must not run code this CPU cannot execute: stop it for good. */
+static void fail_closed(int pid, const char *why)
+{
+	pr_err("pid %d: %s; killing the restored process instead of resuming it unsafely\n", pid, why);
+	kill(pid, SIGKILL);
+}
+
+int cpuport_plugin_resume_devices_late(int pid)
+{
+	struct cpuport_table *t = NULL;
+	struct cpuport_restore_stats st;
+	pid_t id;
+	int ret;
+
+	if (disabled)
+		return -ENOTSUP;
+	id = restored_id(pid);
+	ret = image_read(ctx, id, &t);
+	if (ret == -ENOENT) {
+		fail_closed(pid, "the checkpoint was made with cpuport but has no cpuport image for this process "
+			    "(missing " CPUPORT_IMG_FMT "): re-dump with the plugin");
+		return -ENOTSUP;
+	}
+	if (ret) {
+		fail_closed(pid, "its cpuport image is unreadable or corrupt: re-dump with the plugin");
+		return -ENOTSUP;
+	}
+	ret = cpuport_restore(ctx, pid, t, &st);
+	cpuport_table__free(t);
+	if (ret) {
+		fail_closed(pid, ret == -EDEADLK ? "it cannot be made safe on this CPU"
+			    : ret == -ESTALE ? "its libraries differ from the dump"
+			    : "re-patching failed");
+		return -ENOTSUP;
+	}
+	pr_info("pid %d: re-patched %u slots (%u unchanged, %u lazy), %u cached states, %u copied pointers in "
+		"%.2f ms (helper %.2f ms)\n", pid, st.patched, st.unchanged, st.unbound, st.states, st.pointers,
+		st.total_ns / 1e6, st.select_ns / 1e6);
+	return -ENOTSUP;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESUME_DEVICES_LATE, cpuport_plugin_resume_devices_late)

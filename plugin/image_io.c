@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* cpuport images in CRIU's images directory (openat on criu_get_image_dir()). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <criu-plugin.h>
+
+#include "images.h"
+#include "log.h"
+
+static int open_image(pid_t id, int flags, char *name, size_t len)
+{
+	int dir = criu_get_image_dir(), fd;
+
+	snprintf(name, len, CPUPORT_IMG_FMT, id);
+	if (dir < 0) {
+		pr_err("no images directory (image streaming with --stream is not supported by cpuport)\n");
+		return -ENOTDIR;
+	}
+	fd = openat(dir, name, flags | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+int image_write(const struct cpuport_table *table, pid_t id)
+{
+	char name[64];
+	int fd = open_image(id, O_WRONLY | O_CREAT | O_TRUNC, name, sizeof(name)), ret;
+
+	if (fd < 0) {
+		pr_err("cannot create %s: %s\n", name, strerror(-fd));
+		return fd;
+	}
+	ret = cpuport_table__write_fd(table, fd);
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (ret)
+		pr_err("cannot write %s: %s\n", name, strerror(-ret));
+	return ret;
+}
+
+int image_read(struct cpuport_ctx *ctx, pid_t id, struct cpuport_table **table)
+{
+	char name[64];
+	int fd = open_image(id, O_RDONLY, name, sizeof(name)), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = cpuport_table__read_fd(ctx, fd, table);
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Every image cpuport writes into CRIU's images directory. */
+#ifndef CPUPORT_PLUGIN_IMAGES_H
+#define CPUPORT_PLUGIN_IMAGES_H
+
+#include "cpuport.h"
+
+/* The resolved callsite table of one process, keyed by its innermost NSpid. */
+#define CPUPORT_IMG_FMT "cpuport-%d.img"
+
+int image_write(const struct cpuport_table *table, pid_t id);
+/* -ENOENT if the process has no image */
+int image_read(struct cpuport_ctx *ctx, pid_t id, struct cpuport_table **table);
+
+#endif

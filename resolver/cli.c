@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* cpuport: the command-line tool, a thin adapter over the resolver library. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cpuport.h"
+
+#ifndef CPUPORT_VERSION
+#define CPUPORT_VERSION "0.1"
+#endif
+
+static int verbose;
+
+static const char usage[] =
+	"Usage: cpuport [OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"Make process checkpoints portable between x86-64 CPUs (CRIU plugin companion).\n"
+	"\n"
+	"Commands:\n"
+	"  cpu                 describe this CPU (and --target): vendor, model, x86-64 level, features\n"
+	"  scan PID            print the resolved callsite table of a running process (read-only)\n"
+	"  show DIR|FILE       decode the cpuport images of a CRIU checkpoint directory\n"
+	"  check DIR|FILE      predict, slot by slot, whether the checkpoint can run on the target CPU\n"
+	"  targets             list named CPU models accepted by --target\n"
+	"\n"
+	"Options:\n"
+	"  -t, --target T      destination CPU: host (default), x86-64-v1..v4, a model name, or a\n"
+	"                      libcpuid raw CPUID dump file (default: $CPUPORT_TARGET)\n"
+	"  -j, --json          JSON instead of tables\n"
+	"  -v, --verbose       print debug messages\n"
+	"      --helper PATH   the cpuport-select helper (default: the installed one)\n"
+	"  -h, --help          this text\n"
+	"  -V, --version       print the version\n"
+	"\n"
+	"Exit status: 0 success; 1 error; 2 usage; 3 check: the restore would be refused.\n";
+
+static void print_stderr(enum cpuport_log_level level, const char *msg, void *arg)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+
+	(void)arg;
+	if (level == CPUPORT_LOG_DEBUG && !verbose)
+		return;
+	fprintf(stderr, "cpuport: %s: %s", names[level], msg);
+}
+
+static int load_file(struct cpuport_ctx *ctx, const char *path, struct cpuport_table **t)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0) {
+		fprintf(stderr, "cpuport: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	ret = cpuport_table__read_fd(ctx, fd, t);
+	close(fd);
+	if (ret)
+		fprintf(stderr, "cpuport: %s: not a valid cpuport image: %s\n", path, strerror(-ret));
+	return ret;
+}
+
+typedef int (*image_fn)(struct cpuport_ctx *ctx, struct cpuport_table *t, const char *path, bool json);
+
+/* Run @fn on FILE, or on every cpuport-*.img in DIR. */
+static int for_each_image(struct cpuport_ctx *ctx, const char *arg, bool json, image_fn fn)
+{
+	struct dirent **names;
+	struct stat st;
+	int n, ret = 0, found = 0;
+
+	if (stat(arg, &st)) {
+		fprintf(stderr, "cpuport: %s: %s\n", arg, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		struct cpuport_table *t;
+
+		ret = load_file(ctx, arg, &t);
+		if (!ret)
+			ret = fn(ctx, t, arg, json);
+		cpuport_table__free(t);
+		return ret;
+	}
+	n = scandir(arg, &names, NULL, versionsort);
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+		struct cpuport_table *t = NULL;
+		int r;
+
+		if (!strncmp(names[i]->d_name, "cpuport-", 8) && strstr(names[i]->d_name, ".img")) {
+			snprintf(path, sizeof(path), "%s/%s", arg, names[i]->d_name);
+			r = load_file(ctx, path, &t);
+			if (json && found++)
+				printf(",");
+			else if (!json && found++)
+				printf("\n");
+			if (!r)
+				r = fn(ctx, t, path, json);
+			ret = ret ?: r;
+			cpuport_table__free(t);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+	if (!found) {
+		fprintf(stderr, "cpuport: %s holds no cpuport images: was it dumped with the cpuport plugin?\n", arg);
+		return -ENOENT;
+	}
+	return ret;
+}
+
+static int show_one(struct cpuport_ctx *ctx, struct cpuport_table *t, const char *path, bool json)
+{
+	(void)ctx;
+	if (!json)
+		printf("== %s\n", path);
+	return cpuport_table__print(t, stdout, json);
+}
+
+static int check_one(struct cpuport_ctx *ctx, struct cpuport_table *t, const char *path, bool json)
+{
+	if (!json)
+		printf("== %s\n", path);
+	return cpuport_check(ctx, t, stdout, json);
+}
+
+static int cmd_scan(struct cpuport_ctx *ctx, const char *pid_s, bool json)
+{
+	struct cpuport_table *t;
+	char *end;
+	long pid = strtol(pid_s, &end, 10);
+	int ret;
+
+	if (*end || pid <= 0) {
+		fprintf(stderr, "cpuport: scan: '%s' is not a pid\n", pid_s);
+		return -EINVAL;
+	}
+	ret = cpuport_scan(ctx, pid, &t);
+	if (ret)
+		return ret;
+	ret = cpuport_table__print(t, stdout, json);
+	cpuport_table__free(t);
+	return ret;
+}
+
+static int run(struct cpuport_ctx *ctx, const char *cmd, char **args, int nargs, bool json)
+{
+	if (!strcmp(cmd, "cpu"))
+		return cpuport_cpu_print(ctx, stdout, json);
+	if (!strcmp(cmd, "scan") && nargs == 1)
+		return cmd_scan(ctx, args[0], json);
+	if (!strcmp(cmd, "show") && nargs == 1) {
+		int ret;
+
+		if (json)
+			printf("[");
+		ret = for_each_image(ctx, args[0], json, show_one);
+		if (json)
+			printf("]\n");
+		return ret;
+	}
+	if (!strcmp(cmd, "check") && nargs == 1)
+		return for_each_image(ctx, args[0], json, check_one);
+	return -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "target", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },	    { "helper", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },	    { "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *target = getenv("CPUPORT_TARGET"), *helper = getenv("CPUPORT_HELPER");
+	struct cpuport_ctx *ctx;
+	bool json = false;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "+t:jvhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': target = optarg; break;
+		case 'j': json = true; break;
+		case 'v': verbose = 1; break;
+		case 'H': helper = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': printf("cpuport %s\n", CPUPORT_VERSION); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (!strcmp(argv[optind], "targets")) {
+		for (const char *const *t = cpuport_targets(); *t; t++)
+			printf("%s\n", *t);
+		return 0;
+	}
+	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .target = target, .helper_path = helper);
+	ctx = cpuport_ctx__new(&o);
+	if (!ctx) {
+		fprintf(stderr, "cpuport: %s\n", strerror(errno));
+		return 1;
+	}
+	ret = run(ctx, argv[optind], argv + optind + 1, argc - optind - 1, json);
+	cpuport_ctx__free(ctx);
+	if (ret == -EINVAL && strcmp(argv[optind], "scan")) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return ret == -EDEADLK ? 3 : ret ? 1 : 0;
+}

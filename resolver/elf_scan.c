@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * What one ELF file says, read with libelf: segments, build-id, the
+ * relocations cpuport records (IRELATIVE, JUMP_SLOT, GLOB_DAT), defined
+ * dynamic symbols with versions, and named symbols for humans (.symtab, or
+ * the debug file found by build-id).
+ */
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef NT_GNU_BUILD_ID
+#define NT_GNU_BUILD_ID 3
+#endif
+
+struct versions {
+	const char **names;	/* index -> name */
+	size_t n;
+};
+
+static Elf *elf_open(struct cpuport_ctx *ctx, const char *path, int *fd)
+{
+	Elf *elf;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return NULL;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0) {
+		log_debug(ctx, "cannot open %s: %m\n", path);
+		return NULL;
+	}
+	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || gelf_getclass(elf) != ELFCLASS64) {
+		if (elf)
+			elf_end(elf);
+		close(*fd);
+		*fd = -1;
+		return NULL;
+	}
+	return elf;
+}
+
+static void read_build_id(Elf *elf, const GElf_Phdr *ph, struct elf_info *info)
+{
+	Elf_Data *d = elf_getdata_rawchunk(elf, ph->p_offset, ph->p_filesz, ELF_T_NHDR);
+	size_t off = 0, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
+		    !memcmp((char *)d->d_buf + name_off, "GNU", 4) && nh.n_descsz <= sizeof(info->build_id)) {
+			memcpy(info->build_id, (char *)d->d_buf + desc_off, nh.n_descsz);
+			info->build_id_len = nh.n_descsz;
+			return;
+		}
+	}
+}
+
+static int read_phdrs(Elf *elf, struct elf_info *info)
+{
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph))
+			return -EINVAL;
+		if (ph.p_type == PT_LOAD && info->n_segs < ARRAY_SIZE(info->segs)) {
+			info->segs[info->n_segs++] = (struct elf_segment){
+				.offset = ph.p_offset,
+				.vaddr = ph.p_vaddr,
+				.filesz = ph.p_filesz,
+				.memsz = ph.p_memsz,
+				.prot = (ph.p_flags & PF_R ? PROT_READ : 0) | (ph.p_flags & PF_W ? PROT_WRITE : 0) |
+					(ph.p_flags & PF_X ? PROT_EXEC : 0),
+			};
+		} else if (ph.p_type == PT_DYNAMIC) {
+			info->dynamic = ph.p_vaddr;
+		} else if (ph.p_type == PT_NOTE && !info->build_id_len) {
+			read_build_id(elf, &ph, info);
+		}
+	}
+	return info->n_segs ? 0 : -ENOEXEC;
+}
+
+static void read_dynamic(Elf_Scn *scn, const GElf_Shdr *sh, struct elf_info *info)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+
+	for (size_t i = 0; d && i < n; i++) {
+		GElf_Dyn dyn;
+
+		if (!gelf_getdyn(d, i, &dyn))
+			break;
+		if (dyn.d_tag == DT_PLTGOT)
+			info->pltgot = dyn.d_un.d_ptr;
+		else if (dyn.d_tag == DT_FLAGS_1 && (dyn.d_un.d_val & DF_1_PIE))
+			info->is_pie = true;
+		if ((dyn.d_tag == DT_FLAGS_1 && (dyn.d_un.d_val & DF_1_NOW)) ||
+		    (dyn.d_tag == DT_FLAGS && (dyn.d_un.d_val & DF_BIND_NOW)) || dyn.d_tag == DT_BIND_NOW)
+			info->bind_now = true;
+	}
+}
+
+/* Version index -> name, from SHT_GNU_verdef and SHT_GNU_verneed. */
+static int read_versions(Elf *elf, struct elf_info *info, struct versions *v)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+		size_t off = 0;
+
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_GNU_verdef && sh.sh_type != SHT_GNU_verneed))
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d)
+			continue;
+		for (size_t k = 0; k < sh.sh_info; k++) {
+			size_t next_aux, idx_name[2][64], n_pairs = 0;
+
+			if (sh.sh_type == SHT_GNU_verdef) {
+				GElf_Verdef vd;
+				GElf_Verdaux vda;
+
+				if (!gelf_getverdef(d, off, &vd) || !gelf_getverdaux(d, off + vd.vd_aux, &vda))
+					break;
+				idx_name[0][0] = vd.vd_ndx;
+				idx_name[1][0] = vda.vda_name;
+				n_pairs = 1;
+				next_aux = vd.vd_next;
+			} else {
+				GElf_Verneed vn;
+				GElf_Vernaux vna;
+				size_t aoff;
+
+				if (!gelf_getverneed(d, off, &vn))
+					break;
+				aoff = off + vn.vn_aux;
+				for (size_t a = 0; a < vn.vn_cnt && n_pairs < 64; a++) {
+					if (!gelf_getvernaux(d, aoff, &vna))
+						break;
+					idx_name[0][n_pairs] = vna.vna_other;
+					idx_name[1][n_pairs++] = vna.vna_name;
+					aoff += vna.vna_next;
+				}
+				next_aux = vn.vn_next;
+			}
+			for (size_t p = 0; p < n_pairs; p++) {
+				size_t idx = idx_name[0][p] & 0x7fff;
+
+				if (idx >= v->n) {
+					size_t nn = idx + 16;
+					const char **names = arena_alloc(&info->arena, nn * sizeof(*names));
+
+					if (!names)
+						return -ENOMEM;
+					if (v->n)
+						memcpy(names, v->names, v->n * sizeof(*names));
+					v->names = names;
+					v->n = nn;
+				}
+				v->names[idx] = elf_strptr(elf, sh.sh_link, idx_name[1][p]);
+			}
+			if (!next_aux)
+				break;
+			off += next_aux;
+		}
+	}
+	return 0;
+}
+
+static Elf_Data *find_versym(Elf *elf, size_t dynsym_index)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_GNU_versym && sh.sh_link == dynsym_index)
+			return elf_getdata(scn, NULL);
+	return NULL;
+}
+
+static const char *sym_version(Elf_Data *versym, const struct versions *v, size_t i, bool *hidden)
+{
+	GElf_Versym vs;
+	size_t idx;
+
+	*hidden = false;
+	if (!versym || !gelf_getversym(versym, i, &vs))
+		return NULL;
+	idx = vs & 0x7fff;
+	*hidden = vs & 0x8000;
+	return idx > 1 && idx < v->n ? v->names[idx] : NULL;
+}
+
+static int cmp_by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct elf_symbol *)a)->name, ((const struct elf_symbol *)b)->name);
+}
+
+static int cmp_by_value(const void *a, const void *b)
+{
+	const struct elf_symbol *x = a, *y = b;
+
+	if (x->value != y->value)
+		return x->value < y->value ? -1 : 1;
+	/* prefer the sized, global name at one address */
+	return (y->size > 0) - (x->size > 0);
+}
+
+/* Read a symbol table; defined dynamic ones go to dynsyms, named code/data ones to syms. */
+static int read_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_info *info,
+			const struct versions *v, bool dynamic)
+{
+	Elf_Data *d = elf_getdata(scn, NULL), *versym = dynamic ? find_versym(elf, elf_ndxscn(scn)) : NULL;
+	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+	struct elf_symbol *out = arena_alloc(&info->arena, (n ? n : 1) * sizeof(*out));
+	size_t k = 0;
+
+	if (!d || !out)
+		return d ? -ENOMEM : 0;
+	for (size_t i = 1; i < n; i++) {
+		GElf_Sym s;
+		unsigned char type;
+		struct elf_symbol *e = &out[k];
+
+		if (!gelf_getsym(d, i, &s))
+			break;
+		type = GELF_ST_TYPE(s.st_info);
+		if (s.st_shndx == SHN_UNDEF || !s.st_name ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_OBJECT))
+			continue;
+		e->name = elf_strptr(elf, sh->sh_link, s.st_name);
+		if (!e->name)
+			continue;
+		e->value = s.st_value;
+		e->size = s.st_size;
+		e->type = type;
+		e->defined = true;
+		if (dynamic)
+			e->version = sym_version(versym, v, i, &e->hidden_version);
+		k++;
+	}
+	if (dynamic) {
+		qsort(out, k, sizeof(*out), cmp_by_name);
+		info->dynsyms = out;
+		info->n_dynsyms = k;
+	} else {
+		qsort(out, k, sizeof(*out), cmp_by_value);
+		info->syms = out;
+		info->n_syms = k;
+	}
+	return 0;
+}
+
+static int read_relocs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_info *info,
+		       const struct versions *v)
+{
+	Elf_Data *d = elf_getdata(scn, NULL), *symd = NULL, *versym = NULL;
+	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0, strtab = 0;
+	Elf_Scn *symscn = sh->sh_link ? elf_getscn(elf, sh->sh_link) : NULL;
+	GElf_Shdr symsh;
+	struct elf_reloc *out;
+
+	if (!d)
+		return 0;
+	if (symscn && gelf_getshdr(symscn, &symsh)) {
+		symd = elf_getdata(symscn, NULL);
+		strtab = symsh.sh_link;
+		versym = find_versym(elf, sh->sh_link);
+	}
+	out = arena_alloc(&info->arena, (info->n_relocs + n + 1) * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	if (info->n_relocs)
+		memcpy(out, info->relocs, info->n_relocs * sizeof(*out));
+	info->relocs = out;
+	info->relocs_seen += n;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Rela r;
+		uint32_t type;
+		struct elf_reloc *e = &out[info->n_relocs];
+
+		if (!gelf_getrela(d, i, &r))
+			break;
+		type = GELF_R_TYPE(r.r_info);
+		if (type != R_X86_64_IRELATIVE && type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+			continue;
+		memset(e, 0, sizeof(*e));
+		e->offset = r.r_offset;
+		e->addend = r.r_addend;
+		e->type = type;
+		if (type != R_X86_64_IRELATIVE && symd) {
+			GElf_Sym s;
+			bool hidden;
+			size_t si = GELF_R_SYM(r.r_info);
+
+			if (!si || !gelf_getsym(symd, si, &s))
+				continue;
+			e->sym = elf_strptr(elf, strtab, s.st_name);
+			e->version = sym_version(versym, v, si, &hidden);
+			if (!e->sym)
+				continue;
+		}
+		info->n_relocs++;
+	}
+	return 0;
+}
+
+/* "...release version 2.36." in ld.so's or libc's .rodata */
+static void read_glibc_version(Elf *elf, Elf_Scn *scn, struct elf_info *info)
+{
+	static const char key[] = "release version ";
+	Elf_Data *d = elf_getdata(scn, NULL);
+	const char *p;
+
+	if (!d || !d->d_buf)
+		return;
+	p = memmem(d->d_buf, d->d_size, key, sizeof(key) - 1);
+	if (!p)
+		return;
+	p += sizeof(key) - 1;
+	for (size_t i = 0; i + 1 < sizeof(info->glibc_version) && (p[i] == '.' || (p[i] >= '0' && p[i] <= '9'));
+	     i++)
+		info->glibc_version[i] = p[i];
+	size_t len = strlen(info->glibc_version);
+	if (len && info->glibc_version[len - 1] == '.')
+		info->glibc_version[len - 1] = 0;
+	(void)elf;
+}
+
+static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info)
+{
+	char path[256];
+	int pos, fd = -1;
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	if (info->build_id_len < 2)
+		return;
+	pos = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", info->build_id[0]);
+	for (size_t i = 1; i < info->build_id_len; i++)
+		pos += snprintf(path + pos, sizeof(path) - pos, "%02x", info->build_id[i]);
+	snprintf(path + pos, sizeof(path) - pos, ".debug");
+	if (access(path, R_OK))
+		return;
+	elf = elf_open(ctx, path, &fd);
+	if (!elf)
+		return;
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB) {
+			if (!read_symbols(elf, scn, &sh, info, NULL, false))
+				info->syms_from_debug = true;
+			break;
+		}
+	/* names point into the debug file's mapping: copy them before closing */
+	for (size_t i = 0; info->syms_from_debug && i < info->n_syms; i++)
+		info->syms[i].name = arena_strdup(&info->arena, info->syms[i].name);
+	elf_end(elf);
+	close(fd);
+}
+
+int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+{
+	struct versions v = { 0 };
+	Elf_Scn *scn = NULL;
+	GElf_Ehdr eh;
+	GElf_Shdr sh;
+	int fd = -1, ret;
+	Elf *elf;
+	size_t shstrndx;
+
+	memset(info, 0, sizeof(*info));
+	elf = elf_open(ctx, path, &fd);
+	if (!elf)
+		return -ENOEXEC;
+	ret = -ENOEXEC;
+	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN))
+		goto out;
+	info->is_exec = eh.e_type == ET_EXEC;
+	ret = read_phdrs(elf, info);
+	if (ret)
+		goto out;
+	ret = read_versions(elf, info, &v);
+	if (ret || elf_getshdrstrndx(elf, &shstrndx))
+		goto out;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		switch (sh.sh_type) {
+		case SHT_DYNAMIC:
+			read_dynamic(scn, &sh, info);
+			break;
+		case SHT_RELA:
+			ret = read_relocs(elf, scn, &sh, info, &v);
+			break;
+		case SHT_DYNSYM:
+			ret = read_symbols(elf, scn, &sh, info, &v, true);
+			break;
+		case SHT_SYMTAB:
+			ret = read_symbols(elf, scn, &sh, info, NULL, false);
+			break;
+		case SHT_PROGBITS:
+			if (name && (!strcmp(name, ".plt") || !strcmp(name, ".plt.sec"))) {
+				if (!info->plt_start || sh.sh_addr < info->plt_start)
+					info->plt_start = sh.sh_addr;
+				if (sh.sh_addr + sh.sh_size > info->plt_end)
+					info->plt_end = sh.sh_addr + sh.sh_size;
+			}
+			if (name && !strcmp(name, ".rodata") && !info->is_pie && !info->is_exec &&
+			    (elf_dynsym_find(info, "_dl_x86_get_cpu_features", NULL) ||
+			     elf_dynsym_find(info, "gnu_get_libc_version", NULL)))
+				read_glibc_version(elf, scn, info);
+			break;
+		}
+		if (ret)
+			goto out;
+	}
+	if (!info->syms)
+		load_debug_symbols(ctx, info);
+	/* strings must outlive the ELF handle: copy the names we keep */
+	for (size_t i = 0; i < info->n_dynsyms; i++) {
+		info->dynsyms[i].name = arena_strdup(&info->arena, info->dynsyms[i].name);
+		info->dynsyms[i].version = arena_strdup(&info->arena, info->dynsyms[i].version);
+	}
+	for (size_t i = 0; !info->syms_from_debug && i < info->n_syms; i++)
+		info->syms[i].name = arena_strdup(&info->arena, info->syms[i].name);
+	for (size_t i = 0; i < info->n_relocs; i++) {
+		info->relocs[i].sym = arena_strdup(&info->arena, info->relocs[i].sym);
+		info->relocs[i].version = arena_strdup(&info->arena, info->relocs[i].version);
+	}
+	if (!info->syms) {	/* last resort for names: the dynamic symbols */
+		info->syms = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*info->syms));
+		info->n_syms = info->syms ? info->n_dynsyms : 0;
+		qsort(info->syms, info->n_syms, sizeof(*info->syms), cmp_by_value);
+	}
+	ret = 0;
+out:
+	elf_end(elf);
+	close(fd);
+	if (ret)
+		elf_info_free(info);
+	return ret;
+}
+
+void elf_info_free(struct elf_info *info)
+{
+	arena_free(&info->arena);
+	memset(info, 0, sizeof(*info));
+}
+
+/* Exact version, or when @version is NULL the default (non-hidden) one. */
+const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char *name, const char *version)
+{
+	size_t lo = 0, hi = info->n_dynsyms;
+	const struct elf_symbol *best = NULL;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(info->dynsyms[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < info->n_dynsyms && !strcmp(info->dynsyms[lo].name, name); lo++) {
+		const struct elf_symbol *s = &info->dynsyms[lo];
+
+		if (version && s->version && !strcmp(s->version, version))
+			return s;
+		if (!s->hidden_version && (!best || !version))
+			best = s;
+	}
+	return best;
+}
+
+const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr)
+{
+	size_t lo = 0, hi = info->n_syms;
+
+	while (lo < hi) {	/* last symbol with value <= vaddr */
+		size_t mid = (lo + hi) / 2;
+
+		if (info->syms[mid].value <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i-- > 0;) {
+		const struct elf_symbol *s = &info->syms[i];
+
+		if (s->type == STT_OBJECT)
+			continue;
+		if (vaddr == s->value || vaddr < s->value + s->size)
+			return s;
+		if (vaddr - s->value > (1u << 20))
+			break;
+	}
+	return NULL;
+}
+
+const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name)
+{
+	for (size_t i = 0; i < info->n_syms; i++)
+		if (!strcmp(info->syms[i].name, name))
+			return &info->syms[i];
+	return NULL;
+}
+
+uint64_t elf_first_load_vaddr(const struct elf_info *info)
+{
+	return info->n_segs ? info->segs[0].vaddr & ~0xfffULL : 0;
+}
+
+int64_t elf_vaddr_to_offset(const struct elf_info *info, uint64_t vaddr, uint64_t len)
+{
+	for (size_t i = 0; i < info->n_segs; i++) {
+		const struct elf_segment *s = &info->segs[i];
+
+		if (vaddr >= s->vaddr && vaddr + len <= s->vaddr + s->filesz)
+			return s->offset + (vaddr - s->vaddr);
+	}
+	return -1;
+}

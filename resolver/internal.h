@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal declarations shared by the resolver's files. Not installed. */
+#ifndef CPUPORT_INTERNAL_H
+#define CPUPORT_INTERNAL_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cpuport.h"
+#include "cpuport.pb-c.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define offsetofend(T, f) (offsetof(T, f) + sizeof(((T *)0)->f))
+
+#define CPUPORT_IMAGE_VERSION 1
+
+/* ---- arena.c: one allocation pool per table, freed at once ---- */
+struct arena_chunk;
+struct arena {
+	struct arena_chunk *head;
+};
+void *arena_alloc(struct arena *a, size_t size);		/* zeroed; NULL on ENOMEM */
+char *arena_strdup(struct arena *a, const char *s);
+void *arena_memdup(struct arena *a, const void *p, size_t size);
+void arena_free(struct arena *a);
+/* Grow *vec (of pointers) by one slot; returns the slot or NULL. */
+void **arena_vec_push(struct arena *a, void ***vec, size_t *n, size_t *cap);
+ProtobufCAllocator *arena_pb_allocator(struct arena *a, ProtobufCAllocator *out);
+
+/* ---- cpu_features.c: what a CPU can run ---- */
+enum feature {
+	F_CMOV, F_CX8, F_FPU, F_FXSR, F_MMX, F_SSE, F_SSE2,			/* v1 */
+	F_CX16, F_LAHF, F_POPCNT, F_SSE3, F_SSE4_1, F_SSE4_2, F_SSSE3,	/* v2 */
+	F_AVX, F_AVX2, F_BMI1, F_BMI2, F_F16C, F_FMA, F_LZCNT, F_MOVBE,	/* v3 */
+	F_OSXSAVE,
+	F_AVX512F, F_AVX512BW, F_AVX512CD, F_AVX512DQ, F_AVX512VL,	/* v4 */
+	F_AVX512VBMI, F_AVX512VBMI2, F_AVX512IFMA, F_AVX512VNNI, F_AVX512BITALG,
+	F_AVX512VPOPCNTDQ, F_AVX512BF16, F_AVX512FP16,
+	F_AES, F_PCLMUL, F_VAES, F_VPCLMULQDQ, F_GFNI, F_SHA, F_ADX, F_RDRAND,
+	F_RDSEED, F_ERMS, F_FSRM, F_RTM, F_XSAVE, F_XSAVEC, F_XSAVEOPT, F_CLFLUSHOPT,
+	F_CLWB, F_FSGSBASE, F_SSE4A, F_FMA4, F_XOP, F_AVXVNNI, F_PKU, F_RDPID, F_MOVDIRI,
+	F__COUNT
+};
+
+struct featset {
+	uint64_t w[2];
+};
+
+static inline bool featset_has(const struct featset *s, enum feature f)
+{
+	return s->w[f / 64] >> (f % 64) & 1;
+}
+static inline void featset_set(struct featset *s, enum feature f)
+{
+	s->w[f / 64] |= 1ULL << (f % 64);
+}
+
+struct cpuid_regs {
+	uint32_t leaf, subleaf, eax, ebx, ecx, edx;
+};
+
+#define CPU_MAX_LEAVES 96
+struct cpu_desc {
+	char vendor[16];
+	char brand[64];
+	char codename[64];
+	char name[96];		/* what the user asked for: "host", "haswell", a file */
+	unsigned int family, model, stepping;
+	int level;		/* x86-64-vN, 1..4 (0: below v1) */
+	uint64_t xcr0;
+	struct featset feat;
+	struct cpuid_regs raw[CPU_MAX_LEAVES];
+	size_t n_raw;
+};
+
+const char *feature_name(enum feature f);
+int feature_by_name(const char *name);				/* -1 if unknown */
+int cpu_desc_host(struct cpu_desc *d);				/* 0 / -ENODEV */
+int cpu_desc_target(const char *spec, const struct cpu_desc *host, struct cpu_desc *out);
+int cpu_desc_from_image(const Cpuport__Cpu *c, struct cpu_desc *out);
+int cpu_desc_to_image(struct arena *a, const struct cpu_desc *d, Cpuport__Cpu **out);
+int featset_level(const struct featset *s);
+/* GLIBC_TUNABLES value that makes glibc on @host behave as on @target; "" if none. */
+int cpu_glibc_tunables(const struct cpu_desc *host, const struct cpu_desc *target, char *buf, size_t len);
+
+/* ---- libgcc_model.c: GCC's __cpu_model/__cpu_features2 bit layout ---- */
+/* Clear, in a libgcc model copy, every feature @target lacks; recompute levels. */
+void libgcc_model_mask(const struct featset *target, uint8_t *model, size_t model_size,
+		       uint8_t *features2, size_t features2_size);
+/* Space-separated "bit:keep" words for the helper. */
+int libgcc_mask_words(const struct featset *target, uint32_t *words, size_t n_words);
+
+/* ---- context.c ---- */
+struct cpuport_ctx {
+	cpuport_print_fn print;
+	void *print_arg;
+	char *helper_path;
+	unsigned int helper_timeout_ms;
+	struct cpu_desc host;
+	struct cpu_desc target;	/* host features intersected with the override */
+	bool target_is_host;
+};
+
+void cpuport_log(struct cpuport_ctx *ctx, enum cpuport_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define log_err(ctx, ...) cpuport_log(ctx, CPUPORT_LOG_ERROR, __VA_ARGS__)
+#define log_warn(ctx, ...) cpuport_log(ctx, CPUPORT_LOG_WARN, __VA_ARGS__)
+#define log_info(ctx, ...) cpuport_log(ctx, CPUPORT_LOG_INFO, __VA_ARGS__)
+#define log_debug(ctx, ...) cpuport_log(ctx, CPUPORT_LOG_DEBUG, __VA_ARGS__)
+
+static inline int set_errno(int ret)
+{
+	if (ret < 0)
+		errno = -ret;
+	return ret;
+}
+
+uint64_t now_ns(void);
+
+/* ---- proc.c: a process seen through /proc ---- */
+struct proc_map {
+	uint64_t start, end, off;
+	char perms[5];
+	uint64_t dev, ino;
+	const char *path;	/* NULL for anonymous mappings */
+};
+
+struct proc {
+	pid_t pid;
+	int mem_fd;
+	struct proc_map *maps;
+	size_t n_maps;
+	char *maps_text;	/* backing store of the path strings */
+};
+
+int proc_open(struct proc *p, pid_t pid, bool writable);
+void proc_close(struct proc *p);
+int proc_read(const struct proc *p, uint64_t addr, void *buf, size_t len);
+int proc_write(const struct proc *p, uint64_t addr, const void *buf, size_t len);
+int proc_nspid(pid_t pid, pid_t *nspid, uid_t *uid, gid_t *gid);
+int proc_comm(pid_t pid, char *buf, size_t len);
+/* map_files path of the mapping, for opening the exact file the process maps */
+void proc_map_file_path(const struct proc *p, const struct proc_map *m, char *buf, size_t len);
+typedef int (*proc_thread_fn)(pid_t tid, bool running, uint64_t pc, uint64_t sp, void *arg);
+int proc_for_each_thread(pid_t pid, proc_thread_fn fn, void *arg);
+
+/* ---- elf_scan.c: what one ELF file says (libelf) ---- */
+struct elf_symbol {
+	uint64_t value, size;
+	const char *name;
+	const char *version;	/* NULL if unversioned */
+	unsigned char type;	/* STT_* */
+	bool defined;
+	bool hidden_version;	/* non-default version (sym@V, not sym@@V) */
+};
+
+struct elf_reloc {
+	uint64_t offset;
+	int64_t addend;
+	uint32_t type;		/* R_X86_64_IRELATIVE / JUMP_SLOT / GLOB_DAT */
+	const char *sym;
+	const char *version;
+};
+
+struct elf_segment {
+	uint64_t offset, vaddr, filesz, memsz;
+	int prot;
+};
+
+struct elf_info {
+	struct arena arena;
+	bool is_exec;		/* ET_EXEC */
+	bool is_pie;		/* ET_DYN with DF_1_PIE */
+	bool bind_now;
+	uint8_t build_id[64];
+	size_t build_id_len;
+	uint64_t pltgot;	/* DT_PLTGOT vaddr, 0 if none */
+	uint64_t dynamic;	/* vaddr of .dynamic */
+	uint64_t plt_start, plt_end;	/* .plt and .plt.sec: where lazy slots point */
+	struct elf_segment segs[16];
+	size_t n_segs;
+	struct elf_reloc *relocs;	/* only the kinds cpuport records */
+	size_t n_relocs;
+	size_t relocs_seen;		/* every relocation examined */
+	struct elf_symbol *dynsyms;	/* defined dynamic symbols, by name */
+	size_t n_dynsyms;
+	struct elf_symbol *syms;	/* named symbols with an address, by value */
+	size_t n_syms;
+	bool syms_from_debug;
+	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
+};
+
+int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
+void elf_info_free(struct elf_info *info);
+const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char *name, const char *version);
+const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr);
+const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name);
+uint64_t elf_first_load_vaddr(const struct elf_info *info);
+/* file offset of @vaddr, or -1 */
+int64_t elf_vaddr_to_offset(const struct elf_info *info, uint64_t vaddr, uint64_t len);
+/* read @len bytes at @vaddr from the file's initial image; 0 / -EFAULT */
+
+/* ---- glibc_layout.c: where a glibc build keeps CPU-derived state ---- */
+struct glibc_layout {
+	const char *version;
+	uint32_t cpu_features;	/* offsets inside _rtld_global_ro */
+	uint32_t cpu_features_size;
+	uint32_t platform, platformlen, minsigstacksize, hwcap;
+};
+const struct glibc_layout *glibc_layout_find(const char *version);
+/* libc-internal, CPU-derived variables worth carrying over (by symbol name) */
+extern const char *const glibc_libc_tuning_syms[];
+
+/* ---- callsite_table.c ---- */
+struct cpuport_table {
+	struct arena arena;
+	Cpuport__Image *img;
+};
+struct cpuport_table *table_new(void);
+/* object index containing @addr in the table, or -1 */
+int table_object_at(const Cpuport__Image *img, uint64_t addr);
+
+/* ---- isa.c: which ISA extensions a piece of code needs (capstone) ---- */
+int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset *need);
+
+#endif

@@ -1,0 +1,754 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * cpuport_restore() and cpuport_check(): find the recorded objects again,
+ * check they are the same files, ask cpuport-select what this CPU picks,
+ * refuse when a thread stands in code that must change and cannot run
+ * here, then write every slot and cached state and read each one back.
+ */
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "select.h"
+
+struct robj {
+	const Cpuport__Object *rec;
+	uint64_t base;		/* load bias now */
+	struct elf_info elf;
+	bool loaded;
+	int fd;			/* the object's file, for the helper; -1 if none */
+	bool sent;
+};
+
+struct write {
+	uint64_t addr;
+	uint8_t data[1024];
+	uint32_t len;
+	const char *what;	/* for messages */
+	bool is_pointer;	/* a copied function pointer (counted apart) */
+};
+
+struct restore {
+	struct cpuport_ctx *ctx;
+	const Cpuport__Image *img;
+	pid_t pid;
+	bool dry_run;		/* cpuport check: no process, files by path */
+	FILE *report;
+	bool json;
+	struct proc proc;
+	struct robj *objs;
+	struct selection sel;
+	int *slot_ans, *state_ans;
+	struct write *writes;
+	size_t n_writes;
+	struct cpuport_restore_stats st;
+	int interp;
+};
+
+static const char *obj_name(const struct restore *r, uint32_t i)
+{
+	return i < r->img->n_objects ? r->img->objects[i]->path : "?";
+}
+
+static void build_id_hex(const uint8_t *b, size_t n, char *out, size_t len)
+{
+	size_t pos = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < n && pos + 3 < len; i++)
+		pos += snprintf(out + pos, len - pos, "%02x", b[i]);
+}
+
+static const struct proc_map *find_mapping(const struct proc *p, const char *path)
+{
+	for (size_t i = 0; i < p->n_maps; i++)
+		if (p->maps[i].path && p->maps[i].off == 0 && !strcmp(p->maps[i].path, path))
+			return &p->maps[i];
+	return NULL;
+}
+
+/* Find one recorded object again and prove it is the same file (build-id). */
+static int match_object(struct restore *r, uint32_t i)
+{
+	struct robj *o = &r->objs[i];
+	const Cpuport__Object *rec = o->rec;
+	char path[128], want[130], have[130];
+	const char *open_path = rec->path;
+	const struct proc_map *m = NULL;
+	int ret;
+
+	if (!r->dry_run) {
+		m = find_mapping(&r->proc, rec->path);
+		if (!m) {
+			log_err(r->ctx, "pid %d: %s is not mapped in the restored process\n", r->pid, rec->path);
+			return -ESTALE;
+		}
+		proc_map_file_path(&r->proc, m, path, sizeof(path));
+		open_path = path;
+	}
+	ret = elf_info_load(r->ctx, open_path, &o->elf);
+	if (ret) {
+		log_err(r->ctx, "pid %d: cannot read %s: %s\n", r->pid, rec->path, strerror(-ret));
+		return -ESTALE;
+	}
+	o->loaded = true;
+	o->base = m ? m->start - elf_first_load_vaddr(&o->elf) : rec->load_base;
+	if (rec->has_build_id &&
+	    (rec->build_id.len != o->elf.build_id_len || memcmp(rec->build_id.data, o->elf.build_id, o->elf.build_id_len))) {
+		build_id_hex(rec->build_id.data, rec->build_id.len, want, sizeof(want));
+		build_id_hex(o->elf.build_id, o->elf.build_id_len, have, sizeof(have));
+		log_err(r->ctx, "pid %d: %s changed since the dump (build-id %s, now %s): restore where the same "
+			"file is installed, or re-dump\n", r->pid, rec->path, want, have);
+		return -ESTALE;
+	}
+	o->fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	return 0;
+}
+
+static const struct elf_reloc *reloc_at(const struct elf_info *e, uint64_t off)
+{
+	for (size_t i = 0; i < e->n_relocs; i++)
+		if (e->relocs[i].offset == off)
+			return &e->relocs[i];
+	return NULL;
+}
+
+/*
+ * Re-derive a slot from the destination's own file: it must be a relocation
+ * of the kind recorded, and its resolver the one that file names.  A
+ * tampered image cannot make us write anywhere else.
+ */
+static int check_slot(struct restore *r, const Cpuport__Slot *s)
+{
+	static const uint32_t types[] = { 0, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT };
+	const struct elf_reloc *rel = reloc_at(&r->objs[s->object].elf, s->offset);
+	const struct elf_symbol *def;
+
+	if (!rel || (unsigned)s->kind >= ARRAY_SIZE(types) || rel->type != types[s->kind])
+		goto bad;
+	if (s->kind == CPUPORT__SLOT_KIND__IRELATIVE) {
+		if (s->resolver->object != s->object || (uint64_t)rel->addend != s->resolver->offset)
+			goto bad;
+		return 0;
+	}
+	def = elf_dynsym_find(&r->objs[s->resolver->object].elf, s->symbol, s->version);
+	if (!rel->sym || strcmp(rel->sym, s->symbol) || !def || def->type != STT_GNU_IFUNC ||
+	    def->value != s->resolver->offset)
+		goto bad;
+	return 0;
+bad:
+	log_err(r->ctx, "pid %d: image names slot %#" PRIx64 " of %s, which that file does not have: the image "
+		"is corrupt or was tampered with\n", r->pid, s->offset, obj_name(r, s->object));
+	return -EBADMSG;
+}
+
+/* Tell the helper about an object once: dlopen it, or map the executable. */
+static int send_object(struct restore *r, uint32_t i)
+{
+	struct robj *o = &r->objs[i];
+	char path[32];
+	int fd;
+
+	if (o->sent)
+		return 0;
+	o->sent = true;
+	fd = sel_pass_fd(&r->sel, o->fd >= 0 ? dup(o->fd) : -1);
+	if (fd < 0)
+		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (!o->rec->is_exe) {
+		fprintf(r->sel.req, "dso %u %s\n", i, path);
+		return 0;
+	}
+	fprintf(r->sel.req, "exe %u %s\n", i, path);
+	for (size_t k = 0; k < o->elf.n_segs; k++)
+		fprintf(r->sel.req, "seg %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %d\n", i,
+			o->elf.segs[k].offset, o->elf.segs[k].vaddr, o->elf.segs[k].filesz, o->elf.segs[k].memsz,
+			o->elf.segs[k].prot);
+	fprintf(r->sel.req, "map %u\n", i);
+	/* unrelocated symbolic slots would jump anywhere: make them fault */
+	for (size_t k = 0; k < o->elf.n_relocs; k++)
+		if (o->elf.relocs[k].type != R_X86_64_IRELATIVE)
+			fprintf(r->sel.req, "guard %u %" PRIu64 "\n", i, o->elf.relocs[k].offset);
+	return 0;
+}
+
+static const Cpuport__State *find_state(const Cpuport__Image *img, uint32_t obj, Cpuport__StateKind kind)
+{
+	for (size_t i = 0; i < img->n_states; i++)
+		if (img->states[i]->object == obj && img->states[i]->kind == kind)
+			return img->states[i];
+	return NULL;
+}
+
+static void send_model(struct restore *r, uint32_t i)
+{
+	const Cpuport__State *m = find_state(r->img, i, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL);
+	const Cpuport__State *f2 = find_state(r->img, i, CPUPORT__STATE_KIND__LIBGCC_FEATURES2);
+	const struct elf_symbol *init = elf_sym_named(&r->objs[i].elf, "__cpu_indicator_init");
+
+	if (!m)
+		return;
+	fprintf(r->sel.req, "model %u %" PRIu64 " %u %" PRIu64 " %u %" PRIu64 "\n", i, m->offset, m->size,
+		f2 ? f2->offset : 0, f2 ? f2->size : 0, init ? init->value : 0);
+}
+
+static int build_request(struct restore *r)
+{
+	const Cpuport__Image *img = r->img;
+	int ret = 0;
+
+	if (r->interp >= 0)
+		fprintf(r->sel.req, "interp %d\n", r->interp);
+	if (!r->ctx->target_is_host) {
+		uint32_t w[8];
+		int n = 0;
+
+		if (!libgcc_mask_words(&r->ctx->target.feat, w, 4))
+			n = 4;
+		fprintf(r->sel.req, "mask");
+		for (int k = 0; k < n; k++)
+			fprintf(r->sel.req, " %x", w[k]);
+		fprintf(r->sel.req, "\n");
+	}
+	if (r->interp >= 0)
+		ret = send_object(r, r->interp);
+	for (size_t i = 0; i < img->n_objects && !ret; i++) {
+		if (!find_state(img, i, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL))
+			continue;
+		ret = send_object(r, i);
+		send_model(r, i);
+	}
+	for (size_t i = 0; i < img->n_slots && !ret; i++) {
+		const Cpuport__Slot *s = img->slots[i];
+
+		r->slot_ans[i] = -1;
+		if (!s->bound)
+			continue;
+		ret = send_object(r, s->resolver->object);
+		for (size_t k = 0; k < i && r->slot_ans[i] < 0; k++)	/* same resolver, same answer */
+			if (img->slots[k]->bound && img->slots[k]->resolver->object == s->resolver->object &&
+			    img->slots[k]->resolver->offset == s->resolver->offset)
+				r->slot_ans[i] = r->slot_ans[k];
+		if (!ret && r->slot_ans[i] < 0 && (r->slot_ans[i] = sel_call(&r->sel, s->resolver->object,
+									      s->resolver->offset)) < 0)
+			ret = -ENOMEM;
+	}
+	for (size_t i = 0; i < img->n_states && !ret; i++) {
+		const Cpuport__State *s = img->states[i];
+
+		r->state_ans[i] = -1;
+		if (s->kind == CPUPORT__STATE_KIND__LAZY_TRAMPOLINE)
+			continue;	/* answered by "trampoline" */
+		ret = send_object(r, s->object);
+		if (ret)
+			break;
+		if (s->kind == CPUPORT__STATE_KIND__RTLD_PLATFORM)
+			r->state_ans[i] = sel_ptr(&r->sel, s->object, s->offset);
+		else
+			r->state_ans[i] = sel_read(&r->sel, s->object, s->offset, s->size);
+		if (r->state_ans[i] < 0)
+			ret = -ENOMEM;
+	}
+	return ret;
+}
+
+/* ld.so and the directories of the process's libraries, seen from its root. */
+static int run_helper(struct restore *r)
+{
+	char lib_path[4096] = "", dir[512], root[64];
+	size_t pos = 0;
+	int interp_fd;
+	pid_t nspid;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (r->interp < 0) {
+		log_err(r->ctx, "pid %d: no dynamic linker mapped: cannot re-run selection\n", r->pid);
+		return -ENOEXEC;
+	}
+	if (r->dry_run)
+		snprintf(root, sizeof(root), "/");
+	else
+		snprintf(root, sizeof(root), "/proc/%d/root", r->pid);
+	for (size_t i = 0; i < r->img->n_objects; i++) {
+		char *copy = strdup(r->img->objects[i]->path), full[600];
+		int fd;
+
+		if (!copy)
+			return -ENOMEM;
+		snprintf(dir, sizeof(dir), "%s", dirname(copy));
+		free(copy);
+		snprintf(full, sizeof(full), "%s%s", root, dir);
+		fd = sel_pass_fd(&r->sel, open(full, O_PATH | O_DIRECTORY | O_CLOEXEC));
+		if (fd >= 0 && pos + 32 < sizeof(lib_path))
+			pos += snprintf(lib_path + pos, sizeof(lib_path) - pos, "%s/proc/self/fd/%d", pos ? ":" : "", fd);
+	}
+	interp_fd = r->objs[r->interp].fd;
+	if (!r->dry_run)
+		proc_nspid(r->pid, &nspid, &uid, &gid);
+	else
+		uid = getuid(), gid = getgid();
+	r->sel.pid = r->pid;
+	{
+		char tun[512] = "";
+
+		if (!r->ctx->target_is_host)
+			cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, tun, sizeof(tun));
+		return sel_run(&r->sel, r->ctx, interp_fd, lib_path, tun, uid, gid);
+	}
+}
+
+static int add_write(struct restore *r, uint64_t addr, const void *data, uint32_t len, const char *what)
+{
+	struct write *w;
+
+	if (len > sizeof(w->data))
+		return -E2BIG;
+	w = realloc(r->writes, (r->n_writes + 1) * sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	r->writes = w;
+	w = &r->writes[r->n_writes++];
+	memset(w, 0, sizeof(*w));
+	w->addr = addr;
+	memcpy(w->data, data, len);
+	w->len = len;
+	w->what = what;
+	return 0;
+}
+
+/* Can code at [addr, addr+len) of the restored process run on the target? */
+static bool runs_on_target(struct restore *r, uint64_t addr, uint64_t len, struct featset *missing)
+{
+	struct featset need = { 0 };
+	uint8_t *code;
+	bool ok;
+
+	if (!len || len > (1 << 20))
+		len = 4096;
+	code = malloc(len);
+	if (!code)
+		return false;
+	ok = !(r->dry_run ? true : proc_read(&r->proc, addr, code, len) != 0);
+	if (r->dry_run) {
+		/* read the recorded object's file instead */
+		int oi = table_object_at(r->img, addr);
+		int64_t off = oi >= 0 ? elf_vaddr_to_offset(&r->objs[oi].elf, addr - r->img->objects[oi]->load_base, len) : -1;
+
+		ok = off >= 0 && r->objs[oi].fd >= 0 && pread(r->objs[oi].fd, code, len, off) == (ssize_t)len;
+	}
+	if (ok)
+		ok = isa_required(code, len, addr, &need) == 0;
+	free(code);
+	if (!ok)
+		return false;
+	missing->w[0] = need.w[0] & ~r->ctx->target.feat.w[0];
+	missing->w[1] = need.w[1] & ~r->ctx->target.feat.w[1];
+	return !missing->w[0] && !missing->w[1];
+}
+
+static void featset_str(const struct featset *s, char *buf, size_t len)
+{
+	size_t pos = 0;
+
+	buf[0] = 0;
+	for (int f = 0; f < F__COUNT; f++)
+		if (featset_has(s, f) && pos + 2 < len)
+			pos += snprintf(buf + pos, len - pos, "%s%s", pos ? "," : "", feature_name(f));
+}
+
+static uint64_t new_addr(const struct restore *r, uint32_t obj, uint64_t off)
+{
+	return r->objs[obj].base + off;
+}
+
+/* Plan one slot's write; a resolver that could not run keeps a variant that runs here. */
+static int plan_slot(struct restore *r, size_t i)
+{
+	const Cpuport__Slot *s = r->img->slots[i];
+	const struct sel_answer *a = r->slot_ans[i] >= 0 ? &r->sel.ans[r->slot_ans[i]] : NULL;
+	uint64_t slot = new_addr(r, s->object, s->offset), old = s->value, nv;
+	struct featset missing;
+	char miss[256];
+
+	if (!s->bound) {
+		r->st.unbound++;
+		return 0;
+	}
+	if (!r->dry_run && proc_read(&r->proc, slot, &old, 8))
+		return -EIO;
+	if (!a || a->status != SEL_OK) {
+		uint64_t len = s->target && s->target->has_size ? s->target->size : 0;
+
+		if (s->target && runs_on_target(r, old, len, &missing)) {
+			log_warn(r->ctx, "pid %d: resolver of %s in %s could not run here; keeping %s, which runs on "
+				 "this CPU\n", r->pid, s->symbol ?: "(IRELATIVE)", obj_name(r, s->object),
+				 s->target->symbol ?: "its variant");
+			r->st.unchanged++;
+			return 0;
+		}
+		featset_str(&missing, miss, sizeof(miss));
+		log_err(r->ctx, "pid %d: resolver of %s in %s could not run here (%s) and the bound variant %s "
+			"needs %s: refusing\n", r->pid, s->symbol ?: "(IRELATIVE)", obj_name(r, s->object),
+			!a ? "no answer" : a->status == SEL_FAULT ? "it faulted" : "answer outside any object",
+			s->target && s->target->symbol ? s->target->symbol : "?", miss[0] ? miss : "unknown features");
+		return -EDEADLK;
+	}
+	nv = new_addr(r, a->obj, a->off);
+	if (nv == old) {
+		r->st.unchanged++;
+		return 0;
+	}
+	r->st.patched++;
+	return add_write(r, slot, &nv, 8, s->symbol ?: "IRELATIVE slot");
+}
+
+static int plan_state(struct restore *r, size_t i)
+{
+	const Cpuport__State *s = r->img->states[i];
+	const struct sel_answer *a = r->state_ans[i] >= 0 ? &r->sel.ans[r->state_ans[i]] : NULL;
+	uint64_t addr = new_addr(r, s->object, s->offset), v;
+
+	if (s->kind == CPUPORT__STATE_KIND__LAZY_TRAMPOLINE) {
+		if (r->sel.tramp_obj != r->interp) {
+			log_err(r->ctx, "pid %d: helper did not report ld.so's lazy-binding trampoline\n", r->pid);
+			return -ECHILD;
+		}
+		v = new_addr(r, r->interp, r->sel.tramp_off);
+		r->st.states++;
+		return add_write(r, addr, &v, 8, "GOT[2]");
+	}
+	if (s->kind == CPUPORT__STATE_KIND__CPU_FEATURES &&
+	    (r->sel.cpu_features_obj != (int)s->object || r->sel.cpu_features_off != s->offset)) {
+		log_err(r->ctx, "pid %d: ld.so's cpu_features is not where glibc %s keeps it: unsupported glibc build\n",
+			r->pid, r->sel.glibc);
+		return -EPROTO;
+	}
+	if (!a || a->status != SEL_OK) {
+		log_err(r->ctx, "pid %d: helper could not read %s in %s\n", r->pid, s->name ?: "state",
+			obj_name(r, s->object));
+		return -ECHILD;
+	}
+	r->st.states++;
+	if (s->kind == CPUPORT__STATE_KIND__RTLD_PLATFORM) {
+		v = new_addr(r, a->obj, a->off);
+		return add_write(r, addr, &v, 8, s->name);
+	}
+	if (a->len != s->size)
+		return -EPROTO;
+	return add_write(r, addr, a->bytes, a->len, s->name);
+}
+
+/* Old variant entry -> new one, for slots that change; ambiguous if two disagree. */
+struct repoint {
+	uint64_t old, new_;
+	uint64_t len;		/* old variant size, for hazard checks */
+	const char *name;
+	bool ambiguous;
+};
+
+static int collect_repoints(struct restore *r, struct repoint **out, size_t *n)
+{
+	struct repoint *v = NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; i < r->img->n_slots; i++) {
+		const Cpuport__Slot *s = r->img->slots[i];
+		const struct sel_answer *a = r->slot_ans[i] >= 0 ? &r->sel.ans[r->slot_ans[i]] : NULL;
+		uint64_t nv;
+		size_t j;
+
+		if (!s->bound || !a || a->status != SEL_OK || !s->target)
+			continue;
+		nv = new_addr(r, a->obj, a->off);
+		if (nv == s->value)
+			continue;
+		for (j = 0; j < k && v[j].old != s->value; j++)
+			;
+		if (j < k) {
+			v[j].ambiguous |= v[j].new_ != nv;
+			continue;
+		}
+		struct repoint *nvv = realloc(v, (k + 1) * sizeof(*v));
+
+		if (!nvv) {
+			free(v);
+			return -ENOMEM;
+		}
+		v = nvv;
+		v[k++] = (struct repoint){ s->value, nv, s->target->has_size ? s->target->size : 0,
+					   s->target->symbol ?: "variant", false };
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* A thread whose pc (or a return address near its sp) is inside a variant that changes. */
+static int check_threads(struct restore *r, const struct repoint *v, size_t n)
+{
+	for (size_t t = 0; t < r->img->n_threads; t++) {
+		const Cpuport__Thread *th = r->img->threads[t];
+		uint64_t stack[512] = { 0 };
+		size_t nstack = 0;
+
+		if (!th->has_pc)
+			continue;
+		if (!r->dry_run && th->has_sp && !proc_read(&r->proc, th->sp, stack, sizeof(stack)))
+			nstack = ARRAY_SIZE(stack);
+		for (size_t i = 0; i < n; i++) {
+			struct featset missing;
+			char miss[256];
+			bool in_pc = v[i].len && th->pc >= v[i].old && th->pc < v[i].old + v[i].len;
+			bool in_stack = false;
+
+			for (size_t w = 0; w < nstack && !in_pc && !in_stack; w++)
+				in_stack = v[i].len && stack[w] > v[i].old && stack[w] < v[i].old + v[i].len;
+			if (!in_pc && !in_stack)
+				continue;
+			if (runs_on_target(r, v[i].old, v[i].len, &missing)) {
+				log_warn(r->ctx, "pid %d: thread %u is inside %s, which still runs on this CPU: it finishes "
+					 "there, later calls use the new variant\n", r->pid, th->tid, v[i].name);
+				continue;
+			}
+			featset_str(&missing, miss, sizeof(miss));
+			log_err(r->ctx, "pid %d: thread %u stopped %s %s, which needs %s that this CPU (%s) lacks: "
+				"cannot make the process safe; re-dump it when the thread is elsewhere (e.g. idle "
+				"in a system call)\n", r->pid, th->tid, in_pc ? "inside" : "with a return into", v[i].name,
+				miss[0] ? miss : "instructions", r->ctx->target.name);
+			return -EDEADLK;
+		}
+	}
+	return 0;
+}
+
+static bool is_planned(const struct restore *r, uint64_t addr)
+{
+	for (size_t i = 0; i < r->n_writes; i++)
+		if (addr >= r->writes[i].addr && addr < r->writes[i].addr + r->writes[i].len)
+			return true;
+	return false;
+}
+
+/* Copied function pointers: exact values of changed variant entries in writable memory. */
+static int scan_pointers(struct restore *r, const struct repoint *v, size_t n)
+{
+	static uint64_t buf[8192];
+	uint64_t t0 = now_ns();
+	int ret = 0;
+
+	for (size_t m = 0; n && m < r->proc.n_maps && !ret; m++) {
+		const struct proc_map *mp = &r->proc.maps[m];
+
+		if (mp->perms[1] != 'w' || mp->perms[3] != 'p' ||
+		    (mp->path && (!strcmp(mp->path, "[stack]") || !strncmp(mp->path, "[v", 2))))
+			continue;
+		for (uint64_t a = mp->start; a < mp->end && !ret; a += sizeof(buf)) {
+			size_t len = mp->end - a < sizeof(buf) ? mp->end - a : sizeof(buf);
+
+			if (proc_read(&r->proc, a, buf, len))
+				break;
+			for (size_t w = 0; w < len / 8 && !ret; w++) {
+				for (size_t i = 0; i < n; i++) {
+					if (buf[w] != v[i].old || is_planned(r, a + w * 8))
+						continue;
+					if (v[i].ambiguous) {
+						struct featset missing;
+
+						r->st.pointers_ambiguous++;
+						if (!runs_on_target(r, v[i].old, v[i].len, &missing)) {
+							log_err(r->ctx, "pid %d: pointer at %#" PRIx64 " to %s, which cannot run "
+								"here, could mean several functions: refusing\n", r->pid,
+								a + w * 8, v[i].name);
+							ret = -EDEADLK;
+						}
+						break;
+					}
+					ret = add_write(r, a + w * 8, &v[i].new_, 8, v[i].name);
+					if (!ret)
+						r->writes[r->n_writes - 1].is_pointer = true;
+					r->st.pointers++;
+					break;
+				}
+			}
+		}
+	}
+	r->st.scan_ns = now_ns() - t0;
+	return ret;
+}
+
+static int apply_writes(struct restore *r)
+{
+	uint8_t back[1024];
+
+	for (size_t i = 0; i < r->n_writes; i++) {
+		const struct write *w = &r->writes[i];
+		int ret = proc_write(&r->proc, w->addr, w->data, w->len);
+
+		if (!ret)
+			ret = proc_read(&r->proc, w->addr, back, w->len);
+		if (!ret && memcmp(back, w->data, w->len))
+			ret = -EIO;
+		if (ret) {
+			log_err(r->ctx, "pid %d: writing %s at %#" PRIx64 " failed: %s (%zu of %zu writes done)\n", r->pid,
+				w->what, w->addr, strerror(-ret), i, r->n_writes);
+			return -EIO;
+		}
+		log_debug(r->ctx, "pid %d: wrote %s at %#" PRIx64 "\n", r->pid, w->what, w->addr);
+	}
+	return 0;
+}
+
+static void restore_free(struct restore *r)
+{
+	for (size_t i = 0; r->objs && i < r->img->n_objects; i++) {
+		if (r->objs[i].loaded)
+			elf_info_free(&r->objs[i].elf);
+		if (r->objs[i].fd >= 0)
+			close(r->objs[i].fd);
+	}
+	free(r->objs);
+	free(r->slot_ans);
+	free(r->state_ans);
+	free(r->writes);
+	sel_free(&r->sel);
+	if (!r->dry_run)
+		proc_close(&r->proc);
+}
+
+/* Everything up to the writes: shared by restore and check. */
+static int plan(struct restore *r)
+{
+	const Cpuport__Image *img = r->img;
+	struct repoint *v = NULL;
+	size_t nv = 0;
+	int ret;
+
+	r->interp = -1;
+	r->objs = calloc(img->n_objects + 1, sizeof(*r->objs));
+	r->slot_ans = calloc(img->n_slots + 1, sizeof(int));
+	r->state_ans = calloc(img->n_states + 1, sizeof(int));
+	if (!r->objs || !r->slot_ans || !r->state_ans || sel_init(&r->sel))
+		return -ENOMEM;
+	for (size_t i = 0; i < img->n_objects; i++) {
+		r->objs[i].rec = img->objects[i];
+		r->objs[i].fd = -1;
+		if (img->objects[i]->is_interp)
+			r->interp = i;
+	}
+	for (size_t i = 0; i < img->n_objects; i++) {
+		ret = match_object(r, i);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; i < img->n_slots; i++) {
+		ret = check_slot(r, img->slots[i]);
+		if (ret)
+			return ret;
+	}
+	ret = build_request(r);
+	ret = ret ?: run_helper(r);
+	for (size_t i = 0; i < img->n_slots && !ret; i++)
+		ret = plan_slot(r, i);
+	for (size_t i = 0; i < img->n_states && !ret; i++)
+		ret = plan_state(r, i);
+	ret = ret ?: collect_repoints(r, &v, &nv);
+	ret = ret ?: check_threads(r, v, nv);
+	if (!ret && !r->dry_run)
+		ret = scan_pointers(r, v, nv);
+	free(v);
+	return ret;
+}
+
+int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_table *table,
+		    struct cpuport_restore_stats *stats)
+{
+	struct restore r = { .ctx = ctx, .img = table->img, .pid = pid };
+	uint64_t t0 = now_ns(), t1;
+	int ret;
+
+	ret = proc_open(&r.proc, pid, true);
+	if (ret) {
+		log_err(ctx, "pid %d: cannot open its memory for writing: %s\n", pid, strerror(-ret));
+		return set_errno(ret);
+	}
+	ret = plan(&r);
+	t1 = now_ns();
+	ret = ret ?: apply_writes(&r);
+	r.st.select_ns = r.sel.ns;
+	r.st.patch_ns = now_ns() - t1;
+	r.st.total_ns = now_ns() - t0;
+	if (!ret && stats)
+		*stats = r.st;
+	restore_free(&r);
+	return set_errno(ret);
+}
+
+static void sym_name(const struct restore *r, uint32_t obj, uint64_t off, char *buf, size_t len)
+{
+	const struct elf_symbol *s = obj < r->img->n_objects ? elf_sym_at(&r->objs[obj].elf, off) : NULL;
+
+	if (s && s->value == off)
+		snprintf(buf, len, "%s", s->name);
+	else if (s)
+		snprintf(buf, len, "%s+%#" PRIx64, s->name, off - s->value);
+	else
+		snprintf(buf, len, "%s+%#" PRIx64, obj_name(r, obj), off);
+}
+
+static void report_check(const struct restore *r, FILE *f, bool json, int verdict)
+{
+	const Cpuport__Image *img = r->img;
+	char now[256];
+	bool first = true;
+
+	if (json)
+		fprintf(f, "{\"target\":\"%s\",\"level\":%d,\"ok\":%s,\"slots\":[", r->ctx->target.name,
+			r->ctx->target.level, verdict ? "false" : "true");
+	else
+		fprintf(f, "Target %s (x86-64-v%d)\n%-24s %-36s %-36s %s\n", r->ctx->target.name, r->ctx->target.level,
+			"symbol", "bound now", "on target", "object");
+	for (size_t i = 0; i < img->n_slots; i++) {
+		const Cpuport__Slot *s = img->slots[i];
+		const struct sel_answer *a = r->slot_ans && r->slot_ans[i] >= 0 ? &r->sel.ans[r->slot_ans[i]] : NULL;
+		const char *was = s->target && s->target->symbol ? s->target->symbol : "(unbound)";
+
+		if (a && a->status == SEL_OK)
+			sym_name(r, a->obj, a->off, now, sizeof(now));
+		else
+			snprintf(now, sizeof(now), "%s", s->bound ? "(no answer)" : "(binds lazily)");
+		if (json)
+			fprintf(f, "%s{\"symbol\":\"%s\",\"object\":\"%s\",\"offset\":%" PRIu64
+				",\"bound\":\"%s\",\"target\":\"%s\",\"changes\":%s}",
+				first ? "" : ",", s->symbol ?: "", obj_name(r, s->object), s->offset, was, now,
+				strcmp(was, now) && s->bound ? "true" : "false");
+		else
+			fprintf(f, "%-24s %-36s %-36s %s\n", s->symbol ?: "(IRELATIVE)", was, now,
+				obj_name(r, s->object));
+		first = false;
+	}
+	if (json)
+		fprintf(f, "],\"threads\":%zu}\n", img->n_threads);
+	else
+		fprintf(f, "%u slots change, %u stay, %u bind lazily; verdict: %s\n", r->st.patched, r->st.unchanged,
+			r->st.unbound, verdict ? "REFUSE (see messages above)" : "restore would succeed");
+}
+
+int cpuport_check(struct cpuport_ctx *ctx, const struct cpuport_table *table, FILE *f, bool json)
+{
+	struct restore r = { .ctx = ctx, .img = table->img, .pid = cpuport_table__pid(table), .dry_run = true };
+	int ret = plan(&r);
+
+	if (ret != -EDEADLK && ret != 0 && !r.sel.done) {
+		restore_free(&r);
+		return set_errno(ret);
+	}
+	report_check(&r, f, json, ret);
+	restore_free(&r);
+	return set_errno(ret);
+}

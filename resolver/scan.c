@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * cpuport_scan(): read a stopped process (maps, ELF files, memory) into the
+ * resolved callsite table.  Never writes to the process.
+ */
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "internal.h"
+
+struct scan_obj {
+	struct elf_info elf;
+	uint64_t base, start, end, dev, ino;
+	char *path;
+	int link_order;		/* position in ld.so's link map; INT_MAX if unknown */
+	bool is_interp;
+};
+
+struct scan {
+	struct cpuport_ctx *ctx;
+	struct proc proc;
+	struct cpuport_table *t;
+	struct scan_obj *objs;
+	size_t n_objs;
+	size_t slots_cap, states_cap, threads_cap, objects_cap;
+};
+
+#define PUSH(s, field)                                                                                   \
+	((typeof(*(s)->t->img->field) *)arena_vec_push(&(s)->t->arena, (void ***)&(s)->t->img->field,      \
+						       &(s)->t->img->n_##field, &(s)->field##_cap))
+
+static int obj_index_at(const struct scan *s, uint64_t addr)
+{
+	for (size_t i = 0; i < s->n_objs; i++)
+		if (addr >= s->objs[i].start && addr < s->objs[i].end)
+			return i;
+	return -1;
+}
+
+/* A location record for an address: object + offset + symbol when known. */
+static Cpuport__Location *location(struct scan *s, uint64_t addr)
+{
+	int oi = obj_index_at(s, addr);
+	Cpuport__Location *l;
+	const struct elf_symbol *sym;
+	char name[256];
+
+	if (oi < 0)
+		return NULL;
+	l = arena_alloc(&s->t->arena, sizeof(*l));
+	if (!l)
+		return NULL;
+	cpuport__location__init(l);
+	l->object = oi;
+	l->offset = addr - s->objs[oi].base;
+	sym = elf_sym_at(&s->objs[oi].elf, l->offset);
+	if (sym) {
+		if (sym->value == l->offset)
+			snprintf(name, sizeof(name), "%s", sym->name);
+		else
+			snprintf(name, sizeof(name), "%s+%#" PRIx64, sym->name, l->offset - sym->value);
+		l->symbol = arena_strdup(&s->t->arena, name);
+		if (sym->size) {
+			l->has_size = true;
+			l->size = sym->size - (l->offset - sym->value);
+		}
+	}
+	return l;
+}
+
+static bool same_file(const struct scan_obj *o, const struct proc_map *m)
+{
+	return m->path && o->dev == m->dev && o->ino == m->ino;
+}
+
+static int add_object(struct scan *s, const struct proc_map *m, const struct stat *exe)
+{
+	struct scan_obj *o, *n;
+	char open_path[96];
+
+	for (size_t i = 0; i < s->n_objs; i++)
+		if (same_file(&s->objs[i], m))
+			return 0;
+	n = realloc(s->objs, (s->n_objs + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	s->objs = n;
+	o = &s->objs[s->n_objs];
+	memset(o, 0, sizeof(*o));
+	proc_map_file_path(&s->proc, m, open_path, sizeof(open_path));
+	if (elf_info_load(s->ctx, open_path, &o->elf))
+		return 0;	/* not an ELF object (locale archive, data file) */
+	o->path = strdup(m->path);
+	if (!o->path) {
+		elf_info_free(&o->elf);
+		return -ENOMEM;
+	}
+	o->dev = m->dev;
+	o->ino = m->ino;
+	o->base = m->start - elf_first_load_vaddr(&o->elf);
+	o->start = m->start;
+	o->end = m->end;
+	o->link_order = INT32_MAX;
+	o->is_interp = elf_dynsym_find(&o->elf, "_dl_x86_get_cpu_features", NULL) != NULL;
+	for (size_t i = 0; i < s->proc.n_maps; i++) {
+		const struct proc_map *x = &s->proc.maps[i];
+
+		if (!same_file(o, x))
+			continue;
+		o->start = x->start < o->start ? x->start : o->start;
+		o->end = x->end > o->end ? x->end : o->end;
+	}
+	if (exe && makedev(o->dev >> 32, o->dev & 0xffffffff) == exe->st_dev && o->ino == exe->st_ino)
+		o->link_order = -1;	/* the executable comes first */
+	s->n_objs++;
+	return 0;
+}
+
+static int read_u64(const struct scan *s, uint64_t addr, uint64_t *v)
+{
+	return proc_read(&s->proc, addr, v, sizeof(*v));
+}
+
+/*
+ * The dynamic linker's search order: walk r_debug's link map from the
+ * executable's DT_DEBUG.  Objects not found there keep INT_MAX.
+ */
+static void read_link_order(struct scan *s)
+{
+	struct scan_obj *exe = NULL;
+	uint64_t dyn[2], r_debug = 0, lm;
+	int order = 0;
+
+	for (size_t i = 0; i < s->n_objs; i++)
+		if (s->objs[i].link_order == -1)
+			exe = &s->objs[i];
+	if (!exe || !exe->elf.dynamic)
+		return;
+	for (uint64_t a = exe->base + exe->elf.dynamic;; a += sizeof(dyn)) {
+		if (proc_read(&s->proc, a, dyn, sizeof(dyn)) || dyn[0] == DT_NULL)
+			break;
+		if (dyn[0] == DT_DEBUG)
+			r_debug = dyn[1];
+	}
+	/* struct r_debug { int r_version; struct link_map *r_map; ... } */
+	if (!r_debug || read_u64(s, r_debug + 8, &lm))
+		return;
+	for (int guard = 0; lm && guard < 4096; guard++) {
+		/* struct link_map { l_addr, l_name, l_ld, l_next, l_prev } */
+		uint64_t l[4];
+
+		if (proc_read(&s->proc, lm, l, sizeof(l)))
+			break;
+		for (size_t i = 0; i < s->n_objs; i++)
+			if (s->objs[i].elf.dynamic && s->objs[i].base + s->objs[i].elf.dynamic == l[2] &&
+			    s->objs[i].link_order != -1)
+				s->objs[i].link_order = order;
+		order++;
+		lm = l[3];
+	}
+}
+
+static int cmp_link_order(const void *a, const void *b)
+{
+	const struct scan_obj *x = a, *y = b;
+
+	return (x->link_order > y->link_order) - (x->link_order < y->link_order);
+}
+
+/* The object that defines @sym first in link order, as the dynamic linker finds it. */
+static const struct scan_obj *find_definer(const struct scan *s, const char *sym, const char *ver,
+					   const struct elf_symbol **def)
+{
+	for (size_t i = 0; i < s->n_objs; i++) {
+		*def = elf_dynsym_find(&s->objs[i].elf, sym, ver);
+		if (*def)
+			return &s->objs[i];
+	}
+	return NULL;
+}
+
+static int add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t value,
+		    uint64_t resolver, bool bound)
+{
+	Cpuport__Slot **pp = PUSH(s, slots), *sl;
+
+	if (!pp || !(sl = *pp = arena_alloc(&s->t->arena, sizeof(*sl))))
+		return -ENOMEM;
+	cpuport__slot__init(sl);
+	sl->kind = r->type == R_X86_64_IRELATIVE ? CPUPORT__SLOT_KIND__IRELATIVE
+		   : r->type == R_X86_64_JUMP_SLOT ? CPUPORT__SLOT_KIND__JUMP_SLOT
+						    : CPUPORT__SLOT_KIND__GLOB_DAT;
+	sl->object = oi;
+	sl->offset = r->offset;
+	sl->symbol = arena_strdup(&s->t->arena, r->sym);
+	sl->version = arena_strdup(&s->t->arena, r->version);
+	sl->resolver = location(s, resolver);
+	sl->bound = bound;
+	sl->value = value;
+	if (bound)
+		sl->target = location(s, value);
+	return sl->resolver ? 0 : -ENOMEM;
+}
+
+static int scan_relocs(struct scan *s, int oi)
+{
+	const struct scan_obj *o = &s->objs[oi];
+
+	for (size_t i = 0; i < o->elf.n_relocs; i++) {
+		const struct elf_reloc *r = &o->elf.relocs[i];
+		const struct elf_symbol *def;
+		const struct scan_obj *d;
+		uint64_t value;
+		int di, ret;
+
+		if (read_u64(s, o->base + r->offset, &value)) {
+			log_warn(s->ctx, "pid %d: cannot read slot %#" PRIx64 " in %s\n", s->proc.pid,
+				 o->base + r->offset, o->path);
+			continue;
+		}
+		if (r->type == R_X86_64_IRELATIVE) {
+			ret = add_slot(s, oi, r, value, o->base + r->addend, true);
+		} else {
+			/* bound: the value lies in the object whose IFUNC was run */
+			di = obj_index_at(s, value);
+			def = di >= 0 ? elf_dynsym_find(&s->objs[di].elf, r->sym, r->version) : NULL;
+			uint64_t off = value - o->base;
+			bool at_stub = di == oi && off >= o->elf.plt_start && off < o->elf.plt_end;
+
+			if (def && def->type == STT_GNU_IFUNC && !at_stub) {
+				ret = add_slot(s, oi, r, value, s->objs[di].base + def->value, true);
+			} else if (r->type == R_X86_64_JUMP_SLOT && at_stub) {
+				/* lazy slot still at its PLT stub: who will it bind to? */
+				d = find_definer(s, r->sym, r->version, &def);
+				if (!d || def->type != STT_GNU_IFUNC)
+					continue;
+				ret = add_slot(s, oi, r, value, d->base + def->value, false);
+			} else {
+				continue;
+			}
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char *name, uint64_t offset,
+		     uint32_t size, bool pointer)
+{
+	const struct scan_obj *o = &s->objs[oi];
+	Cpuport__State **pp, *st;
+	uint8_t buf[1024];
+
+	if (size > sizeof(buf) || proc_read(&s->proc, o->base + offset, buf, size))
+		return 0;	/* not readable: nothing cached there to carry */
+	pp = PUSH(s, states);
+	if (!pp || !(st = *pp = arena_alloc(&s->t->arena, sizeof(*st))))
+		return -ENOMEM;
+	cpuport__state__init(st);
+	st->kind = kind;
+	st->object = oi;
+	st->offset = offset;
+	st->size = size;
+	st->name = arena_strdup(&s->t->arena, name);
+	st->has_value = true;
+	st->value.len = size;
+	st->value.data = arena_memdup(&s->t->arena, buf, size);
+	if (pointer && size == 8) {
+		uint64_t v;
+
+		memcpy(&v, buf, 8);
+		st->target = location(s, v);
+	}
+	return st->value.data ? 0 : -ENOMEM;
+}
+
+static int scan_states(struct scan *s, int oi)
+{
+	const struct scan_obj *o = &s->objs[oi];
+	const struct elf_symbol *sym;
+	int ret = 0;
+
+	/* GOT[2]: the lazy-binding trampoline ld.so chose for this CPU */
+	if (o->elf.pltgot && !o->elf.bind_now) {
+		uint64_t v;
+
+		if (!read_u64(s, o->base + o->elf.pltgot + 16, &v) && v) {
+			int di = obj_index_at(s, v);
+
+			if (di >= 0 && s->objs[di].is_interp)
+				ret = add_state(s, oi, CPUPORT__STATE_KIND__LAZY_TRAMPOLINE, "GOT[2]",
+						o->elf.pltgot + 16, 8, true);
+		}
+	}
+	/* libgcc's model, in libgcc_s or statically linked into this object */
+	if (!ret && (sym = elf_sym_named(&o->elf, "__cpu_model")) && sym->type == STT_OBJECT)
+		ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL, sym->name, sym->value, sym->size,
+				false);
+	if (!ret && (sym = elf_sym_named(&o->elf, "__cpu_features2")) && sym->type == STT_OBJECT)
+		ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBGCC_FEATURES2, sym->name, sym->value, sym->size,
+				false);
+	if (!ret && o->is_interp) {
+		const struct glibc_layout *l = glibc_layout_find(o->elf.glibc_version);
+		const struct elf_symbol *ro = elf_dynsym_find(&o->elf, "_rtld_global_ro", NULL);
+
+		if (!l || !ro) {
+			log_warn(s->ctx, "pid %d: %s: glibc %s has no known layout; its cpu_features cannot be refreshed\n",
+				 s->proc.pid, o->path, o->elf.glibc_version[0] ? o->elf.glibc_version : "(unknown)");
+			return 0;
+		}
+		ret = add_state(s, oi, CPUPORT__STATE_KIND__CPU_FEATURES, "cpu_features", ro->value + l->cpu_features,
+				l->cpu_features_size, false);
+		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_HWCAP, "_dl_hwcap", ro->value + l->hwcap, 8,
+				       false);
+		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_PLATFORM, "_dl_platform",
+				       ro->value + l->platform, 8, true);
+		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_MINSIGSTKSZ, "_dl_minsigstacksize",
+				       ro->value + l->minsigstacksize, 8, false);
+	}
+	if (!ret && o->elf.glibc_version[0] && !o->is_interp) {
+		for (const char *const *n = glibc_libc_tuning_syms; !ret && *n; n++) {
+			sym = elf_sym_named(&o->elf, *n);
+			if (sym && sym->type == STT_OBJECT && sym->size && sym->size <= 8)
+				ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBC_TUNING, *n, sym->value, sym->size,
+						false);
+		}
+	}
+	return ret;
+}
+
+static int add_objects_to_image(struct scan *s)
+{
+	for (size_t i = 0; i < s->n_objs; i++) {
+		const struct scan_obj *o = &s->objs[i];
+		Cpuport__Object **pp = PUSH(s, objects), *ob;
+
+		if (!pp || !(ob = *pp = arena_alloc(&s->t->arena, sizeof(*ob))))
+			return -ENOMEM;
+		cpuport__object__init(ob);
+		ob->path = arena_strdup(&s->t->arena, o->path);
+		ob->has_build_id = o->elf.build_id_len > 0;
+		ob->build_id.len = o->elf.build_id_len;
+		ob->build_id.data = arena_memdup(&s->t->arena, o->elf.build_id, o->elf.build_id_len);
+		ob->load_base = o->base;
+		ob->has_start = ob->has_end = true;
+		ob->start = o->start;
+		ob->end = o->end;
+		ob->has_is_exe = ob->has_is_interp = true;
+		ob->is_exe = o->link_order == -1;
+		ob->is_interp = o->is_interp;
+		if (o->elf.glibc_version[0])
+			ob->glibc_version = arena_strdup(&s->t->arena, o->elf.glibc_version);
+	}
+	return 0;
+}
+
+/* Is @pc inside a variant some slot is bound to? */
+static Cpuport__Location *variant_at(struct scan *s, uint64_t pc)
+{
+	const Cpuport__Image *img = s->t->img;
+
+	for (size_t i = 0; i < img->n_slots; i++) {
+		const Cpuport__Location *t = img->slots[i]->target;
+		uint64_t start;
+
+		if (!t || !t->has_size)
+			continue;
+		start = s->objs[t->object].base + t->offset;
+		if (pc >= start && pc < start + t->size)
+			return location(s, pc);
+	}
+	return NULL;
+}
+
+static int add_thread(pid_t tid, bool running, uint64_t pc, uint64_t sp, void *arg)
+{
+	struct scan *s = arg;
+	Cpuport__Thread **pp = PUSH(s, threads), *th;
+
+	if (!pp || !(th = *pp = arena_alloc(&s->t->arena, sizeof(*th))))
+		return -ENOMEM;
+	cpuport__thread__init(th);
+	th->tid = tid;
+	th->has_running = true;
+	th->running = running;
+	if (!running) {
+		th->has_pc = th->has_sp = true;
+		th->pc = pc;
+		th->sp = sp;
+		th->at = variant_at(s, pc);
+	}
+	return 0;
+}
+
+static int add_process(struct scan *s)
+{
+	Cpuport__Process *p = arena_alloc(&s->t->arena, sizeof(*p));
+	char comm[64] = "";
+	pid_t nspid;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	if (!p)
+		return -ENOMEM;
+	cpuport__process__init(p);
+	p->pid = s->proc.pid;
+	if (!proc_nspid(s->proc.pid, &nspid, &uid, &gid)) {
+		p->has_nspid = p->has_uid = p->has_gid = true;
+		p->nspid = nspid;
+		p->uid = uid;
+		p->gid = gid;
+	}
+	proc_comm(s->proc.pid, comm, sizeof(comm));
+	p->comm = arena_strdup(&s->t->arena, comm);
+	s->t->img->proc = p;
+	return 0;
+}
+
+static void scan_free(struct scan *s)
+{
+	for (size_t i = 0; i < s->n_objs; i++) {
+		elf_info_free(&s->objs[i].elf);
+		free(s->objs[i].path);
+	}
+	free(s->objs);
+	proc_close(&s->proc);
+}
+
+int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
+{
+	struct scan s = { .ctx = ctx };
+	uint64_t t0 = now_ns();
+	char exe_path[64];
+	struct stat exe;
+	bool have_exe;
+	int ret;
+
+	*out = NULL;
+	ret = proc_open(&s.proc, pid, false);
+	if (ret) {
+		log_err(ctx, "pid %d: cannot open its memory: %s\n", pid, strerror(-ret));
+		return set_errno(ret == -ENOENT ? -ESRCH : ret);
+	}
+	s.t = table_new();
+	if (!s.t) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	snprintf(exe_path, sizeof(exe_path), "/proc/%d/exe", pid);
+	have_exe = stat(exe_path, &exe) == 0;
+	for (size_t i = 0; i < s.proc.n_maps && !ret; i++) {
+		const struct proc_map *m = &s.proc.maps[i];
+
+		if (m->path && m->path[0] == '/' && m->off == 0 && m->ino)
+			ret = add_object(&s, m, have_exe ? &exe : NULL);
+	}
+	if (ret)
+		goto out;
+	read_link_order(&s);
+	qsort(s.objs, s.n_objs, sizeof(*s.objs), cmp_link_order);
+	ret = add_objects_to_image(&s);
+	for (size_t i = 0; i < s.n_objs && !ret; i++) {
+		ret = scan_relocs(&s, i);
+		ret = ret ?: scan_states(&s, i);
+		s.t->img->relocs_seen += s.objs[i].elf.relocs_seen;
+	}
+	ret = ret ?: add_process(&s);
+	ret = ret ?: proc_for_each_thread(pid, add_thread, &s);
+	ret = ret ?: cpu_desc_to_image(&s.t->arena, &ctx->host, &s.t->img->source_cpu);
+	if (ret)
+		goto out;
+	s.t->img->has_scan_ns = s.t->img->has_relocs_seen = true;
+	s.t->img->scan_ns = now_ns() - t0;
+	*out = s.t;
+	s.t = NULL;
+out:
+	cpuport_table__free(s.t);
+	scan_free(&s);
+	return set_errno(ret);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Talking to cpuport-select (see select.c for the protocol). */
+#ifndef CPUPORT_SELECT_H
+#define CPUPORT_SELECT_H
+
+#include <stdio.h>
+
+#include "internal.h"
+
+enum sel_status { SEL_MISSING, SEL_OK, SEL_FAULT, SEL_OUTSIDE };
+
+struct sel_answer {
+	enum sel_status status;
+	int obj;		/* object index of the answer */
+	uint64_t off;		/* object-relative result (or the signal for SEL_FAULT) */
+	uint8_t *bytes;		/* for read requests */
+	size_t len;
+};
+
+struct selection {
+	pid_t pid;
+	FILE *req;
+	char *req_buf;
+	size_t req_len;
+	struct sel_answer *ans;
+	size_t n_ans;
+	int *fds;		/* descriptors the helper inherits */
+	size_t n_fds;
+	int cpu_features_obj, tramp_obj;
+	uint64_t cpu_features_off, tramp_off;
+	char glibc[16];
+	bool done;
+	uint64_t ns;
+};
+
+int sel_init(struct selection *s);
+void sel_free(struct selection *s);
+int sel_pass_fd(struct selection *s, int fd);
+/* Queue a request; returns its number (index into ans) or -ENOMEM. */
+int sel_call(struct selection *s, int obj, uint64_t off);
+int sel_read(struct selection *s, int obj, uint64_t off, uint32_t size);
+int sel_ptr(struct selection *s, int obj, uint64_t off);
+/* Run the helper through @interp_fd (the process's ld.so). */
+int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const char *library_path,
+	    const char *tunables, uid_t uid, gid_t gid);
+
+#endif
