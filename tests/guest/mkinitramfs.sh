@@ -34,7 +34,7 @@ BUSYBOX="${CPUPORT_BUSYBOX:-/bin/busybox}"
 MODULES=(crc32c_generic libcrc32c nfnetlink nf_tables unix_diag netlink_diag af_packet_diag
          inet_diag tcp_diag udp_diag raw_diag tun veth virtio_pci virtio_blk)
 
-out= script=/cpuport-guest-script script_file= gzip=0
+out='' script=/cpuport-guest-script script_file='' gzip=0
 payloads=()
 while (($#)); do
     case "$1" in
@@ -51,6 +51,7 @@ done
 [[ -n "$out" ]] || usage "no output file given"
 [[ "$out" == *.gz ]] && gzip=1
 [[ "$script" == /* ]] || usage "--script must be an absolute path in the guest"
+[[ "$script" != *"'"* ]] || usage "--script path must not contain a single quote"
 [[ $EUID -eq 0 ]] || die "must run as root (copies root-only files, creates /dev/console)"
 [[ -x "$CRIU" ]] || die "criu not found at $CRIU (set CPUPORT_CRIU)"
 [[ -x "$BUSYBOX" ]] || die "busybox not found at $BUSYBOX: apt-get install busybox-static"
@@ -65,7 +66,6 @@ for p in "${payloads[@]}"; do
 done
 
 kver=$("$HERE/build-kernel.sh" --version)
-moddir=$("$HERE/build-kernel.sh" --modules-dir)
 kroot=$("$HERE/build-kernel.sh" --root)
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/cpuport-initramfs.XXXXXX")
@@ -143,6 +143,11 @@ done < <("$BUSYBOX" --list-full)
 mknod -m 600 "$stage/dev/console" c 5 1
 mknod -m 666 "$stage/dev/null" c 1 3
 
+# The loader cache, so libraries outside the default dirs (e.g. /usr/local/lib) resolve as on
+# the host; entries for libraries that are not in the initramfs are simply skipped.
+for f in /etc/ld.so.cache /etc/ld.so.conf; do [[ -e $f ]] && add_file "$f"; done
+[[ -d /etc/ld.so.conf.d ]] && cp -a /etc/ld.so.conf.d "$stage/etc/"
+
 # ---- criu ----
 add_file "$CRIU"
 add_ldd_deps "$CRIU"
@@ -164,9 +169,7 @@ for m in "${MODULES[@]}"; do
         modlist+=("$rel")
     done <<<"$deps"
 done
-for f in modules.dep modules.dep.bin modules.alias modules.alias.bin modules.symbols.bin modules.builtin modules.builtin.bin modules.order; do
-    [[ -e "$moddir/$f" ]] && cp "$moddir/$f" "$stage/lib/modules/$kver/"
-done
+# Only these modules are shipped (inserted in order by /init); modules.* indexes would add ~5 MB.
 mkdir -p "$stage/etc/cpuport"
 printf '%s\n' "${modlist[@]}" > "$stage/etc/cpuport/modules"
 stat -c %a / > "$stage/etc/cpuport/root-mode"

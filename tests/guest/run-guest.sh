@@ -12,10 +12,12 @@
 #                      DIR (created if needed). Without --out-disk a temporary disk is used.
 #   --out-size SIZE    size of the output disk (default 512M; truncate(1) syntax)
 #   --timeout SEC      kill the guest after SEC seconds (default 300)
-#   --log FILE         serial console log (default: a temp file; its path is printed on stderr)
+#   --log FILE         serial console log, kept (default: a temp file, printed on stderr and
+#                      removed again if the guest script exits 0)
 #   --append ARGS      extra kernel command line; NAME=value words become environment
 #                      variables of /init and the guest script (names without dots)
-#   --kernel FILE      kernel to boot (default: the one build-kernel.sh provides)
+#   --kernel FILE      kernel to boot (default: `build-kernel.sh --vmlinux`, the uncompressed
+#                      kernel booted via PVH, ~3.5 s faster than the bzImage under TCG)
 #   --mem MB           guest memory (default 1024)
 #   -v, --verbose      copy the console to stderr while the guest runs
 #
@@ -31,7 +33,7 @@ die() { echo "$ME: error: $*" >&2; exit 1; }
 trap 'echo "$ME: error: unexpected failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 usage() { echo "$ME: $*" >&2; echo "usage: $ME --cpu MODEL --initrd FILE [--out-disk FILE] [--out-dir DIR] [--out-size SIZE] [--timeout SEC] [--log FILE] [--append ARGS] [--kernel FILE] [--mem MB] [-v]" >&2; exit 2; }
 
-cpu= initrd= out_disk= out_dir= out_size=512M timeout=300 logf= append= kernel= mem=1024 verbose=0
+cpu='' initrd='' out_disk='' out_dir='' out_size=512M timeout=300 logf='' append='' kernel='' mem=1024 verbose=0
 while (($#)); do
     case "$1" in
         --cpu|--initrd|--out-disk|--out-dir|--out-size|--timeout|--log|--append|--kernel|--mem)
@@ -50,15 +52,16 @@ done
 QEMU=${CPUPORT_QEMU:-qemu-system-x86_64}
 command -v "$QEMU" >/dev/null || die "$QEMU not found: apt-get install qemu-system-x86"
 if [[ -z "$kernel" ]]; then
-    kernel=$("$HERE/build-kernel.sh") || die "build-kernel.sh failed"
+    kernel=$("$HERE/build-kernel.sh" --vmlinux) || die "build-kernel.sh failed"
 fi
 [[ -f "$kernel" ]] || die "kernel $kernel: no such file"
 
-tmpdisk=
+tmpdisk='' tmplog=0
 cleanup() { [[ -n "$tmpdisk" ]] && rm -f "$tmpdisk"; return 0; }
 trap cleanup EXIT
 if [[ -z "$logf" ]]; then
     logf=$(mktemp "${TMPDIR:-/tmp}/cpuport-guest-$cpu.XXXXXX.log")
+    tmplog=1
 fi
 : > "$logf" || die "cannot write log $logf"
 if [[ -n "$out_dir" && -z "$out_disk" ]]; then
@@ -105,18 +108,23 @@ echo "$ME: cpu=$cpu: $why; ${secs}s wall; console log: $logf" >&2
 
 if [[ -n "$out_dir" ]]; then
     mkdir -p "$out_dir"
-    if ! tar xf "$out_disk" -C "$out_dir" 2>"$out_dir.tar-err"; then
+    if cmp -s -n 512 "$out_disk" /dev/zero; then
         if ((rc == 0)); then
-            echo "$ME: error: cannot extract a tar stream from $out_disk: $(cat "$out_dir.tar-err")" >&2
-            rm -f "$out_dir.tar-err"
+            echo "$ME: error: the guest wrote no tar stream to the output disk (tar cf /dev/vda ...)" >&2
+            rc=1
+        fi
+    elif ! tarerr=$(tar xf "$out_disk" -C "$out_dir" 2>&1); then
+        if ((rc == 0)); then
+            echo "$ME: error: cannot extract a tar stream from $out_disk: $tarerr" >&2
             rc=1
         fi
     fi
-    rm -f "$out_dir.tar-err"
 fi
 if ((rc != 0)); then
     echo "$ME: ---- last 40 lines of the console ($logf) ----" >&2
     tr -d '\r' < "$logf" | tail -n 40 >&2
     echo "$ME: ---- end of console ----" >&2
+elif ((tmplog)); then
+    rm -f "$logf"    # success and no --log: nothing to keep
 fi
 exit "$rc"
