@@ -51,6 +51,23 @@ static void print_stderr(enum cpuport_log_level level, const char *msg, void *ar
 	fprintf(stderr, "cpuport: %s: %s", names[level], msg);
 }
 
+/* Run from the build tree, the helper sits next to us; installed, the library knows where. */
+static const char *sibling_helper(void)
+{
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	path[n] = 0;
+	slash = strrchr(path, '/');
+	if (!slash)
+		return NULL;
+	strcpy(slash + 1, "cpuport-select");
+	return access(path, X_OK) ? NULL : path;
+}
+
 static int load_file(struct cpuport_ctx *ctx, const char *path, struct cpuport_table **t)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
@@ -185,7 +202,7 @@ int main(int argc, char **argv)
 	bool json = false;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "+t:jvhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:jvhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': target = optarg; break;
 		case 'j': json = true; break;
@@ -200,6 +217,8 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	if (!helper)
+		helper = sibling_helper();
 	if (!strcmp(argv[optind], "targets")) {
 		for (const char *const *t = cpuport_targets(); *t; t++)
 			printf("%s\n", *t);

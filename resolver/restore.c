@@ -153,7 +153,7 @@ static int send_object(struct restore *r, uint32_t i)
 	char path[32];
 	int fd;
 
-	if (o->sent)
+	if (o->sent || (int)i == r->interp)	/* the helper runs on the interp itself */
 		return 0;
 	o->sent = true;
 	fd = sel_pass_fd(&r->sel, o->fd >= 0 ? dup(o->fd) : -1);
@@ -227,11 +227,11 @@ static int build_request(struct restore *r)
 		const Cpuport__Slot *s = img->slots[i];
 
 		r->slot_ans[i] = -1;
-		if (!s->bound)
+		if (!s->bound || !s->target)
 			continue;
 		ret = send_object(r, s->resolver->object);
 		for (size_t k = 0; k < i && r->slot_ans[i] < 0; k++)	/* same resolver, same answer */
-			if (img->slots[k]->bound && img->slots[k]->resolver->object == s->resolver->object &&
+			if (r->slot_ans[k] >= 0 && img->slots[k]->resolver->object == s->resolver->object &&
 			    img->slots[k]->resolver->offset == s->resolver->offset)
 				r->slot_ans[i] = r->slot_ans[k];
 		if (!ret && r->slot_ans[i] < 0 && (r->slot_ans[i] = sel_call(&r->sel, s->resolver->object,
@@ -380,6 +380,10 @@ static int plan_slot(struct restore *r, size_t i)
 		r->st.unbound++;
 		return 0;
 	}
+	if (!s->target) {	/* not a code pointer (glibc's __x86_cacheinfo): leave it */
+		r->st.unchanged++;
+		return 0;
+	}
 	if (!r->dry_run && proc_read(&r->proc, slot, &old, 8))
 		return -EIO;
 	if (!a || a->status != SEL_OK) {
@@ -429,6 +433,11 @@ static int plan_state(struct restore *r, size_t i)
 			r->pid, r->sel.glibc);
 		return -EPROTO;
 	}
+	if (a && a->status == SEL_OUTSIDE && s->kind == CPUPORT__STATE_KIND__RTLD_PLATFORM) {
+		/* AT_PLATFORM on the stack, not one of ld.so's names: the process's own is as good */
+		log_debug(r->ctx, "pid %d: _dl_platform comes from AT_PLATFORM here: left as restored\n", r->pid);
+		return 0;
+	}
 	if (!a || a->status != SEL_OK) {
 		log_err(r->ctx, "pid %d: helper could not read %s in %s\n", r->pid, s->name ?: "state",
 			obj_name(r, s->object));
@@ -436,7 +445,7 @@ static int plan_state(struct restore *r, size_t i)
 	}
 	r->st.states++;
 	if (s->kind == CPUPORT__STATE_KIND__RTLD_PLATFORM) {
-		v = new_addr(r, a->obj, a->off);
+		v = a->obj < 0 ? 0 : new_addr(r, a->obj, a->off);
 		return add_write(r, addr, &v, 8, s->name);
 	}
 	if (a->len != s->size)
@@ -716,19 +725,20 @@ static void report_check(const struct restore *r, FILE *f, bool json, int verdic
 	for (size_t i = 0; i < img->n_slots; i++) {
 		const Cpuport__Slot *s = img->slots[i];
 		const struct sel_answer *a = r->slot_ans && r->slot_ans[i] >= 0 ? &r->sel.ans[r->slot_ans[i]] : NULL;
-		const char *was = s->target && s->target->symbol ? s->target->symbol : "(unbound)";
+		const char *was = s->target && s->target->symbol ? s->target->symbol : s->bound ? "(not code)" : "(unbound)";
+		const char *sym = s->symbol ?: s->resolver->symbol ?: "(IRELATIVE)";
 
 		if (a && a->status == SEL_OK)
 			sym_name(r, a->obj, a->off, now, sizeof(now));
 		else
-			snprintf(now, sizeof(now), "%s", s->bound ? "(no answer)" : "(binds lazily)");
+			snprintf(now, sizeof(now), "%s", !s->bound ? "(binds lazily)" : s->target ? "(no answer)" : "(left alone)");
 		if (json)
 			fprintf(f, "%s{\"symbol\":\"%s\",\"object\":\"%s\",\"offset\":%" PRIu64
 				",\"bound\":\"%s\",\"target\":\"%s\",\"changes\":%s}",
-				first ? "" : ",", s->symbol ?: "", obj_name(r, s->object), s->offset, was, now,
+				first ? "" : ",", sym, obj_name(r, s->object), s->offset, was, now,
 				strcmp(was, now) && s->bound ? "true" : "false");
 		else
-			fprintf(f, "%-24s %-36s %-36s %s\n", s->symbol ?: "(IRELATIVE)", was, now,
+			fprintf(f, "%-24s %-36s %-36s %s\n", sym, was, now,
 				obj_name(r, s->object));
 		first = false;
 	}

@@ -114,6 +114,12 @@ static int add_object(struct scan *s, const struct proc_map *m, const struct sta
 		o->start = x->start < o->start ? x->start : o->start;
 		o->end = x->end > o->end ? x->end : o->end;
 	}
+	/* .bss beyond the file lives in an anonymous mapping: the ELF says how far */
+	for (size_t i = 0; i < o->elf.n_segs; i++) {
+		uint64_t seg_end = (o->base + o->elf.segs[i].vaddr + o->elf.segs[i].memsz + 0xfff) & ~0xfffULL;
+
+		o->end = seg_end > o->end ? seg_end : o->end;
+	}
 	if (exe && makedev(o->dev >> 32, o->dev & 0xffffffff) == exe->st_dev && o->ino == exe->st_ino)
 		o->link_order = -1;	/* the executable comes first */
 	s->n_objs++;

@@ -126,6 +126,11 @@ static void parse_line(struct selection *s, struct cpuport_ctx *ctx, char *line)
 		s->ans[n].status = SEL_OUTSIDE;
 	} else if (sscanf(line, "ptr %u %u %" SCNu64, &n, &obj, &off) == 3 && n < s->n_ans) {
 		s->ans[n] = (struct sel_answer){ .status = SEL_OK, .obj = obj, .off = off };
+	} else if (sscanf(line, "ptr %u %15s", &n, word) == 2 && n < s->n_ans) {
+		if (!strcmp(word, "null"))
+			s->ans[n] = (struct sel_answer){ .status = SEL_OK, .obj = -1 };
+		else
+			s->ans[n].status = SEL_OUTSIDE;
 	} else if (sscanf(line, "bytes %u %63s", &n, rest) == 2 && n < s->n_ans && strcmp(rest, "unavailable")) {
 		const char *hex = strchr(strchr(line, ' ') + 1, ' ') + 1;
 		size_t len = strcspn(hex, "\n") / 2;

@@ -97,6 +97,21 @@ static int load_dso(struct obj *o)
 	return 0;
 }
 
+static int find_rtld(struct obj *o)
+{
+	void *sym = dlsym(RTLD_DEFAULT, "_dl_x86_get_cpu_features");
+	struct link_map *lm = NULL;
+	Dl_info info;
+
+	if (!sym || !dladdr1(sym, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm) {
+		printf("error cannot find the dynamic linker's own map\n");
+		return -1;
+	}
+	o->base = lm->l_addr;
+	o->used = o->mapped = true;
+	return 0;
+}
+
 static int map_exe(struct obj *o)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
@@ -251,8 +266,11 @@ int main(void)
 				objs[idx].used = false;
 			else
 				printf("base %u %#" PRIx64 "\n", idx, objs[idx].base);
-		} else if (!strcmp(word, "interp") && sscanf(line, "interp %u", &idx) == 1) {
+		} else if (!strcmp(word, "interp") && sscanf(line, "interp %u", &idx) == 1 && idx < MAX_OBJS) {
+			/* we run on that very ld.so; dlopen() would map a second copy */
 			interp = idx;
+			if (find_rtld(&objs[idx]) == 0)
+				printf("base %u %#" PRIx64 "\n", idx, objs[idx].base);
 		} else if (!strcmp(word, "exe") && sscanf(line, "exe %u %255s", &idx, path) == 2 && idx < MAX_OBJS) {
 			snprintf(objs[idx].path, sizeof(objs[idx].path), "%s", path);
 			objs[idx].used = objs[idx].is_exe = true;
@@ -312,7 +330,9 @@ int main(void)
 				continue;
 			}
 			res = *(uint64_t *)(objs[idx].base + a);
-			if ((oi = obj_at(res, &off)) < 0)
+			if (!res)
+				printf("ptr %u null\n", n);
+			else if ((oi = obj_at(res, &off)) < 0)
 				printf("ptr %u outside %#" PRIx64 "\n", n, res);
 			else
 				printf("ptr %u %d %" PRIu64 "\n", n, oi, off);
