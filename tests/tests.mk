@@ -1,0 +1,52 @@
+# Test targets (included by the top-level Makefile).
+#   make test         unit + integration (needs root and criu >= 4.1 for integration)
+#   make unit         cmocka unit tests
+#   make integration  real criu dump/restore of real processes on this host
+#   make e2e          cross-CPU: dump here, restore in QEMU TCG guests (Haswell-v4, Nehalem)
+#   make bench        benchmarks (tests/bench)
+
+FIX := $(B)/fixtures
+FIXTURES := $(FIX)/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie
+FIX_CFLAGS := -O2 -g -fno-builtin -Wall -Werror
+
+$(FIX)/libclones.so: tests/fixtures/clones_lib.c
+	@mkdir -p $(FIX)
+	$(CC) $(FIX_CFLAGS) -fPIC -shared -o $@ $<
+
+$(FIX)/workload: tests/fixtures/workload.c $(FIX)/libclones.so
+	$(CC) $(FIX_CFLAGS) -o $@ $< -L$(FIX) -lclones -Wl,-rpath,$(abspath $(FIX)) -lm -lpthread -ldl
+
+$(FIX)/workload-now: tests/fixtures/workload.c $(FIX)/libclones.so
+	$(CC) $(FIX_CFLAGS) -Wl,-z,now -o $@ $< -L$(FIX) -lclones -Wl,-rpath,$(abspath $(FIX)) -lm -lpthread -ldl
+
+$(FIX)/workload-nopie: tests/fixtures/workload.c $(FIX)/libclones.so
+	$(CC) $(FIX_CFLAGS) -no-pie -fno-pie -o $@ $< -L$(FIX) -lclones -Wl,-rpath,$(abspath $(FIX)) -lm -lpthread -ldl
+
+fixtures: $(FIXTURES)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
+
+$(B)/unit/%: tests/unit/%.c $(LIB) tests/unit/*.h
+	@mkdir -p $(B)/unit
+	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS_ALL) $(DEPS_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(DEPS_LIBS) -lcmocka
+
+unit-build: $(UNIT_BINS) fixtures
+integration-build: all fixtures
+
+unit: unit-build
+	@tests/run.sh unit $(UNIT_BINS)
+
+integration: integration-build
+	@tests/run.sh integration tests/integration/*.sh
+
+test: all unit-build integration-build
+	@tests/run.sh all $(UNIT_BINS) tests/integration/*.sh
+
+e2e: all fixtures
+	@tests/e2e/run.sh
+
+bench: all fixtures
+	@tests/bench/run.sh
+
+.PHONY: fixtures unit unit-build integration integration-build test e2e bench

@@ -1,0 +1,112 @@
+# Shared helpers for tests/integration/*.sh and tests/e2e (sourced, bash).
+# Every helper fails loudly; a test that cannot run exits 77 saying why.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FIX=$TOP/build/fixtures
+CPUPORT=$TOP/resolver/cpuport
+PLUGIN_DIR=$TOP/plugin
+export CPUPORT_HELPER=$TOP/resolver/cpuport-select
+CRIU=${CRIU:-criu}
+
+skip() { echo "SKIP: $*"; exit 77; }
+die() { echo "FAIL: $*" >&2; exit 1; }
+info() { echo "--- $*"; }
+
+require_criu() {
+	[ "$(id -u)" = 0 ] || skip "needs root (criu dump/restore)"
+	command -v "$CRIU" >/dev/null || skip "criu not found: run scripts/setup.sh"
+	local v
+	v=$("$CRIU" --version | sed -n 's/^Version: \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+	read -r maj min <<<"$v"
+	[ "${maj:-0}" -gt 4 ] || { [ "${maj:-0}" -eq 4 ] && [ "${min:-0}" -ge 1 ]; } ||
+		skip "criu $maj.$min is too old (needs >= 4.1): run scripts/setup.sh"
+}
+
+# A private work dir, removed (with every process started from it) at exit.
+WORK=$(mktemp -d /tmp/cpuport-test.XXXXXX)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	pkill -9 -f "$WORK/" 2>/dev/null || true
+	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start_workload BIN OUT [args...] [env VAR=... via the caller]; sets PID
+start_workload() {
+	local bin=$1 out=$2; shift 2
+	setsid "$bin" "$out" "$@" </dev/null >/dev/null 2>&1 &
+	PID=$!
+	PIDS+=("$PID")
+	wait_lines "$out" 3
+}
+
+# wait_lines FILE N: until FILE has at least N lines (10 s)
+wait_lines() {
+	local i
+	for i in $(seq 200); do
+		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	die "$1 did not reach $2 lines"
+}
+
+# dump PID IMGDIR [criu options...]: criu dump with the plugin
+dump() {
+	local pid=$1 img=$2; shift 2
+	mkdir -p "$img"
+	"$CRIU" dump -t "$pid" -D "$img" -L "$PLUGIN_DIR" -v4 -o dump.log "$@" ||
+		{ tail -n 30 "$img/dump.log"; die "criu dump of $pid failed"; }
+	wait_gone "$pid"
+}
+
+# wait_gone PID: the dumped task is reaped before its pid can be restored
+wait_gone() {
+	local i
+	for i in $(seq 100); do
+		[ -d "/proc/$1" ] || return 0
+		sleep 0.05
+	done
+	die "pid $1 still exists after the dump"
+}
+
+# restore IMGDIR [criu options...]: restore detached, with the plugin; sets PID
+restore() {
+	local img=$1; shift
+	"$CRIU" restore -D "$img" -L "$PLUGIN_DIR" -d -v4 -o restore.log --pidfile "$img/restored.pid" "$@" ||
+		{ tail -n 30 "$img/restore.log"; return 1; }
+	PID=$(cat "$img/restored.pid")
+	PIDS+=("$PID")
+}
+
+# check_running OUT PID: PID alive, OUT grows, every new line "ok", iterations continue
+check_running() {
+	local out=$1 pid=$2 before last first new bad
+	before=$(wc -l <"$out")
+	last=$(tail -n1 "$out" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
+	wait_lines "$out" $((before + 5))
+	kill -0 "$pid" 2>/dev/null || die "process $pid died after restore"
+	first=$(sed -n "$((before + 1))p" "$out" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
+	new=$(($(wc -l <"$out") - before))
+	bad=$(tail -n "+$((before + 1))" "$out" | grep -vc ' ok$' || true)
+	[ "$bad" -eq 0 ] || die "$bad of $new new lines in $out are BAD"
+	[ "$first" = "$((last + 1))" ] || die "iterations did not continue: last $last, then $first"
+	info "$out: $new new iterations after restore, all correct"
+}
+
+# json_slot_target JSON_FILE SYMBOL OBJECT_SUBSTR: variant name bound to SYMBOL's slot in that object
+json_slot_target() {
+	python3 - "$@" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+if isinstance(d, list): d = d[0]
+for s in d["slots"]:
+    o = d["objects"][s["object"]]["path"]
+    name = s.get("symbol") or s.get("resolver", {}).get("symbol")
+    if name == sys.argv[2] and sys.argv[3] in o:
+        print(s.get("target", {}).get("symbol", "(unbound)"))
+        break
+PY
+}
