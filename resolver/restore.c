@@ -409,7 +409,7 @@ static int plan_slot(struct restore *r, size_t i)
 		return 0;
 	}
 	r->st.patched++;
-	return add_write(r, slot, &nv, 8, s->symbol ?: "IRELATIVE slot");
+	return add_write(r, slot, &nv, 8, s->symbol ?: s->resolver->symbol ?: "IRELATIVE slot");
 }
 
 static int plan_state(struct restore *r, size_t i)

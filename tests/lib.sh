@@ -39,6 +39,7 @@ start_workload() {
 	local bin=$1 out=$2; shift 2
 	setsid "$bin" "$out" "$@" </dev/null >/dev/null 2>&1 &
 	PID=$!
+	disown "$PID"
 	PIDS+=("$PID")
 	wait_lines "$out" 3
 }
@@ -104,7 +105,7 @@ d = json.load(open(sys.argv[1]))
 if isinstance(d, list): d = d[0]
 for s in d["slots"]:
     o = d["objects"][s["object"]]["path"]
-    name = s.get("symbol") or s.get("resolver", {}).get("symbol")
+    name = (s.get("symbol") or s.get("resolver", {}).get("symbol") or "").split("@")[0]
     if name == sys.argv[2] and sys.argv[3] in o:
         print(s.get("target", {}).get("symbol", "(unbound)"))
         break

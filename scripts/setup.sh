@@ -1,0 +1,161 @@
+#!/bin/bash
+# cpuport set-up for a fresh Debian 12 (bookworm) machine, as root:
+#   installs every dependency (Debian packages; CRIU 4.1.1 and libcpuid 0.7.1 built from
+#   Debian trixie's source packages, because bookworm's criu 3.17 fails on kernels >= 6.x
+#   with "Unexpected rt vDSO area bounds" and its libcpuid 0.6.2 misreads AVX-512 on AMD),
+#   builds and installs cpuport, then runs the demo (scripts/demo.sh).
+#
+#   scripts/setup.sh [--no-demo] [--no-install]
+#
+# Idempotent: a second run checks, finds everything in place and only re-runs the demo.
+# Never upgrades the system's libc: trixie is added as a deb-src (source only) entry.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+SRC=/usr/local/src/cpuport
+DEMO=1 INSTALL=1
+for a in "$@"; do
+	case $a in
+	--no-demo) DEMO=0 ;;
+	--no-install) INSTALL=0 ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	*) echo "setup: unknown option $a" >&2; exit 2 ;;
+	esac
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { echo "setup: error: $*" >&2; exit 1; }
+
+# --- preconditions ---------------------------------------------------------
+[ "$(id -u)" = 0 ] || fail "run as root (it installs packages and runs criu)"
+command -v apt-get >/dev/null || fail "apt-get not found: this set-up is for Debian 12"
+[ -r /etc/debian_version ] || fail "not a Debian system"
+[ "$(uname -m)" = x86_64 ] || fail "cpuport is for x86-64 (this is $(uname -m))"
+# CONFIG_CHECKPOINT_RESTORE gives map_files and ns_last_pid; criu cannot work without them
+[ -d /proc/self/map_files ] && [ -e /proc/sys/kernel/ns_last_pid ] ||
+	fail "this kernel lacks checkpoint/restore support (CONFIG_CHECKPOINT_RESTORE)"
+
+PKGS=(
+	# build
+	build-essential pkg-config libelf-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
+	libcapstone-dev cmake xz-utils
+	# CRIU 4.1 build dependencies (all from bookworm)
+	libprotobuf-dev protobuf-compiler python3-protobuf libnl-3-dev libnl-route-3-dev libnet1-dev
+	libcap-dev libbsd-dev libgnutls28-dev libnftables-dev libaio-dev uuid-dev iproute2 kmod
+	# tests: glibc variant names, QEMU guests with older CPUs, real programs as workloads
+	libc6-dbg gdb binutils python3 qemu-system-x86 busybox-static cpio sqlite3 bc
+)
+
+# --- Debian packages ---------------------------------------------------------
+step "Debian packages"
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing: ${missing[*]}"
+	apt-get update -qq || fail "apt-get update failed: is Debian's archive reachable?"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+		|| fail "apt-get install failed"
+else
+	echo "all ${#PKGS[@]} packages present"
+fi
+
+# --- trixie source packages (never binaries) --------------------------------
+TRIXIE_SRC=/etc/apt/sources.list.d/cpuport-trixie-src.sources
+trixie_source() {	# trixie_source PKG VERSION_GLOB: fetch and verify PKG's orig tarball into $SRC
+	local pkg=$1 uris line file sum
+	mkdir -p "$SRC"
+	if [ ! -f "$TRIXIE_SRC" ]; then
+		cat >"$TRIXIE_SRC" <<-SRC
+		# added by cpuport's scripts/setup.sh: source packages only (CRIU 4.1, libcpuid 0.7)
+		Types: deb-src
+		URIs: http://deb.debian.org/debian
+		Suites: trixie
+		Components: main
+		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+		SRC
+	fi
+	uris=$(cd "$SRC" && apt-get source --print-uris "$pkg/trixie" 2>/dev/null) || true
+	if ! grep -q "orig.tar" <<<"$uris"; then
+		apt-get update -qq || fail "apt-get update failed"
+		uris=$(cd "$SRC" && apt-get source --print-uris "$pkg/trixie") ||
+			fail "no trixie source package for $pkg"
+	fi
+	line=$(grep "orig.tar" <<<"$uris" | head -n1)
+	file=$(awk '{print $2}' <<<"$line")
+	sum=$(grep -o 'SHA256:[0-9a-f]*' <<<"$line" | cut -d: -f2)
+	# only the orig tarball is needed (the .dsc fetch may fail where the tarball works)
+	(cd "$SRC" && apt-get source --download-only "$pkg/trixie" >/dev/null 2>&1) || true
+	[ -f "$SRC/$file" ] || fail "could not download $file"
+	if [ -n "$sum" ]; then
+		echo "$sum  $SRC/$file" | sha256sum -c --quiet - || fail "$file: checksum mismatch"
+	fi
+	echo "$SRC/$file"
+}
+
+# --- CRIU >= 4.1 -------------------------------------------------------------
+criu_ok() {
+	local v
+	v=$(/usr/local/sbin/criu --version 2>/dev/null | sed -n 's/^Version: //p')
+	[ -n "$v" ] && [ "$(printf '%s\n4.1\n' "$v" | sort -V | head -n1)" = 4.1 ] &&
+		[ -f /usr/local/include/criu/criu-plugin.h ]
+}
+step "CRIU >= 4.1 (/usr/local/sbin/criu)"
+if criu_ok; then
+	echo "present: $(/usr/local/sbin/criu --version | head -n1)"
+else
+	tarball=$(trixie_source criu | tail -n1)
+	dir=$SRC/$(tar tf "$tarball" | head -n1 | cut -d/ -f1)
+	[ -d "$dir" ] || tar xf "$tarball" -C "$SRC"
+	echo "building CRIU in $dir"
+	make -C "$dir" -j"$(nproc)" criu >"$SRC/criu-build.log" 2>&1 ||
+		{ tail -n 30 "$SRC/criu-build.log"; fail "CRIU build failed (log: $SRC/criu-build.log)"; }
+	install -D -m 755 "$dir/criu/criu" /usr/local/sbin/criu
+	install -D -m 644 "$dir/criu/include/criu-plugin.h" /usr/local/include/criu/criu-plugin.h
+	install -D -m 644 "$dir/criu/include/criu-log.h" /usr/local/include/criu/criu-log.h
+	criu_ok || fail "installed criu does not report version >= 4.1"
+fi
+case ":$PATH:" in
+*:/usr/local/sbin:*) ;;
+*) echo "note: add /usr/local/sbin to PATH so that 'criu' is CRIU 4.1" ;;
+esac
+/usr/local/sbin/criu check >/dev/null 2>&1 || {
+	/usr/local/sbin/criu check || true
+	fail "'criu check' fails on this kernel: checkpoint/restore will not work here"
+}
+echo "criu check: Looks good."
+
+# --- libcpuid >= 0.7 -------------------------------------------------------------
+step "libcpuid >= 0.7.0 (/usr/local)"
+if PKG_CONFIG_PATH=/usr/local/lib/pkgconfig pkg-config --exists 'libcpuid >= 0.7.0' &&
+	[ -d "$SRC"/libcpuid-*/tests ]; then
+	echo "present: $(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig pkg-config --modversion libcpuid)"
+else
+	tarball=$(trixie_source libcpuid | tail -n1)
+	dir=$SRC/$(tar tf "$tarball" | head -n1 | cut -d/ -f1)
+	[ -d "$dir" ] || tar xf "$tarball" -C "$SRC"
+	cmake -S "$dir" -B "$dir/build" -DCMAKE_INSTALL_PREFIX=/usr/local -DCMAKE_BUILD_TYPE=Release \
+		-DLIBCPUID_ENABLE_TESTS=OFF >"$SRC/libcpuid-build.log" 2>&1 &&
+		make -C "$dir/build" -j"$(nproc)" install >>"$SRC/libcpuid-build.log" 2>&1 ||
+		{ tail -n 30 "$SRC/libcpuid-build.log"; fail "libcpuid build failed"; }
+	ldconfig
+fi
+
+# --- guest kernel for the cross-CPU tests -------------------------------------
+step "Debian kernel for QEMU guests (make e2e)"
+"$TOP/tests/guest/build-kernel.sh" >/dev/null || fail "could not fetch the guest kernel"
+echo "$("$TOP/tests/guest/build-kernel.sh" --version)"
+
+# --- cpuport ---------------------------------------------------------------------
+step "build cpuport"
+make -C "$TOP" -j"$(nproc)" all fixtures >/dev/null || fail "build failed (run 'make' to see why)"
+if [ "$INSTALL" = 1 ]; then
+	make -C "$TOP" install >/dev/null || fail "make install failed"
+	echo "installed: $(command -v cpuport || echo /usr/local/bin/cpuport), plugin in /usr/lib/criu/"
+fi
+
+if [ "$DEMO" = 1 ]; then
+	step "demo"
+	"$TOP/scripts/demo.sh"
+fi
