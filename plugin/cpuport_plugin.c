@@ -47,9 +47,24 @@ static int cpuport_plugin_init(int stage)
 
 	settings_load(&s);
 	disabled = s.disabled || stage == CR_PLUGIN_STAGE__PRE_DUMP;
-	if (stage == CR_PLUGIN_STAGE__RESTORE &&
-	    !check_and_remove_inventory_plugin(PLUGIN_NAME, sizeof(PLUGIN_NAME) - 1))
-		disabled = true;	/* not dumped with cpuport: nothing to re-patch */
+	/*
+	 * Always claim our inventory entry at restore, also when disabled on
+	 * purpose: "disable" means "restore without re-patching", not "fail".
+	 * No entry means the image was not dumped with cpuport: nothing to do.
+	 */
+	if (stage == CR_PLUGIN_STAGE__RESTORE && s.disabled) {
+		check_and_remove_inventory_plugin(PLUGIN_NAME, sizeof(PLUGIN_NAME) - 1);
+		pr_warn("disabled by configuration: restoring without re-selecting CPU-specific code\n");
+	} else if (stage == CR_PLUGIN_STAGE__RESTORE) {
+		if (!check_and_remove_inventory_plugin(PLUGIN_NAME, sizeof(PLUGIN_NAME) - 1))
+			disabled = true;
+		else if (!image_any()) {
+			pr_err("inventory.img says this checkpoint was made with cpuport, but the images "
+			       "directory holds no cpuport image: it is incomplete (a checkpoint from CRIU < 4.0 "
+			       "can be restored without cpuport with CPUPORT_DISABLE=1)\n");
+			return -1;
+		}
+	}
 	if (disabled)
 		return 0;
 	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_criu, .target = s.target[0] ? s.target : NULL,
@@ -148,8 +163,11 @@ int cpuport_plugin_resume_devices_late(int pid)
 	id = restored_id(pid);
 	ret = image_read(ctx, id, &t);
 	if (ret == -ENOENT) {
-		fail_closed(pid, "the checkpoint was made with cpuport but has no cpuport image for this process "
-			    "(missing " CPUPORT_IMG_FMT "): re-dump with the plugin");
+		char why[160];
+
+		snprintf(why, sizeof(why), "the checkpoint was made with cpuport but has no cpuport image for this "
+			 "process (missing " CPUPORT_IMG_FMT "): re-dump with the plugin", id);
+		fail_closed(pid, why);
 		return -ENOTSUP;
 	}
 	if (ret) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* cpuport images in CRIU's images directory (openat on criu_get_image_dir()). */
+#include <dirent.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -51,4 +53,22 @@ int image_read(struct cpuport_ctx *ctx, pid_t id, struct cpuport_table **table)
 	ret = cpuport_table__read_fd(ctx, fd, table);
 	close(fd);
 	return ret;
+}
+
+bool image_any(void)
+{
+	int dir = criu_get_image_dir(), fd = dir >= 0 ? openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	bool found = false;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "cpuport-", 8);
+	closedir(d);
+	return found;
 }

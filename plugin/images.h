@@ -3,12 +3,16 @@
 #ifndef CPUPORT_PLUGIN_IMAGES_H
 #define CPUPORT_PLUGIN_IMAGES_H
 
+#include <stdbool.h>
+
 #include "cpuport.h"
 
 /* The resolved callsite table of one process, keyed by its innermost NSpid. */
 #define CPUPORT_IMG_FMT "cpuport-%d.img"
 
 int image_write(const struct cpuport_table *table, pid_t id);
+/* Does the images directory hold any cpuport image? */
+bool image_any(void);
 /* -ENOENT if the process has no image */
 int image_read(struct cpuport_ctx *ctx, pid_t id, struct cpuport_table **table);
 

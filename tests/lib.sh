@@ -54,6 +54,11 @@ wait_lines() {
 	die "$1 did not reach $2 lines"
 }
 
+# alive PID: exists and is not a zombie waiting for its reaper
+alive() {
+	[ -r "/proc/$1/stat" ] && ! awk '{exit !($3 == "Z" || $3 == "X")}' "/proc/$1/stat" 2>/dev/null
+}
+
 # dump PID IMGDIR [criu options...]: criu dump with the plugin
 dump() {
 	local pid=$1 img=$2; shift 2
@@ -70,7 +75,7 @@ wait_gone() {
 		[ -d "/proc/$1" ] || return 0
 		sleep 0.05
 	done
-	die "pid $1 still exists after the dump"
+	die "pid $1 still exists after the dump (a zombie not reaped yet?)"
 }
 
 # restore IMGDIR [criu options...]: restore detached, with the plugin; sets PID
@@ -88,7 +93,7 @@ check_running() {
 	before=$(wc -l <"$out")
 	last=$(tail -n1 "$out" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
 	wait_lines "$out" $((before + 5))
-	kill -0 "$pid" 2>/dev/null || die "process $pid died after restore"
+	alive "$pid" || die "process $pid died after restore"
 	first=$(sed -n "$((before + 1))p" "$out" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
 	new=$(($(wc -l <"$out") - before))
 	bad=$(tail -n "+$((before + 1))" "$out" | grep -vc ' ok$' || true)

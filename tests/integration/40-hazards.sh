@@ -1,0 +1,74 @@
+#!/bin/bash
+# Refusals: each hazard makes the plugin kill the restored process with a clear
+# message in criu's log, and criu restore fails; nothing runs on half-patched.
+#  1. a thread stopped inside an AVX2 clone, restored as on x86-64-v2
+#  2. a missing cpuport image   3. a corrupt cpuport image
+#  4. a library rebuilt (same size, other build-id) since the dump
+. "$(dirname "$0")/../lib.sh"
+require_criu
+grep -qw avx2 /proc/cpuinfo || skip "needs an AVX2 host for the AVX2 clone"
+
+expect_refusal() {	# expect_refusal IMG PATTERN [env...] [-- criu options]
+	local img=$1 pat=$2 envs=() opts=()
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	[ $# -gt 0 ] && shift && opts=("$@")
+	if env "${envs[@]}" "$CRIU" restore -D "$img" -L "$PLUGIN_DIR" -d -v4 -o restore.log --pidfile "$img/p" \
+		"${opts[@]}"; then
+		sleep 0.3
+		[ -f "$img/p" ] && alive "$(cat "$img/p")" &&
+			die "restored process is running although cpuport refused"
+	fi
+	grep -Eq "$pat" "$img/restore.log" || { tail -n 20 "$img/restore.log"; die "no '$pat' in restore.log"; }
+	info "refused: $(grep -Em1 "$pat" "$img/restore.log" | sed 's/^.*cpuport: //')"
+	if [ -f "$img/p" ]; then
+		sleep 0.2
+		! alive "$(cat "$img/p")" || die "refused process still alive"
+		wait_gone "$(cat "$img/p")"	# its pid must be free for the next restore
+	fi
+}
+
+# 1. thread inside spin_kernel.avx2
+out=$WORK/spin.out
+start_workload "$FIX/workload" "$out" spin
+sleep 0.2
+dump "$PID" "$WORK/spin"
+"$CPUPORT" show --json "$WORK/spin" | grep -q 'spin_kernel.avx2' || die "dump did not see the thread in spin_kernel.avx2"
+expect_refusal "$WORK/spin" 'thread [0-9]+ stopped inside spin_kernel\.avx2.*needs .*avx' CPUPORT_TARGET=x86-64-v2
+"$CPUPORT" check --target x86-64-v2 "$WORK/spin" >/dev/null 2>&1 && die "cpuport check should predict the refusal"
+# the same image restores fine where AVX2 stays available
+restore "$WORK/spin" || die "restore on the host itself failed"
+check_running "$out" "$PID"
+kill -9 "$PID"
+
+# 2 + 3: missing / corrupt image (a second copy of a plain dump)
+out=$WORK/w.out
+start_workload "$FIX/workload" "$out"
+dump "$PID" "$WORK/base"
+cp -a "$WORK/base" "$WORK/missing"
+rm "$WORK/missing"/cpuport-*.img
+cp "$WORK/base"/cpuport-*.img "$WORK/base/keep.img"
+mkdir "$WORK/missing/x" && cp "$WORK/base/keep.img" "$WORK/missing/cpuport-999999.img"
+expect_refusal "$WORK/missing" 'no cpuport image for this process'
+cp -a "$WORK/base" "$WORK/corrupt"
+f=$(ls "$WORK/corrupt"/cpuport-*.img | head -n1)
+head -c 100 "$f" >"$f.t" && mv "$f.t" "$f"
+expect_refusal "$WORK/corrupt" 'cpuport image is corrupt or truncated'
+
+# 4. libclones.so rebuilt with other content, same size (same-length paths: a/ and b/)
+lib=$WORK/lib
+mkdir -p "$lib" "$WORK/a" "$WORK/b"
+cp "$TOP/tests/fixtures/clones_lib.c" "$WORK/a/clones_lib.c"
+sed 's/1099511628211UL/1099511628213UL/' "$TOP/tests/fixtures/clones_lib.c" >"$WORK/b/clones_lib.c"
+for v in a b; do (cd "$WORK/$v" && cc -O2 -g -fno-builtin -fPIC -shared -o libclones.so clones_lib.c); done
+[ "$(stat -c %s "$WORK/a/libclones.so")" = "$(stat -c %s "$WORK/b/libclones.so")" ] ||
+	die "the two library builds differ in size; criu itself would refuse, not cpuport"
+cp "$WORK/a/libclones.so" "$lib/"
+cc -O2 -fno-builtin -o "$WORK/wl" "$TOP/tests/fixtures/workload.c" -L"$lib" -lclones -Wl,-rpath,"$lib" -lm -lpthread -ldl
+start_workload "$WORK/wl" "$WORK/wl.out"
+dump "$PID" "$WORK/stale"
+cp "$WORK/b/libclones.so" "$lib/libclones.so"
+# criu 4.1 compares build-ids itself by default; with size-only validation cpuport must catch it
+expect_refusal "$WORK/stale" 'File .*libclones\.so has bad build-ID'
+wait_gone "$PID" 2>/dev/null || true
+expect_refusal "$WORK/stale" 'libclones\.so changed since the dump \(build-id' -- --file-validation=filesize
