@@ -9,6 +9,7 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -322,31 +323,43 @@ static int add_write(struct restore *r, uint64_t addr, const void *data, uint32_
 	return 0;
 }
 
-/* Can code at [addr, addr+len) of the restored process run on the target? */
-static bool runs_on_target(struct restore *r, uint64_t addr, uint64_t len, struct featset *missing)
+/* Which ISA extensions the code at [addr, addr+len) needs (process memory, or the file for check). */
+static int code_needs(struct restore *r, uint64_t addr, uint64_t len, struct featset *need)
 {
-	struct featset need = { 0 };
 	uint8_t *code;
-	bool ok;
+	int ret = 0;
 
+	memset(need, 0, sizeof(*need));
 	if (!len || len > (1 << 20))
 		len = 4096;
 	code = malloc(len);
 	if (!code)
-		return false;
-	ok = !(r->dry_run ? true : proc_read(&r->proc, addr, code, len) != 0);
+		return -ENOMEM;
 	if (r->dry_run) {
-		/* read the recorded object's file instead */
 		int oi = table_object_at(r->img, addr);
-		int64_t off = oi >= 0 ? elf_vaddr_to_offset(&r->objs[oi].elf, addr - r->img->objects[oi]->load_base, len) : -1;
+		int64_t off = oi >= 0 ? elf_vaddr_to_offset(&r->objs[oi].elf, addr - r->img->objects[oi]->load_base, len)
+				      : -1;
 
-		ok = off >= 0 && r->objs[oi].fd >= 0 && pread(r->objs[oi].fd, code, len, off) == (ssize_t)len;
+		if (off < 0 || r->objs[oi].fd < 0 || pread(r->objs[oi].fd, code, len, off) != (ssize_t)len)
+			ret = -EIO;
+	} else {
+		ret = proc_read(&r->proc, addr, code, len);
 	}
-	if (ok)
-		ok = isa_required(code, len, addr, &need) == 0;
+	if (!ret)
+		ret = isa_required(code, len, addr, need);
 	free(code);
-	if (!ok)
+	return ret;
+}
+
+/* Can that code run on the target?  Unreadable code counts as "no". */
+static bool runs_on_target(struct restore *r, uint64_t addr, uint64_t len, struct featset *missing)
+{
+	struct featset need;
+
+	if (code_needs(r, addr, len, &need)) {
+		memset(missing, 0, sizeof(*missing));
 		return false;
+	}
 	missing->w[0] = need.w[0] & ~r->ctx->target.feat.w[0];
 	missing->w[1] = need.w[1] & ~r->ctx->target.feat.w[1];
 	return !missing->w[0] && !missing->w[1];
@@ -365,6 +378,20 @@ static void featset_str(const struct featset *s, char *buf, size_t len)
 static uint64_t new_addr(const struct restore *r, uint32_t obj, uint64_t off)
 {
 	return r->objs[obj].base + off;
+}
+
+/* Is object-relative @off inside an executable segment of recorded object @obj? */
+static bool in_code(const struct restore *r, int obj, uint64_t off)
+{
+	const struct elf_info *e;
+
+	if (obj < 0 || (size_t)obj >= r->img->n_objects)
+		return false;
+	e = &r->objs[obj].elf;
+	for (size_t i = 0; i < e->n_segs; i++)
+		if ((e->segs[i].prot & PROT_EXEC) && off >= e->segs[i].vaddr && off < e->segs[i].vaddr + e->segs[i].memsz)
+			return true;
+	return false;
 }
 
 /* Plan one slot's write; a resolver that could not run keeps a variant that runs here. */
@@ -402,6 +429,11 @@ static int plan_slot(struct restore *r, size_t i)
 			!a ? "no answer" : a->status == SEL_FAULT ? "it faulted" : "answer outside any object",
 			s->target && s->target->symbol ? s->target->symbol : "?", miss[0] ? miss : "unknown features");
 		return -EDEADLK;
+	}
+	if (!in_code(r, a->obj, a->off)) {
+		log_err(r->ctx, "pid %d: new target of %s in %s is not code of %s: refusing\n", r->pid,
+			s->symbol ?: s->resolver->symbol ?: "(IRELATIVE)", obj_name(r, s->object), obj_name(r, a->obj));
+		return -EPROTO;
 	}
 	nv = new_addr(r, a->obj, a->off);
 	if (nv == old) {
@@ -710,7 +742,7 @@ static void sym_name(const struct restore *r, uint32_t obj, uint64_t off, char *
 		snprintf(buf, len, "%s+%#" PRIx64, obj_name(r, obj), off);
 }
 
-static void report_check(const struct restore *r, FILE *f, bool json, int verdict)
+static void report_check(struct restore *r, FILE *f, bool json, int verdict)
 {
 	const Cpuport__Image *img = r->img;
 	char now[256];
@@ -720,13 +752,25 @@ static void report_check(const struct restore *r, FILE *f, bool json, int verdic
 		fprintf(f, "{\"target\":\"%s\",\"level\":%d,\"ok\":%s,\"slots\":[", r->ctx->target.name,
 			r->ctx->target.level, verdict ? "false" : "true");
 	else
-		fprintf(f, "Target %s (x86-64-v%d)\n%-24s %-36s %-36s %s\n", r->ctx->target.name, r->ctx->target.level,
-			"symbol", "bound now", "on target", "object");
+		fprintf(f, "Target %s (x86-64-v%d)\n%-24s %-34s %-22s %-34s %s\n", r->ctx->target.name,
+			r->ctx->target.level, "symbol", "bound now", "its code needs", "on target", "object");
 	for (size_t i = 0; i < img->n_slots; i++) {
 		const Cpuport__Slot *s = img->slots[i];
 		const struct sel_answer *a = r->slot_ans && r->slot_ans[i] >= 0 ? &r->sel.ans[r->slot_ans[i]] : NULL;
 		const char *was = s->target && s->target->symbol ? s->target->symbol : s->bound ? "(not code)" : "(unbound)";
 		const char *sym = s->symbol ?: s->resolver->symbol ?: "(IRELATIVE)";
+		struct featset need = { 0 }, missing;
+		char needs[128] = "";
+
+		if (s->target && s->target->has_size &&
+		    !code_needs(r, r->img->objects[s->target->object]->load_base + s->target->offset, s->target->size,
+				&need)) {
+			featset_str(&need, needs, sizeof(needs) - 2);
+			missing.w[0] = need.w[0] & ~r->ctx->target.feat.w[0];
+			missing.w[1] = need.w[1] & ~r->ctx->target.feat.w[1];
+			if (missing.w[0] || missing.w[1])
+				strcat(needs, " !");	/* the target lacks some of it */
+		}
 
 		if (a && a->status == SEL_OK)
 			sym_name(r, a->obj, a->off, now, sizeof(now));
@@ -734,11 +778,11 @@ static void report_check(const struct restore *r, FILE *f, bool json, int verdic
 			snprintf(now, sizeof(now), "%s", !s->bound ? "(binds lazily)" : s->target ? "(no answer)" : "(left alone)");
 		if (json)
 			fprintf(f, "%s{\"symbol\":\"%s\",\"object\":\"%s\",\"offset\":%" PRIu64
-				",\"bound\":\"%s\",\"target\":\"%s\",\"changes\":%s}",
-				first ? "" : ",", sym, obj_name(r, s->object), s->offset, was, now,
+				",\"bound\":\"%s\",\"needs\":\"%s\",\"target\":\"%s\",\"changes\":%s}",
+				first ? "" : ",", sym, obj_name(r, s->object), s->offset, was, needs, now,
 				strcmp(was, now) && s->bound ? "true" : "false");
 		else
-			fprintf(f, "%-24s %-36s %-36s %s\n", sym, was, now,
+			fprintf(f, "%-24s %-34s %-22s %-34s %s\n", sym, was, needs[0] ? needs : "-", now,
 				obj_name(r, s->object));
 		first = false;
 	}
