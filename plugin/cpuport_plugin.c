@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criu-plugin.h>
 
@@ -44,6 +45,7 @@ static void print_criu(enum cpuport_log_level level, const char *msg, void *arg)
 
 static int cpuport_plugin_init(int stage)
 {
+	const char *helper;
 	struct settings s;
 
 	settings_load(&s);
@@ -73,6 +75,13 @@ static int cpuport_plugin_init(int stage)
 	ctx = cpuport_ctx__new(&o);
 	if (!ctx) {
 		pr_err("cannot start (target '%s'): %s\n", s.target, strerror(errno));
+		return -1;
+	}
+	helper = s.helper[0] ? s.helper : CPUPORT_HELPER_PATH;
+	if (stage == CR_PLUGIN_STAGE__RESTORE && access(helper, X_OK)) {
+		/* fail before any process is restored, not one by one */
+		pr_err("the selection helper %s is missing or not executable (%s): install cpuport (make install) "
+		       "or set CPUPORT_HELPER\n", helper, strerror(errno));
 		return -1;
 	}
 	if (stage == CR_PLUGIN_STAGE__RESTORE && s.target[0] && strcmp(s.target, "host"))
@@ -153,6 +162,19 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+static const char *restore_failure(int ret)
+{
+	switch (ret) {
+	case -EDEADLK: return "it cannot be made safe on this CPU";
+	case -ESTALE: return "its files differ from the dump";
+	case -EBADMSG: return "its cpuport image does not match its files";
+	case -ECHILD: case -ETIMEDOUT: return "the selection helper failed";
+	case -EIO: return "writing into the process failed (it may be half-patched)";
+	case -ENOMEM: return "out of memory";
+	default: return "re-patching failed";
+	}
+}
+
 /* The process must not run code this CPU cannot execute: stop it for good. */
 static void fail_closed(int pid, const char *why)
 {
@@ -189,9 +211,7 @@ int cpuport_plugin_resume_devices_late(int pid)
 	ret = cpuport_restore(ctx, pid, t, &st);
 	cpuport_table__free(t);
 	if (ret) {
-		fail_closed(pid, ret == -EDEADLK ? "it cannot be made safe on this CPU"
-			    : ret == -ESTALE ? "its libraries differ from the dump"
-			    : "re-patching failed");
+		fail_closed(pid, restore_failure(ret));
 		return -ENOTSUP;
 	}
 	pr_info("pid %d: re-patched %u slots (%u unchanged, %u lazy), %u cached states, %u copied pointers in "

@@ -49,6 +49,22 @@ static bool opts_valid(const struct cpuport_ctx_opts *opts)
 	return true;
 }
 
+static unsigned int parse_faults(struct cpuport_ctx *ctx, const char *spec)
+{
+	static const struct { const char *name; unsigned int bit; } names[] = {
+		{ "helper-crash", FAULT_HELPER_CRASH }, { "helper-hang", FAULT_HELPER_HANG },
+		{ "write", FAULT_WRITE }, { "nomem", FAULT_NOMEM },
+	};
+	unsigned int faults = 0;
+
+	for (size_t i = 0; spec && i < ARRAY_SIZE(names); i++)
+		if (strstr(spec, names[i].name))
+			faults |= names[i].bit;
+	if (faults)
+		log_warn(ctx, "fault injection active: CPUPORT_FAULT=%s\n", spec);
+	return faults;
+}
+
 #define OPT(opts, field, dflt) \
 	((opts) && (opts)->sz >= offsetofend(struct cpuport_ctx_opts, field) ? (opts)->field : (dflt))
 
@@ -68,6 +84,7 @@ struct cpuport_ctx *cpuport_ctx__new(const struct cpuport_ctx_opts *opts)
 	ctx->print = OPT(opts, print, NULL);
 	ctx->print_arg = OPT(opts, print_arg, NULL);
 	ctx->helper_timeout_ms = OPT(opts, helper_timeout_ms, 0) ?: 10000;
+	ctx->faults = parse_faults(ctx, getenv("CPUPORT_FAULT"));
 	helper = OPT(opts, helper_path, NULL) ?: CPUPORT_HELPER_PATH;
 	ctx->helper_path = strdup(helper);
 	if (!ctx->helper_path) {

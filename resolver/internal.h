@@ -95,7 +95,19 @@ void libgcc_model_mask(const struct featset *target, uint8_t *model, size_t mode
 int libgcc_mask_words(const struct featset *target, uint32_t *words, size_t n_words);
 
 /* ---- context.c ---- */
+/*
+ * Fault injection for tests (CPUPORT_FAULT=helper-crash,helper-hang,write,nomem),
+ * like CRIU's own fault injection: proves every failure path fails closed.
+ */
+enum fault {
+	FAULT_HELPER_CRASH = 1 << 0,
+	FAULT_HELPER_HANG = 1 << 1,
+	FAULT_WRITE = 1 << 2,	/* the second half of the writes fails */
+	FAULT_NOMEM = 1 << 3,
+};
+
 struct cpuport_ctx {
+	unsigned int faults;
 	cpuport_print_fn print;
 	void *print_arg;
 	char *helper_path;

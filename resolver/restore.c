@@ -629,7 +629,8 @@ static int apply_writes(struct restore *r)
 
 	for (size_t i = 0; i < r->n_writes; i++) {
 		const struct write *w = &r->writes[i];
-		int ret = proc_write(&r->proc, w->addr, w->data, w->len);
+		int ret = (r->ctx->faults & FAULT_WRITE) && i == r->n_writes / 2 ? -EIO
+			  : proc_write(&r->proc, w->addr, w->data, w->len);
 
 		if (!ret)
 			ret = proc_read(&r->proc, w->addr, back, w->len);
@@ -691,6 +692,10 @@ static int plan(struct restore *r)
 		ret = check_slot(r, img->slots[i]);
 		if (ret)
 			return ret;
+	}
+	if (r->ctx->faults & FAULT_NOMEM) {
+		log_err(r->ctx, "pid %d: out of memory (injected)\n", r->pid);
+		return -ENOMEM;
 	}
 	ret = build_request(r);
 	ret = ret ?: run_helper(r);

@@ -229,12 +229,17 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status, ret;
 	char env_tun[512];
 	char *argv[] = { "cpuport-select", "--library-path", (char *)library_path, ctx->helper_path, NULL };
-	char *envp[] = { "PATH=/usr/bin:/bin", tunables && *tunables ? env_tun : NULL, NULL };
+	char *envp[] = { "PATH=/usr/bin:/bin", NULL, NULL, NULL };
+	int ne = 1;
 	struct child_args c;
 	pid_t child;
 	uint64_t t0 = now_ns();
 
 	snprintf(env_tun, sizeof(env_tun), "GLIBC_TUNABLES=%s", tunables ? tunables : "");
+	if (tunables && *tunables)
+		envp[ne++] = env_tun;
+	if (ctx->faults & (FAULT_HELPER_CRASH | FAULT_HELPER_HANG))
+		envp[ne++] = ctx->faults & FAULT_HELPER_CRASH ? "CPUPORT_SELECT_FAULT=crash" : "CPUPORT_SELECT_FAULT=hang";
 	fputs("go\n", s->req);
 	fflush(s->req);
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))

@@ -337,6 +337,13 @@ int main(void)
 			else
 				printf("ptr %u %d %" PRIu64 "\n", n, oi, off);
 		} else if (!strcmp(word, "go")) {
+			const char *fault = getenv("CPUPORT_SELECT_FAULT");	/* tests only */
+
+			fflush(stdout);
+			if (fault && !strcmp(fault, "crash"))
+				abort();
+			while (fault && !strcmp(fault, "hang"))
+				pause();
 			if (interp >= 0)
 				report_rtld(interp);
 			break;
