@@ -28,12 +28,15 @@ static const char usage[] =
 	"  scan PID            print the resolved callsite table of a running process (read-only)\n"
 	"  show DIR|FILE       decode the cpuport images of a CRIU checkpoint directory\n"
 	"  check DIR|FILE      predict, slot by slot, whether the checkpoint can run on the target CPU\n"
+	"  repatch PID FILE    re-select and re-patch a stopped process from its image (for criu restore -s\n"
+	"                      or action scripts): the process must be stopped and is left stopped\n"
 	"  targets             list named CPU models accepted by --target\n"
 	"\n"
 	"Options:\n"
 	"  -t, --target T      destination CPU: host (default), x86-64-v1..v4, a model name, or a\n"
 	"                      libcpuid raw CPUID dump file (default: $CPUPORT_TARGET)\n"
 	"  -j, --json          JSON instead of tables\n"
+	"  -o, --output FILE   scan: also write the table as a cpuport image to FILE\n"
 	"  -v, --verbose       print debug messages\n"
 	"      --helper PATH   the cpuport-select helper (default: the installed one)\n"
 	"  -h, --help          this text\n"
@@ -149,23 +152,91 @@ static int check_one(struct cpuport_ctx *ctx, struct cpuport_table *t, const cha
 	return cpuport_check(ctx, t, stdout, json);
 }
 
+static const char *output;
+
+static pid_t parse_pid(const char *cmd, const char *s)
+{
+	char *end;
+	long pid = strtol(s, &end, 10);
+
+	if (*end || pid <= 0 || pid > 0x7fffffff) {
+		fprintf(stderr, "cpuport: %s: '%s' is not a pid\n", cmd, s);
+		return -1;
+	}
+	return pid;
+}
+
+static int save(const struct cpuport_table *t, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ret;
+
+	if (fd < 0) {
+		fprintf(stderr, "cpuport: %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	ret = cpuport_table__write_fd(t, fd);
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (ret)
+		fprintf(stderr, "cpuport: %s: %s\n", path, strerror(-ret));
+	return ret;
+}
+
 static int cmd_scan(struct cpuport_ctx *ctx, const char *pid_s, bool json)
 {
 	struct cpuport_table *t;
-	char *end;
-	long pid = strtol(pid_s, &end, 10);
+	pid_t pid = parse_pid("scan", pid_s);
 	int ret;
 
-	if (*end || pid <= 0) {
-		fprintf(stderr, "cpuport: scan: '%s' is not a pid\n", pid_s);
+	if (pid < 0)
 		return -EINVAL;
-	}
 	ret = cpuport_scan(ctx, pid, &t);
 	if (ret)
 		return ret;
-	ret = cpuport_table__print(t, stdout, json);
+	ret = output ? save(t, output) : 0;
+	ret = ret ?: cpuport_table__print(t, stdout, json);
 	cpuport_table__free(t);
 	return ret;
+}
+
+/* A stopped process: 'T' (stopped) or 't' (tracing stop) in /proc/PID/stat. */
+static bool is_stopped(pid_t pid)
+{
+	char path[64], state = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (f && fscanf(f, "%*d (%*[^)]) %c", &state) != 1)
+		state = 0;
+	if (f)
+		fclose(f);
+	return state == 'T' || state == 't';
+}
+
+static int cmd_repatch(struct cpuport_ctx *ctx, const char *pid_s, const char *file)
+{
+	struct cpuport_restore_stats st;
+	struct cpuport_table *t = NULL;
+	pid_t pid = parse_pid("repatch", pid_s);
+	int ret;
+
+	if (pid < 0)
+		return -EINVAL;
+	if (!is_stopped(pid)) {
+		fprintf(stderr, "cpuport: repatch: process %d is not stopped (use criu restore -s, or SIGSTOP)\n", pid);
+		return -EBUSY;
+	}
+	ret = load_file(ctx, file, &t);
+	ret = ret ?: cpuport_restore(ctx, pid, t, &st);
+	cpuport_table__free(t);
+	if (ret) {
+		fprintf(stderr, "cpuport: repatch of %d failed; the process is left stopped: do not resume it\n", pid);
+		return ret;
+	}
+	printf("pid %d: re-patched %u slots (%u unchanged, %u lazy), %u cached states, %u copied pointers in %.2f ms\n",
+	       pid, st.patched, st.unchanged, st.unbound, st.states, st.pointers, st.total_ns / 1e6);
+	return 0;
 }
 
 static int run(struct cpuport_ctx *ctx, const char *cmd, char **args, int nargs, bool json)
@@ -184,6 +255,8 @@ static int run(struct cpuport_ctx *ctx, const char *cmd, char **args, int nargs,
 			printf("]\n");
 		return ret;
 	}
+	if (!strcmp(cmd, "repatch") && nargs == 2)
+		return cmd_repatch(ctx, args[0], args[1]);
 	if (!strcmp(cmd, "check") && nargs == 1)
 		return for_each_image(ctx, args[0], json, check_one);
 	return -EINVAL;
@@ -193,6 +266,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "target", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },	    { "helper", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },	    { "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -202,10 +276,11 @@ int main(int argc, char **argv)
 	bool json = false;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "t:jvhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:jo:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': target = optarg; break;
 		case 'j': json = true; break;
+		case 'o': output = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'H': helper = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
@@ -232,7 +307,7 @@ int main(int argc, char **argv)
 	}
 	ret = run(ctx, argv[optind], argv + optind + 1, argc - optind - 1, json);
 	cpuport_ctx__free(ctx);
-	if (ret == -EINVAL && strcmp(argv[optind], "scan")) {
+	if (ret == -EINVAL && strcmp(argv[optind], "scan") && strcmp(argv[optind], "repatch")) {
 		fputs(usage, stderr);
 		return 2;
 	}

@@ -148,6 +148,8 @@ static void parse_line(struct selection *s, struct cpuport_ctx *ctx, char *line)
 	} else if (sscanf(line, "trampoline %u %" SCNu64, &obj, &off) == 2) {
 		s->tramp_obj = obj;
 		s->tramp_off = off;
+	} else if (sscanf(line, "ids %u %u %d", &n, &obj, &sig) == 3) {
+		log_debug(ctx, "pid %d: selection helper runs as uid %u gid %u, no_new_privs %d\n", s->pid, n, obj, sig);
 	} else if (sscanf(line, "glibc %15s", s->glibc) == 1) {
 	} else if (!strncmp(line, "error ", 6)) {
 		log_warn(ctx, "pid %d: helper: %s", s->pid, line + 6);
