@@ -24,6 +24,18 @@ struct versions {
 	size_t n;
 };
 
+/*
+ * Entries really present in a section's data: from the data libelf read
+ * (bounded by the file), never from sh_size or sh_entsize, which a
+ * malformed file can set to anything.
+ */
+static size_t n_entries(Elf *elf, const Elf_Data *d, Elf_Type type)
+{
+	size_t sz = gelf_fsize(elf, type, 1, EV_CURRENT);
+
+	return d && d->d_buf && sz ? d->d_size / sz : 0;
+}
+
 static Elf *elf_open(struct cpuport_ctx *ctx, const char *path, int *fd)
 {
 	Elf *elf;
@@ -91,10 +103,10 @@ static int read_phdrs(Elf *elf, struct elf_info *info)
 	return info->n_segs ? 0 : -ENOEXEC;
 }
 
-static void read_dynamic(Elf_Scn *scn, const GElf_Shdr *sh, struct elf_info *info)
+static void read_dynamic(Elf *elf, Elf_Scn *scn, struct elf_info *info)
 {
 	Elf_Data *d = elf_getdata(scn, NULL);
-	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+	size_t n = n_entries(elf, d, ELF_T_DYN);
 
 	for (size_t i = 0; d && i < n; i++) {
 		GElf_Dyn dyn;
@@ -224,7 +236,7 @@ static int read_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_
 			const struct versions *v, bool dynamic)
 {
 	Elf_Data *d = elf_getdata(scn, NULL), *versym = dynamic ? find_versym(elf, elf_ndxscn(scn)) : NULL;
-	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
+	size_t n = n_entries(elf, d, ELF_T_SYM);
 	struct elf_symbol *out = arena_alloc(&info->arena, (n ? n : 1) * sizeof(*out));
 	size_t k = 0;
 
@@ -268,7 +280,7 @@ static int read_relocs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_i
 		       const struct versions *v)
 {
 	Elf_Data *d = elf_getdata(scn, NULL), *symd = NULL, *versym = NULL;
-	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0, strtab = 0;
+	size_t n = n_entries(elf, d, ELF_T_RELA), strtab = 0;
 	Elf_Scn *symscn = sh->sh_link ? elf_getscn(elf, sh->sh_link) : NULL;
 	GElf_Shdr symsh;
 	struct elf_reloc *out;
@@ -404,7 +416,7 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		switch (sh.sh_type) {
 		case SHT_DYNAMIC:
-			read_dynamic(scn, &sh, info);
+			read_dynamic(elf, scn, info);
 			break;
 		case SHT_RELA:
 			ret = read_relocs(elf, scn, &sh, info, &v);

@@ -50,3 +50,4 @@ bench: all fixtures
 	@tests/bench/run.sh
 
 .PHONY: fixtures unit unit-build integration integration-build test e2e bench
+include tests/fuzz/fuzz.mk
