@@ -20,15 +20,24 @@ DEPS_CFLAGS := $(shell pkg-config --cflags libelf libprotobuf-c capstone 'libcpu
 DEPS_LIBS   := $(shell pkg-config --libs libelf libprotobuf-c capstone 'libcpuid >= 0.7.0' 2>/dev/null)
 
 CC      ?= gcc
-B       := build
 CFLAGS  ?= -g -O2
 WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
+# make ... SANITIZE=1: ASan + UBSan for the library, the tool and the unit tests (in build-san/).
+# The plugin gets UBSan only: it is loaded into criu, which is not built with ASan.
+ifeq ($(SANITIZE),1)
+B       := build-san
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+PLUGIN_SAN := -fsanitize=undefined -fno-sanitize-recover=undefined
+export ASAN_OPTIONS := detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+else
+B       := build
+SAN     :=
+PLUGIN_SAN :=
+endif
+
 CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
-ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=address,undefined
-endif
 
 LIB_SRCS := arena.c callsite_table.c context.c cpu_features.c elf_scan.c glibc_layout.c image_codec.c \
 	isa.c libgcc_model.c print.c proc.c restore.c scan.c select.c
@@ -40,6 +49,12 @@ PLUGIN := plugin/cpuport_plugin.so
 CLI    := resolver/cpuport
 HELPER := resolver/cpuport-select
 LIB    := $(B)/libcpuport.a
+ifeq ($(SANITIZE),1)
+PLUGIN_LIB := $(B)/libcpuport-plugin.a
+PLUGIN_LIB_OBJS := $(addprefix $(B)/resolver-plugin/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
+else
+PLUGIN_LIB := $(LIB)
+endif
 
 all: check-deps $(PLUGIN) $(CLI) $(HELPER)
 
@@ -64,27 +79,43 @@ $(B)/libgcc_bits.h: resolver/gen_libgcc_bits.c
 $(B)/cpuport.pb-c.o: $(B)/cpuport.pb-c.c
 	$(CC) $(CFLAGS) -fPIC $(DEPS_CFLAGS) -c -o $@ $<
 
-$(B)/resolver/%.o: resolver/%.c resolver/internal.h resolver/cpuport.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
+# Outputs outside $(B) are rebuilt when SANITIZE changes.
+MODE_STAMP := build/.mode-$(if $(filter 1,$(SANITIZE)),san,plain)
+$(MODE_STAMP):
+	@mkdir -p build && rm -f build/.mode-* && touch $@
+
+RESOLVER_DEPS := resolver/internal.h resolver/cpuport.h resolver/select.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
+
+$(B)/resolver/%.o: resolver/%.c $(RESOLVER_DEPS)
 	@mkdir -p $(B)/resolver
-	$(CC) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden $(CPPFLAGS_ALL) $(DEPS_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN) $(WARN) -fPIC -fvisibility=hidden $(CPPFLAGS_ALL) $(DEPS_CFLAGS) -c -o $@ $<
+
+$(B)/resolver-plugin/%.o: resolver/%.c $(RESOLVER_DEPS)
+	@mkdir -p $(B)/resolver-plugin
+	$(CC) $(CFLAGS) $(PLUGIN_SAN) $(WARN) -fPIC -fvisibility=hidden $(CPPFLAGS_ALL) $(DEPS_CFLAGS) -c -o $@ $<
 
 $(B)/plugin/%.o: plugin/%.c plugin/*.h resolver/cpuport.h
 	@mkdir -p $(B)/plugin
-	$(CC) $(CFLAGS) $(WARN) -fPIC $(CPPFLAGS_ALL) -isystem $(CRIU_INCLUDE) $(DEPS_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(PLUGIN_SAN) $(WARN) -fPIC $(CPPFLAGS_ALL) -isystem $(CRIU_INCLUDE) $(DEPS_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
+$(B)/libcpuport-plugin.a: $(PLUGIN_LIB_OBJS)
+	$(AR) rcs $@ $^
+
 # Only CR_PLUGIN_DESC is exported (version script); criu provides print_on_level & co.
-$(PLUGIN): $(PLUGIN_OBJS) $(LIB) plugin/cpuport_plugin.map
-	$(CC) -shared $(LDFLAGS) -Wl,--version-script=plugin/cpuport_plugin.map -o $@ $(PLUGIN_OBJS) $(LIB) $(DEPS_LIBS)
+$(PLUGIN): $(PLUGIN_OBJS) $(PLUGIN_LIB) plugin/cpuport_plugin.map $(MODE_STAMP)
+	$(CC) -shared $(PLUGIN_SAN) $(LDFLAGS) -Wl,--version-script=plugin/cpuport_plugin.map -o $@ \
+		$(PLUGIN_OBJS) $(PLUGIN_LIB) $(DEPS_LIBS)
 
-$(CLI): resolver/cli.c $(LIB)
-	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS_ALL) $(LDFLAGS) -o $@ $< $(LIB) $(DEPS_LIBS)
+$(CLI): resolver/cli.c $(LIB) $(MODE_STAMP)
+	$(CC) $(CFLAGS) $(SAN) $(WARN) $(CPPFLAGS_ALL) $(LDFLAGS) -o $@ resolver/cli.c $(LIB) $(DEPS_LIBS)
 
-# libc only, lazy binding (its own GOT[2] tells which trampoline ld.so picks here)
+# libc only, lazy binding (its own GOT[2] tells which trampoline ld.so picks here).
+# Never sanitized: it maps executables at their link addresses and runs foreign resolvers.
 $(HELPER): resolver/select_helper.c
-	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy $(LDFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ $<
 
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
@@ -102,6 +133,6 @@ uninstall:
 include tests/tests.mk
 
 clean:
-	rm -rf $(B) $(PLUGIN) $(CLI) $(HELPER)
+	rm -rf build build-san $(PLUGIN) $(CLI) $(HELPER)
 
 .PHONY: all check-deps install uninstall clean

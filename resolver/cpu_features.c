@@ -75,7 +75,7 @@ static const struct feature_def {
 	[F_RDRAND] = { "rdrand", 1, 0, ECX, 30, 0, NULL },
 	[F_RDSEED] = { "rdseed", 7, 0, EBX, 18, 0, NULL },
 	[F_ERMS] = { "erms", 7, 0, EBX, 9, 0, "ERMS" },
-	[F_FSRM] = { "fsrm", 7, 0, EDX, 4, 0, "FSRM" },
+	[F_FSRM] = { "fsrm", 7, 0, EDX, 4, 0, NULL },	/* glibc 2.36 has no FSRM tunable */
 	[F_RTM] = { "rtm", 7, 0, EBX, 11, 0, "RTM" },
 	[F_XSAVE] = { "xsave", 1, 0, ECX, 26, 0, NULL },
 	[F_XSAVEC] = { "xsavec", 0xd, 1, EAX, 1, 0, "XSAVEC" },
@@ -112,12 +112,12 @@ static const struct model_def {
 	{ "x86-64-v3", NULL, 3, { F_XSAVE, F__COUNT } },
 	{ "x86-64-v4", NULL, 4, { F_XSAVE, F__COUNT } },
 	{ "nehalem", NULL, 2, { F__COUNT } },
-	{ "westmere", "nehalem", 2, { F_AES, F_PCLMUL, F__COUNT } },
+	{ "westmere", "nehalem", 2, { F_PCLMUL, F__COUNT } },	/* as gcc -march: no AES */
 	{ "sandybridge", "westmere", 2, { F_AVX, F_XSAVE, F_OSXSAVE, F_XSAVEOPT, F__COUNT } },
 	{ "ivybridge", "sandybridge", 2, { F_F16C, F_RDRAND, F_FSGSBASE, F_ERMS, F__COUNT } },
-	{ "haswell", "ivybridge", 3, { F_RTM, F__COUNT } },
+	{ "haswell", "ivybridge", 3, { F__COUNT } },	/* gcc -march=haswell has no RTM */
 	{ "broadwell", "haswell", 3, { F_ADX, F_RDSEED, F__COUNT } },
-	{ "skylake", "broadwell", 3, { F_XSAVEC, F_CLFLUSHOPT, F__COUNT } },
+	{ "skylake", "broadwell", 3, { F_XSAVEC, F_CLFLUSHOPT, F_AES, F__COUNT } },
 	{ "skylake-avx512", "skylake", 4, { F_CLWB, F_PKU, F__COUNT } },
 	{ "icelake-server", "skylake-avx512", 4,
 	  { F_AVX512VBMI, F_AVX512IFMA, F_AVX512VBMI2, F_AVX512VNNI, F_AVX512BITALG, F_AVX512VPOPCNTDQ,
@@ -279,17 +279,30 @@ static int desc_from_model(const char *name, struct cpu_desc *out)
 	return -EINVAL;
 }
 
+static void quiet(const char *msg)
+{
+	(void)msg;
+}
+
 /* A libcpuid raw dump (cpuid_tool --save, or one of libcpuid's tests/ files). */
 static int desc_from_dump(const char *path, struct cpu_desc *out)
 {
 	struct cpu_raw_data_t raw;
 
-	if (cpuid_deserialize_raw_data(&raw, path) != 0)
+	libcpuid_warn_fn_t old = cpuid_set_warn_function(quiet);	/* no prints from a library */
+	int bad = cpuid_deserialize_raw_data(&raw, path);
+
+	cpuid_set_warn_function(old);
+	if (bad)
 		return -EINVAL;
-	for (uint32_t i = 0; i < MAX_CPUID_LEVEL && i < 0x20; i++)
+	/* libcpuid accepts any text; a real dump has leaf 0 (max leaf, vendor) */
+	if (!raw.basic_cpuid[0][0] || !raw.basic_cpuid[0][1])
+		return -EINVAL;
+	/* leaves above the maximum ones hold whatever the dump tool saw: ignore them */
+	for (uint32_t i = 0; i < MAX_CPUID_LEVEL && i < 0x20 && i <= raw.basic_cpuid[0][0]; i++)
 		add_raw(out, i, 0, raw.basic_cpuid[i][0], raw.basic_cpuid[i][1], raw.basic_cpuid[i][2],
 			raw.basic_cpuid[i][3]);
-	for (uint32_t i = 0; i < MAX_EXT_CPUID_LEVEL && i < 9; i++)
+	for (uint32_t i = 0; i < MAX_EXT_CPUID_LEVEL && i < 9 && 0x80000000 + i <= raw.ext_cpuid[0][0]; i++)
 		add_raw(out, 0x80000000 + i, 0, raw.ext_cpuid[i][0], raw.ext_cpuid[i][1], raw.ext_cpuid[i][2],
 			raw.ext_cpuid[i][3]);
 	/* Dumps keep subleaf 0 only: XSAVEC & co. stay unknown, hence absent (safe). */

@@ -101,6 +101,8 @@ static const char *validate(const Cpuport__Image *img)
 	for (size_t i = 0; i < img->n_slots; i++) {
 		const Cpuport__Slot *s = img->slots[i];
 
+		if (s->kind < CPUPORT__SLOT_KIND__IRELATIVE || s->kind > CPUPORT__SLOT_KIND__GLOB_DAT)
+			return "unknown slot kind";
 		if (!span_ok(img, s->object, s->offset, 8))
 			return "slot outside its object";
 		if (!location_ok(img, s->resolver) || !location_ok(img, s->target))
@@ -111,6 +113,8 @@ static const char *validate(const Cpuport__Image *img)
 	for (size_t i = 0; i < img->n_states; i++) {
 		const Cpuport__State *s = img->states[i];
 
+		if (s->kind < CPUPORT__STATE_KIND__CPU_FEATURES || s->kind > CPUPORT__STATE_KIND__RTLD_MINSIGSTKSZ)
+			return "unknown state kind";
 		if (!s->size || s->size > MAX_STATE_SIZE || !span_ok(img, s->object, s->offset, s->size))
 			return "state outside its object";
 		if (s->has_value && s->value.len != s->size)

@@ -89,9 +89,10 @@ restore() {
 
 # check_running OUT PID: PID alive, OUT grows, every new line "ok", iterations continue
 check_running() {
-	local out=$1 pid=$2 before last first new bad
-	before=$(wc -l <"$out")
-	last=$(tail -n1 "$out" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
+	local out=$1 pid=$2 before last first new bad snap
+	snap=$(cat "$out")	# one snapshot: the process may append between two reads
+	before=$(wc -l <<<"$snap")
+	last=$(tail -n1 <<<"$snap" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
 	wait_lines "$out" $((before + 5))
 	alive "$pid" || die "process $pid died after restore"
 	first=$(sed -n "$((before + 1))p" "$out" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')

@@ -5,7 +5,8 @@
 #   make e2e          cross-CPU: dump here, restore in QEMU TCG guests (Haswell-v4, Nehalem)
 #   make bench        benchmarks (tests/bench)
 
-FIX := $(B)/fixtures
+# fixtures are never sanitized: they are the programs under test
+FIX := build/fixtures
 FIXTURES := $(FIX)/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie
 FIX_CFLAGS := -O2 -g -fno-builtin -Wall -Werror
 
@@ -27,9 +28,9 @@ fixtures: $(FIXTURES)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
 
-$(B)/unit/%: tests/unit/%.c $(LIB) tests/unit/*.h
+$(B)/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(B)/unit
-	$(CC) $(CFLAGS) $(WARN) $(CPPFLAGS_ALL) $(DEPS_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(DEPS_LIBS) -lcmocka
+	$(CC) $(CFLAGS) $(SAN) $(WARN) $(CPPFLAGS_ALL) $(DEPS_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(DEPS_LIBS) -lcmocka
 
 unit-build: $(UNIT_BINS) fixtures
 integration-build: all fixtures
