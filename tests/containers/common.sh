@@ -28,6 +28,16 @@ pick_criu() {
 	return 0	# require_criu then says what is wrong
 }
 
+# require_netlock: criu locks a container's network namespace with iptables-restore (its default
+# --network-lock), from PATH: without it every container checkpoint fails ("Locking network
+# failed").  Podman pulls iptables in; runc alone does not.
+require_netlock() {
+	case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
+	export PATH
+	command -v iptables-restore >/dev/null ||
+		skip "criu locks a container's network with iptables-restore: apt-get install iptables"
+}
+
 # require_installed: the installed plugin and helper are this build's (`make install`).  If they
 # are missing or differ, install them (the tests run as root, and CI's scripts/setup.sh has done
 # `make install` already); CPUPORT_TEST_NO_INSTALL=1 skips instead of installing.

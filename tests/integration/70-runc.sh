@@ -16,6 +16,7 @@
 pick_criu
 require_criu
 command -v runc >/dev/null || skip "runc not installed (apt-get install runc; scripts/setup.sh installs it)"
+require_netlock
 require_installed
 # settle everything a user's runtime would not set: the installed helper, no extra plugin dir
 unset CPUPORT_HELPER CRIU_LIBS_DIR CPUPORT_TARGET CPUPORT_DISABLE CPUPORT_TIMEOUT_MS
