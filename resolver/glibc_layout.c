@@ -15,6 +15,9 @@ static const struct glibc_layout layouts[] = {
 	/* Debian 12 (bookworm), x86-64 */
 	{ .version = "2.36", .cpu_features = 112, .cpu_features_size = 480,
 	  .platform = 8, .platformlen = 16, .minsigstacksize = 32, .hwcap = 96 },
+	/* Debian 13 (trixie), x86-64 */
+	{ .version = "2.41", .cpu_features = 112, .cpu_features_size = 528,
+	  .platform = 8, .platformlen = 16, .minsigstacksize = 32, .hwcap = 96 },
 };
 
 const struct glibc_layout *glibc_layout_find(const char *version)

@@ -7,8 +7,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include "internal.h"
 
@@ -77,7 +75,7 @@ static bool same_file(const struct scan_obj *o, const struct proc_map *m)
 	return m->path && o->dev == m->dev && o->ino == m->ino;
 }
 
-static int add_object(struct scan *s, const struct proc_map *m, const struct stat *exe)
+static int add_object(struct scan *s, const struct proc_map *m)
 {
 	struct scan_obj *o, *n;
 	char open_path[96];
@@ -120,8 +118,6 @@ static int add_object(struct scan *s, const struct proc_map *m, const struct sta
 
 		o->end = seg_end > o->end ? seg_end : o->end;
 	}
-	if (exe && makedev(o->dev >> 32, o->dev & 0xffffffff) == exe->st_dev && o->ino == exe->st_ino)
-		o->link_order = -1;	/* the executable comes first */
 	s->n_objs++;
 	return 0;
 }
@@ -132,38 +128,52 @@ static int read_u64(const struct scan *s, uint64_t addr, uint64_t *v)
 }
 
 /*
- * The dynamic linker's search order: walk r_debug's link map from the
- * executable's DT_DEBUG.  Objects not found there keep INT_MAX.
+ * The dynamic linker's search order: walk its link map from ld.so's own
+ * _r_debug (also right when the program was started as "ld.so PROGRAM"),
+ * else from the executable's DT_DEBUG.  Objects not found keep INT32_MAX.
  */
+static uint64_t find_r_debug(const struct scan *s)
+{
+	uint64_t dyn[2];
+
+	for (size_t i = 0; i < s->n_objs; i++) {
+		const struct scan_obj *o = &s->objs[i];
+		const struct elf_symbol *sym = o->is_interp ? elf_dynsym_find(&o->elf, "_r_debug", NULL) : NULL;
+
+		if (sym)
+			return o->base + sym->value;
+	}
+	for (size_t i = 0; i < s->n_objs; i++) {
+		const struct scan_obj *o = &s->objs[i];
+
+		if (!(o->elf.is_exec || o->elf.is_pie) || !o->elf.dynamic)
+			continue;
+		for (uint64_t a = o->base + o->elf.dynamic;; a += sizeof(dyn)) {
+			if (proc_read(&s->proc, a, dyn, sizeof(dyn)) || dyn[0] == DT_NULL)
+				break;
+			if (dyn[0] == DT_DEBUG)
+				return dyn[1];
+		}
+	}
+	return 0;
+}
+
 static void read_link_order(struct scan *s)
 {
-	struct scan_obj *exe = NULL;
-	uint64_t dyn[2], r_debug = 0, lm;
+	uint64_t r_debug = find_r_debug(s), lm;
 	int order = 0;
 
-	for (size_t i = 0; i < s->n_objs; i++)
-		if (s->objs[i].link_order == -1)
-			exe = &s->objs[i];
-	if (!exe || !exe->elf.dynamic)
-		return;
-	for (uint64_t a = exe->base + exe->elf.dynamic;; a += sizeof(dyn)) {
-		if (proc_read(&s->proc, a, dyn, sizeof(dyn)) || dyn[0] == DT_NULL)
-			break;
-		if (dyn[0] == DT_DEBUG)
-			r_debug = dyn[1];
-	}
 	/* struct r_debug { int r_version; struct link_map *r_map; ... } */
 	if (!r_debug || read_u64(s, r_debug + 8, &lm))
 		return;
-	for (int guard = 0; lm && guard < 4096; guard++) {
+	for (int guard = 0; lm && guard < 65536; guard++) {
 		/* struct link_map { l_addr, l_name, l_ld, l_next, l_prev } */
 		uint64_t l[4];
 
 		if (proc_read(&s->proc, lm, l, sizeof(l)))
 			break;
 		for (size_t i = 0; i < s->n_objs; i++)
-			if (s->objs[i].elf.dynamic && s->objs[i].base + s->objs[i].elf.dynamic == l[2] &&
-			    s->objs[i].link_order != -1)
+			if (s->objs[i].elf.dynamic && s->objs[i].base + s->objs[i].elf.dynamic == l[2])
 				s->objs[i].link_order = order;
 		order++;
 		lm = l[3];
@@ -357,7 +367,7 @@ static int add_objects_to_image(struct scan *s)
 		ob->start = o->start;
 		ob->end = o->end;
 		ob->has_is_exe = ob->has_is_interp = true;
-		ob->is_exe = o->link_order == -1;
+		ob->is_exe = o->elf.is_exec || o->elf.is_pie;	/* cannot be dlopen()ed */
 		ob->is_interp = o->is_interp;
 		if (o->elf.glibc_version[0])
 			ob->glibc_version = arena_strdup(&s->t->arena, o->elf.glibc_version);
@@ -441,9 +451,6 @@ int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
 {
 	struct scan s = { .ctx = ctx };
 	uint64_t t0 = now_ns();
-	char exe_path[64];
-	struct stat exe;
-	bool have_exe;
 	int ret;
 
 	*out = NULL;
@@ -457,13 +464,11 @@ int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
 		ret = -ENOMEM;
 		goto out;
 	}
-	snprintf(exe_path, sizeof(exe_path), "/proc/%d/exe", pid);
-	have_exe = stat(exe_path, &exe) == 0;
 	for (size_t i = 0; i < s.proc.n_maps && !ret; i++) {
 		const struct proc_map *m = &s.proc.maps[i];
 
 		if (m->path && m->path[0] == '/' && m->off == 0 && m->ino)
-			ret = add_object(&s, m, have_exe ? &exe : NULL);
+			ret = add_object(&s, m);
 	}
 	if (ret)
 		goto out;

@@ -142,6 +142,30 @@ else
 	ldconfig
 fi
 
+# --- a second glibc (trixie's 2.41) for the "other glibc" test ----------------------
+# Downloaded with a private apt configuration and unpacked into a directory:
+# nothing from trixie is ever installed on the system.
+step "trixie's glibc, unpacked (tests: a process on another glibc)"
+CACHE=${CPUPORT_CACHE:-/var/cache/cpuport}
+TROOT=$CACHE/trixie-root
+if [ -x "$TROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ]; then
+	echo "present: $TROOT"
+else
+	TAPT=$CACHE/trixie-apt
+	mkdir -p "$TAPT/lists/partial" "$TAPT/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+		>"$TAPT/sources.list"
+	APTP=(-o Dir::Etc::SourceList="$TAPT/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		-o Dir::State::Lists="$TAPT/lists" -o Dir::Cache::Archives="$TAPT/archives"
+		-o Dir::State::status=/dev/null)
+	apt-get "${APTP[@]}" update -qq || fail "cannot read trixie's package index"
+	(cd "$TAPT/archives" && apt-get "${APTP[@]}" download libc6 >/dev/null 2>&1) ||
+		fail "cannot download trixie's libc6"
+	rm -rf "$TROOT.tmp" && mkdir -p "$TROOT.tmp"
+	dpkg -x "$TAPT"/archives/libc6_*.deb "$TROOT.tmp" && mv "$TROOT.tmp" "$TROOT"
+	echo "unpacked: $TROOT"
+fi
+
 # --- guest kernel for the cross-CPU tests -------------------------------------
 step "Debian kernel for QEMU guests (make e2e)"
 "$TOP/tests/guest/build-kernel.sh" >/dev/null || fail "could not fetch the guest kernel"
