@@ -18,7 +18,8 @@ require_netlock
 require_installed
 unset CPUPORT_HELPER CRIU_LIBS_DIR CPUPORT_TARGET CPUPORT_DISABLE CPUPORT_TIMEOUT_MS
 # podman and runc find criu on PATH (podman keeps PATH): the >= 4.1 one first
-export PATH=$(dirname "$CRIU"):$PATH
+PATH=$(dirname "$CRIU"):$PATH
+export PATH
 
 P=$WORK/podman
 mkdir -p "$P" "$WORK/out"
