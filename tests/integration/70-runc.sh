@@ -8,8 +8,8 @@
 #    (WORK-PATH/dump.log and WORK-PATH/restore.log);
 #  - the restored container keeps producing correct output, bound to SSE variants only.
 # Twice: (1) a copy of the host's glibc in the container; (2) another glibc than the host's,
-# Debian trixie's 2.41 (libc6 unpacked into the rootfs, never installed), when the archive can
-# be reached.  The container's objects are copies: the test checks the restored process maps
+# Debian trixie's 2.41 (libc6 unpacked into the rootfs, never installed), when it is unpacked
+# (scripts/setup.sh) or the archive can be reached.  The container's objects are copies: the test checks the restored process maps
 # the rootfs files, not the host's.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/containers/common.sh"
@@ -130,10 +130,15 @@ PY
 }
 
 run_case host-glibc "$CT_MA" ""
-# (2) another glibc than the host's.  cpuport names its variants from the host's /usr/lib/debug,
-# which has nothing for it: the test names them from trixie's libc6-dbg, kept beside it.
+# (2) another glibc than the host's.  cpuport names variants from the host's /usr/lib/debug,
+# which has nothing for that glibc: the test names them from its own libc6-dbg.  Use the copy
+# scripts/setup.sh unpacked (with libc6-dbg beside it), else fetch a matching libc6 + libc6-dbg
+# pair into build/ (tests/containers/fetch-glibc.sh; private apt configuration).
+troot=${CPUPORT_CACHE:-/var/cache/cpuport}/trixie-root
 cache=$TOP/build/containers/glibc-trixie
-if glibc=$("$CT/fetch-glibc.sh" "$cache" trixie 2>"$WORK/fetch.log"); then
+if [ -x "$troot$CT_MA/ld-linux-x86-64.so.2" ] && [ -d "$troot/usr/lib/debug/.build-id" ]; then
+	run_case trixie-glibc "$troot$CT_MA" "$troot"
+elif glibc=$("$CT/fetch-glibc.sh" "$cache" trixie 2>"$WORK/fetch.log"); then
 	run_case trixie-glibc "$glibc" "$cache/dbg"
 else
 	cat "$WORK/fetch.log"
