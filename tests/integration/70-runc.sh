@@ -8,9 +8,9 @@
 #    (WORK-PATH/dump.log and WORK-PATH/restore.log);
 #  - the restored container keeps producing correct output, bound to SSE variants only.
 # Twice: (1) a copy of the host's glibc in the container; (2) another glibc than the host's,
-# Debian trixie's 2.41 (libc6 unpacked into the rootfs, never installed), when it is unpacked
-# (scripts/setup.sh) or the archive can be reached.  The container's objects are copies: the test checks the restored process maps
-# the rootfs files, not the host's.
+# Debian trixie's 2.41 (libc6 unpacked into the rootfs, never installed), when scripts/setup.sh
+# unpacked it or the archive can be reached.  The container's objects are copies: the test
+# checks that the restored process maps the rootfs files, not the host's.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/containers/common.sh"
 pick_criu
