@@ -8,7 +8,11 @@
  *
  * Hooks return -ENOTSUP after their work so plugins behind us still run.
  */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
 #include <time.h>
@@ -30,7 +34,7 @@ extern bool check_and_remove_inventory_plugin(const char *name, size_t n);
 /* One context per CRIU stage, freed in fini (the only mutable state). */
 static struct cpuport_ctx *ctx;
 static bool disabled;
-static bool in_inventory;
+static int images_expected, images_handled;	/* restore: did every process reach our hook? */
 
 static void print_criu(enum cpuport_log_level level, const char *msg, void *arg)
 {
@@ -41,6 +45,40 @@ static void print_criu(enum cpuport_log_level level, const char *msg, void *arg)
 	case CPUPORT_LOG_INFO: pr_info("%s", msg); break;
 	default: pr_debug("%s", msg); break;
 	}
+}
+
+/*
+ * CRIU calls a hook on each plugin in plugin-directory order and stops at
+ * the first that returns anything but -ENOTSUP.  CRIU's cuda plugin returns
+ * 0 for processes without CUDA state on GPU hosts, which hides our hooks
+ * when it comes first.  Say so once, naming the neighbours.
+ */
+static void warn_other_plugins(void)
+{
+	char dir[PATH_MAX], others[512] = "";
+	struct dirent *de;
+	Dl_info info;
+	size_t pos = 0;
+	DIR *d;
+
+	if (!dladdr((void *)&CR_PLUGIN_DESC, &info) || !info.dli_fname || !realpath(info.dli_fname, dir))
+		return;
+	*strrchr(dir, '/') = 0;
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (n > 3 && !strcmp(de->d_name + n - 3, ".so") && strcmp(de->d_name, "cpuport_plugin.so") &&
+		    pos + n + 3 < sizeof(others))
+			pos += snprintf(others + pos, sizeof(others) - pos, "%s%s", pos ? ", " : "", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (pos)
+		pr_warn("other plugins in %s (%s) are called in directory order; one that returns 0 for every "
+			"process (CRIU's cuda_plugin on GPU hosts) hides cpuport's hooks: cpuport then refuses the "
+			"restore. List cpuport_plugin.so first (ls -f %s) or keep it in its own --libdir\n", dir,
+			others, dir);
 }
 
 static int cpuport_plugin_init(int stage)
@@ -61,10 +99,11 @@ static int cpuport_plugin_init(int stage)
 	} else if (stage == CR_PLUGIN_STAGE__RESTORE) {
 		if (!check_and_remove_inventory_plugin(PLUGIN_NAME, sizeof(PLUGIN_NAME) - 1))
 			disabled = true;
-		else if (!image_any()) {
+		else if (!(images_expected = image_count())) {
 			pr_err("inventory.img says this checkpoint was made with cpuport, but the images "
-			       "directory holds no cpuport image: it is incomplete (a checkpoint from CRIU < 4.0 "
-			       "can be restored without cpuport with CPUPORT_DISABLE=1)\n");
+			       "directory holds no cpuport image: it is incomplete, or another plugin hid cpuport's "
+			       "dump hook (see the dump log); re-dump. A checkpoint from CRIU < 4.0 can be restored "
+			       "without cpuport with CPUPORT_DISABLE=1\n");
 			return -1;
 		}
 	}
@@ -84,6 +123,20 @@ static int cpuport_plugin_init(int stage)
 		       "or set CPUPORT_HELPER\n", helper, strerror(errno));
 		return -1;
 	}
+	if (stage != CR_PLUGIN_STAGE__PRE_DUMP)
+		warn_other_plugins();
+	if (stage == CR_PLUGIN_STAGE__DUMP) {
+		/*
+		 * Record the requirement up front, not per scanned process: if
+		 * another plugin hides our CHECKPOINT_DEVICES hook for a process,
+		 * its restore then fails ("no cpuport image") instead of resuming
+		 * stale variants.
+		 */
+		if (add_inventory_plugin(PLUGIN_NAME)) {
+			pr_err("cannot record cpuport in inventory.img\n");
+			return -1;
+		}
+	}
 	if (stage == CR_PLUGIN_STAGE__RESTORE && s.target[0] && strcmp(s.target, "host"))
 		pr_info("re-selecting as on target CPU %s\n", s.target);
 	return 0;
@@ -91,11 +144,13 @@ static int cpuport_plugin_init(int stage)
 
 static void cpuport_plugin_fini(int stage, int ret)
 {
-	(void)stage;
-	(void)ret;
+	if (stage == CR_PLUGIN_STAGE__RESTORE && !disabled && !ret && images_handled < images_expected)
+		pr_err("%d of %d processes with a cpuport image never reached cpuport's restore hook (another "
+		       "plugin hid it) and run without re-selection\n", images_expected - images_handled,
+		       images_expected);
+	images_expected = images_handled = 0;
 	cpuport_ctx__free(ctx);
 	ctx = NULL;
-	in_inventory = false;
 }
 
 CR_PLUGIN_REGISTER(PLUGIN_NAME, cpuport_plugin_init, cpuport_plugin_fini)
@@ -119,11 +174,6 @@ int cpuport_plugin_checkpoint_devices(int pid)
 		return -1;
 	}
 	ret = image_write(t, image_id(pid, t));
-	if (!ret && !in_inventory) {
-		/* a restore without cpuport must fail, not resume stale variants */
-		ret = add_inventory_plugin(PLUGIN_NAME) ? -1 : 0;
-		in_inventory = !ret;
-	}
 	if (!ret) {
 		cpuport_table__stats(t, &st);
 		pr_info("pid %d: recorded %u slots (%u bound to variants), %u cached states, %u threads from %u "
@@ -193,6 +243,7 @@ int cpuport_plugin_resume_devices_late(int pid)
 	if (disabled)
 		return -ENOTSUP;
 	id = restored_id(pid);
+	images_handled++;
 	t0 = mono_ns();
 	ret = image_read(ctx, id, &t);
 	image_ns = mono_ns() - t0;

@@ -55,20 +55,20 @@ int image_read(struct cpuport_ctx *ctx, pid_t id, struct cpuport_table **table)
 	return ret;
 }
 
-bool image_any(void)
+int image_count(void)
 {
 	int dir = criu_get_image_dir(), fd = dir >= 0 ? openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
-	bool found = false;
+	int n = 0;
 
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		return false;
+		return 0;
 	}
-	while (!found && (de = readdir(d)))
-		found = !strncmp(de->d_name, "cpuport-", 8);
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, "cpuport-", 8);
 	closedir(d);
-	return found;
+	return n;
 }

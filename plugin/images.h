@@ -11,8 +11,8 @@
 #define CPUPORT_IMG_FMT "cpuport-%d.img"
 
 int image_write(const struct cpuport_table *table, pid_t id);
-/* Does the images directory hold any cpuport image? */
-bool image_any(void);
+/* How many cpuport images the images directory holds. */
+int image_count(void);
 /* -ENOENT if the process has no image */
 int image_read(struct cpuport_ctx *ctx, pid_t id, struct cpuport_table **table);
 

@@ -116,6 +116,17 @@ else
 	install -D -m 644 "$dir/criu/include/criu-log.h" /usr/local/include/criu/criu-log.h
 	criu_ok || fail "installed criu does not report version >= 4.1"
 fi
+# CRIU's cuda plugin, only to test that cpuport lives next to it (tests/integration/75-*)
+if ! ls "$SRC"/criu-*/plugins/cuda/cuda_plugin.so >/dev/null 2>&1; then
+	dir=$(ls -d "$SRC"/criu-4.* 2>/dev/null | head -n1)
+	if [ -z "$dir" ]; then
+		tarball=$(trixie_source criu | tail -n1)
+		tar xf "$tarball" -C "$SRC"
+		dir=$(ls -d "$SRC"/criu-4.* | head -n1)
+	fi
+	make -C "$dir" -j"$(nproc)" cuda_plugin >>"$SRC/criu-build.log" 2>&1 ||
+		fail "building CRIU's cuda plugin failed (log: $SRC/criu-build.log)"
+fi
 case ":$PATH:" in
 *:/usr/local/sbin:*) ;;
 *) echo "note: add /usr/local/sbin to PATH so that 'criu' is CRIU 4.1" ;;

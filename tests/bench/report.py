@@ -1,0 +1,366 @@
+#!/usr/bin/python3
+"""cpuport bench report: reads build/bench/raw.tsv and logs/ (written by
+tests/bench/run.sh), prints the results table and writes results.md,
+results.json and chart.png (gnuplot) into the same directory.
+
+    report.py OUTDIR TOP
+"""
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+
+OUT, TOP = sys.argv[1], sys.argv[2]
+GOAL_RATIO, GOAL_TPUT, GOAL_SCAN, GOAL_RSS_MIB = 1.05, 0.97, 1e6, 16
+
+raw = defaultdict(list)  # (section, workload, mode, key) -> [(rep, value)]
+with open(os.path.join(OUT, "raw.tsv")) as f:
+    next(f)
+    for line in f:
+        sec, wl, mode, rep, key, val = line.rstrip("\n").split("\t")
+        try:
+            val = float(val)
+        except ValueError:
+            pass
+        raw[(sec, wl, mode, key)].append((rep, val))
+
+
+def vals(*k):
+    return [v for _, v in raw.get(k, [])]
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def quart(xs):
+    if len(xs) < 4:
+        return (min(xs), max(xs)) if xs else (None, None)
+    q = statistics.quantiles(xs, n=4)
+    return q[0], q[2]
+
+
+def paired_ratio(a, b):
+    """median over reps of a[rep]/b[rep] (same rep = adjacent in time)"""
+    da, db = dict(a), dict(b)
+    rs = [da[r] / db[r] for r in da if r in db and db[r]]
+    return med(rs)
+
+
+DUMP_RE = re.compile(r"cpuport: pid (\d+): recorded (\d+) slots .* from (\d+) objects "
+                     r"\((\d+) relocations\) in ([\d.]+) ms")
+REST_RE = re.compile(r"cpuport: pid (\d+): re-patched (\d+) slots \((\d+) unchanged, (\d+) lazy\), "
+                     r"(\d+) cached states, (\d+) copied pointers in ([\d.]+) ms \((.*)\)")
+
+
+def parse_dump(path):
+    """sums over the processes of one dump: ms, relocs, objects, processes"""
+    s = {"ms": 0.0, "relocs": 0, "objects": 0, "procs": 0}
+    for line in open(path):
+        m = DUMP_RE.search(line)
+        if m:
+            s["ms"] += float(m.group(5))
+            s["relocs"] += int(m.group(4))
+            s["objects"] += int(m.group(3))
+            s["procs"] += 1
+    return s if s["procs"] else None
+
+
+def parse_restore(path):
+    """sums over the processes of one restore: total and each named part (ms)"""
+    s = defaultdict(float)
+    for line in open(path):
+        m = REST_RE.search(line)
+        if not m:
+            continue
+        s["procs"] += 1
+        s["patched"] += int(m.group(2))
+        s["total"] += float(m.group(7))
+        for part in m.group(8).split(","):
+            part = part.strip()
+            if part.endswith(" ms"):
+                part = part[:-3]
+            name, _, num = part.rpartition(" ")
+            try:
+                s[name] += float(num)
+            except ValueError:
+                pass
+    return dict(s) if s else None
+
+
+def logs(pattern):
+    return sorted(glob.glob(os.path.join(OUT, "logs", pattern)))
+
+
+res = {"host": {}, "overhead": [], "throughput": {}, "scan": {}, "memory": {}, "restore_split": [],
+       "goals": []}
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+    except Exception:
+        return ""
+
+
+cpu = sh("sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1")
+res["host"] = {
+    "cpu": cpu, "cpus": os.cpu_count(), "kernel": platform.release(),
+    "criu": sh("criu --version | sed -n 's/^Version: //p'"),
+    "commit": sh(f"git -C {TOP} rev-parse --short HEAD") + (" (+ uncommitted changes)" if sh(
+        f"git -C {TOP} status --porcelain --untracked-files=no -- plugin resolver proto") else ""),
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "runs": int(vals("meta", "-", "-", "runs")[0]), "rounds": int(vals("meta", "-", "-", "rounds")[0]),
+    "seconds": int(vals("meta", "-", "-", "seconds")[0]),
+    "loadavg_end": raw[("meta", "-", "-", "loadavg_end")][0][1],
+}
+
+
+def goal(name, value, target, op, unit=""):
+    met = None if value is None else (value <= target if op == "<=" else value >= target)
+    res["goals"].append({"name": name, "value": value, "goal": f"{op} {target}{unit}", "met": met})
+
+
+# ---- 1. overhead
+LOADS = [("fixture", "C fixture (build/fixtures/workload)"), ("python", "python3, stdlib C extensions"),
+         ("tree", "process tree (tests/bench/tree.c)")]
+for wl, label in LOADS:
+    row = {"load": wl, "label": label}
+    row["objects"] = int(vals("overhead", wl, "-", "objects")[0])
+    row["processes"] = int(vals("overhead", wl, "-", "processes")[0])
+    for phase in ("dump", "restore"):
+        w = raw[("overhead", wl, "plugin", f"{phase}_us")]
+        wo = raw[("overhead", wl, "none", f"{phase}_us")]
+        mw, mwo = med([v for _, v in w]) / 1e3, med([v for _, v in wo]) / 1e3
+        cw = raw[("overhead", wl, "plugin", f"{phase}_cpu_us")]
+        cwo = raw[("overhead", wl, "none", f"{phase}_cpu_us")]
+        cpu_w, cpu_wo = med([v for _, v in cw]) / 1e3, med([v for _, v in cwo]) / 1e3
+        row[phase] = {"with_ms": mw, "without_ms": mwo, "ratio": mw / mwo, "paired_ratio": paired_ratio(w, wo),
+                      "with_iqr_ms": [x / 1e3 for x in quart([v for _, v in w])],
+                      "without_iqr_ms": [x / 1e3 for x in quart([v for _, v in wo])], "runs": len(w),
+                      "cpu_with_ms": cpu_w, "cpu_without_ms": cpu_wo, "cpu_ratio": cpu_w / cpu_wo}
+        rss_w = med(vals("overhead", wl, "plugin", f"{phase}_rss_kb"))
+        rss_wo = med(vals("overhead", wl, "none", f"{phase}_rss_kb"))
+        row[phase]["criu_maxrss_kb"] = {"with": rss_w, "without": rss_wo, "delta": rss_w - rss_wo}
+    d = [x for x in (parse_dump(p) for p in logs(f"overhead-{wl}-plugin-*.dump")) if x]
+    r = [x for x in (parse_restore(p) for p in logs(f"overhead-{wl}-plugin-*.restore")) if x]
+    row["dump"]["plugin_ms"] = med([x["ms"] for x in d])
+    row["dump"]["relocs"] = med([x["relocs"] for x in d])
+    row["restore"]["plugin_ms"] = med([x["total"] for x in r])
+    row["restore"]["plugin_parts_ms"] = {k: med([x.get(k, 0.0) for x in r]) for k in sorted(
+        {k for x in r for k in x} - {"procs", "patched", "total"})}
+    res["overhead"].append(row)
+    goal(f"dump time ratio, {wl}", row["dump"]["ratio"], GOAL_RATIO, "<=")
+    goal(f"restore time ratio, {wl}", row["restore"]["ratio"], GOAL_RATIO, "<=")
+
+# ---- 2. throughput
+tp = {}
+for mode in ("fresh", "masked", "criu", "cpuport"):
+    per_round = defaultdict(list)
+    for rnd, v in raw[("throughput", "strbench", mode, "window_ips")]:
+        per_round[rnd].append(v)
+    rm = {r: med(v) for r, v in per_round.items()}
+    tp[mode] = {"ips": med(list(rm.values())), "per_round": rm,
+                "bound": {s: (raw.get(("throughput", "strbench", mode, f"bound_{s}")) or [(0, "?")])[0][1]
+                          for s in ("memcpy", "strlen", "strchr")}}
+for mode in ("masked", "criu", "cpuport"):
+    tp[mode]["vs_fresh"] = tp[mode]["ips"] / tp["fresh"]["ips"]
+    tp[mode]["vs_fresh_paired"] = med([tp[mode]["per_round"][r] / tp["fresh"]["per_round"][r]
+                                       for r in tp[mode]["per_round"] if r in tp["fresh"]["per_round"]])
+r = [x for x in (parse_restore(p) for p in logs("throughput-cpuport-*.restore")) if x]
+tp["cpuport"]["patched_slots"] = med([x["patched"] for x in r])
+res["throughput"] = tp
+goal("upgrade throughput, cpuport / fresh", tp["cpuport"]["vs_fresh"], GOAL_TPUT, ">=")
+
+# ---- 3. scan speed, memory
+relocs = vals("scan", "python", "-", "relocs")
+wall = vals("scan", "python", "-", "wall_ns")
+cpu_ns = vals("scan", "python", "-", "cpu_ns")
+pyrow = next(x for x in res["overhead"] if x["load"] == "python")
+criu_rate = pyrow["dump"]["relocs"] / pyrow["dump"]["plugin_ms"] * 1e3 if pyrow["dump"]["plugin_ms"] else None
+res["scan"] = {"relocs": med(relocs), "objects": med(vals("scan", "python", "-", "objects")),
+               "slots": med(vals("scan", "python", "-", "slots")),
+               "wall_ms": med(wall) / 1e6, "cpu_ms": med(cpu_ns) / 1e6,
+               "relocs_per_cpu_s": med([a / b * 1e9 for a, b in zip(relocs, cpu_ns)]),
+               "relocs_per_wall_s": med([a / b * 1e9 for a, b in zip(relocs, wall)]),
+               "relocs_per_s_in_criu_dump": criu_rate, "runs": len(relocs)}
+goal("scan speed, relocations per CPU-second", res["scan"]["relocs_per_cpu_s"], GOAL_SCAN, ">=")
+goal("scan speed, relocations per second (wall, in criu dump)", criu_rate, GOAL_SCAN, ">=")
+
+probe = defaultdict(dict)
+for (sec, wl, mode, key), lst in raw.items():
+    if sec == "probe":
+        probe[mode][key] = [v for _, v in lst]
+helper_kb = max(v for m in probe.values() for v in m["helper_maxrss_kb"])
+lib_kb = max(a - b for m in probe.values() for a, b in zip(m["self_maxrss_kb"], m["self_rss_before_kb"]))
+mem = {"helper_maxrss_kb": helper_kb, "library_restore_extra_kb": lib_kb}
+for phase in ("dump", "restore"):
+    mem[f"criu_{phase}_delta_kb"] = max(x[phase]["criu_maxrss_kb"]["delta"] for x in res["overhead"])
+    mem[f"criu_{phase}_by_load"] = {x["load"]: x[phase]["criu_maxrss_kb"] for x in res["overhead"]}
+res["memory"] = mem
+goal("plugin's extra peak RSS in criu dump (MiB)", mem["criu_dump_delta_kb"] / 1024, GOAL_RSS_MIB, "<=", " MiB")
+goal("plugin's extra peak RSS in criu restore (MiB)", mem["criu_restore_delta_kb"] / 1024, GOAL_RSS_MIB, "<=",
+     " MiB")
+goal("helper peak RSS (MiB)", helper_kb / 1024, GOAL_RSS_MIB, "<=", " MiB")
+
+# ---- 4. restore split
+PARTS = ["image", "helper", "pointer scan", "writes"]
+
+
+def split_row(name, restores, criu_ms, probe_m=None):
+    row = {"scenario": name, "criu_restore_ms": criu_ms, "runs": len(restores)}
+    if restores:
+        row["plugin_total_ms"] = med([x["total"] for x in restores])
+        row["patched_slots"] = med([x["patched"] for x in restores])
+        parts = {p: med([x.get(p, 0.0) for x in restores]) for p in PARTS}
+        known = [p for p in PARTS if any(p in x for x in restores)]
+        parts["other"] = med([x["total"] - sum(x.get(p, 0.0) for p in known) for x in restores])
+        row["plugin_parts_ms"] = parts
+        row["plugin_logs_parts"] = known
+    if probe_m:
+        g = lambda k: [v / 1e6 for v in probe_m[k]]
+        row["probe_ms"] = {
+            "image": med(g("image_ns")), "helper": med(g("select_ns")), "pointer scan": med(g("scan_ns")),
+            "writes": med(g("patch_ns")),
+            "other": med([t - s - c - p for t, s, c, p in zip(g("total_ns"), g("select_ns"), g("scan_ns"),
+                                                              g("patch_ns"))]),
+            "total": med([t + i for t, i in zip(g("total_ns"), g("image_ns"))]),
+        }
+        row["probe_patched_slots"] = med(probe_m["patched"])
+    res["restore_split"].append(row)
+
+
+for wl in ("python", "tree"):
+    o = next(x for x in res["overhead"] if x["load"] == wl)
+    split_row(f"{wl}, same CPU", [x for x in (parse_restore(p) for p in logs(f"overhead-{wl}-plugin-*.restore"))
+                                  if x], o["restore"]["with_ms"])
+for scen, label in (("upgrade", "python, upgrade (SSE2 -> this CPU)"), ("downgrade", "python, downgrade (-> x86-64-v2)")):
+    split_row(label, [x for x in (parse_restore(p) for p in logs(f"split-{scen}-*.restore")) if x],
+              med(vals("split", "python", scen, "restore_us")) / 1e3, probe.get(scen))
+
+with open(os.path.join(OUT, "results.json"), "w") as f:
+    json.dump(res, f, indent=1, default=str)
+
+# ---- markdown
+def ms(x):
+    return "-" if x is None else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+
+def ok(x):
+    return "n/a" if x is None else "met" if x else "**missed**"
+
+
+h = res["host"]
+md = [f"# cpuport benchmarks", "",
+      f"{h['date']}; {h['cpu']}, {h['cpus']} CPUs, kernel {h['kernel']}, criu {h['criu']}, cpuport {h['commit']}; "
+      f"{h['runs']} runs per mode, {h['rounds']} throughput rounds, {h['seconds']} s; load average at the end "
+      f"{h['loadavg_end']}. Medians; ratios are with/without.", "",
+      "## 1. Overhead: criu wall time with the plugin vs without (empty -L dir), interleaved", "",
+      "| load | objects | procs | dump without | dump with | **ratio** | CPU ratio | plugin scan | "
+      "restore without | restore with | **ratio** | CPU ratio | plugin restore |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+for o in res["overhead"]:
+    d, r = o["dump"], o["restore"]
+    md.append(f"| {o['label']} | {o['objects']} | {o['processes']} | {ms(d['without_ms'])} ms | {ms(d['with_ms'])} ms "
+              f"| **{d['ratio']:.2f}** | {d['cpu_ratio']:.2f} | {ms(d['plugin_ms'])} ms | {ms(r['without_ms'])} ms "
+              f"| {ms(r['with_ms'])} ms | **{r['ratio']:.2f}** | {r['cpu_ratio']:.2f} | {ms(r['plugin_ms'])} ms |")
+md += ["", "Wall time of the criu command; \"CPU ratio\": the same for criu's CPU time (user + system, with the "
+       "children it reaps, such as cpuport-select), which other load on the machine disturbs less. "
+       "\"plugin scan\" / \"plugin restore\": the time the plugin's own summary lines report (summed over the "
+       "processes of one dump/restore); the rest of the difference is loading the plugin and its libraries, its "
+       "set-up (CPU identification) and writing its images (with fsync).", "",
+       "## 2. Upgrade: a memcpy/strlen/strchr loop started masked to SSE2, dumped and restored", "",
+       "| run | iterations/s | vs fresh | memcpy | strlen | strchr |", "|---|---:|---:|---|---|---|"]
+for mode, label in (("fresh", "(c) fresh start, unmasked"), ("masked", "masked, before the dump"),
+                    ("criu", "(a) restored by criu alone (CPUPORT_DISABLE=1)"), ("cpuport", "(b) restored with cpuport")):
+    t = tp[mode]
+    rel = "1" if mode == "fresh" else f"**{t['vs_fresh']:.3f}**"
+    md.append(f"| {label} | {t['ips']:.0f} | {rel} | {t['bound']['memcpy']} | {t['bound']['strlen']} "
+              f"| {t['bound']['strchr']} |")
+s = res["scan"]
+md += ["", "## 3. Scan speed and memory", "",
+       f"- python3 process, {s['objects']:.0f} objects, {s['relocs']:.0f} relocation entries, {s['slots']:.0f} "
+       f"slots: `cpuport_scan()` takes {ms(s['cpu_ms'])} ms of CPU = **{s['relocs_per_cpu_s'] / 1e6:.2f} M "
+       f"relocations per CPU-second** ({ms(s['wall_ms'])} ms wall = {s['relocs_per_wall_s'] / 1e6:.2f} M/s on this "
+       f"shared machine); inside `criu dump` (the plugin's summary line, wall) **{(criu_rate or 0) / 1e6:.2f} M/s**.",
+       f"- criu's peak RSS, plugin's extra (worst load): dump **{mem['criu_dump_delta_kb'] / 1024:.1f} MiB**, "
+       f"restore (includes the helper, a reaped child) **{mem['criu_restore_delta_kb'] / 1024:.1f} MiB**; "
+       + ", ".join(f"{k}: {v['without'] / 1024:.1f} -> {v['with'] / 1024:.1f}"
+                   for k, v in mem["criu_dump_by_load"].items()) + " MiB at dump.",
+       f"- cpuport-select peak RSS (python3 restore, probe): **{helper_kb / 1024:.1f} MiB**; the library's "
+       f"restore work in the probe adds {lib_kb / 1024:.1f} MiB.", "",
+       "## 4. Where restore time goes (ms, medians)", "",
+       "| scenario | slots changed | criu restore | plugin total | image | helper | pointer scan | writes | other |",
+       "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+for row in res["restore_split"]:
+    if "plugin_parts_ms" in row:
+        p = row["plugin_parts_ms"]
+        cells = [ms(p[k]) if k in row["plugin_logs_parts"] or k == "other" else "?" for k in PARTS + ["other"]]
+        md.append(f"| {row['scenario']} (in criu) | {row['patched_slots']:.0f} | {ms(row['criu_restore_ms'])} | "
+                  f"{ms(row['plugin_total_ms'])} | " + " | ".join(cells) + " |")
+    if "probe_ms" in row:
+        p = row["probe_ms"]
+        md.append(f"| {row['scenario']} (probe) | {row['probe_patched_slots']:.0f} | | {ms(p['total'])} | "
+                  + " | ".join(ms(p[k]) for k in PARTS + ["other"]) + " |")
+md += ["", "\"other\": verifying every recorded object against the process's files (ELF and build-id), "
+       "planning and building the helper's request: the part of the total the summary line does not name.", "",
+       "## Goals", "", "| goal | value | target | |", "|---|---:|---|---|"]
+for g in res["goals"]:
+    v = g["value"]
+    vs = "-" if v is None else f"{v / 1e6:.2f} M" if v > 1e5 else f"{v:.3f}" if v < 10 else f"{v:.1f}"
+    md.append(f"| {g['name']} | {vs} | {g['goal']} | {ok(g['met'])} |")
+text = "\n".join(md) + "\n"
+with open(os.path.join(OUT, "results.md"), "w") as f:
+    f.write(text)
+print(text)
+
+# ---- chart
+dat = os.path.join(OUT, "chart")
+with open(dat + "-overhead.dat", "w") as f:
+    for o in res["overhead"]:
+        f.write(f"\"{o['load']}\" {o['dump']['ratio']:.4f} {o['restore']['ratio']:.4f}\n")
+with open(dat + "-tput.dat", "w") as f:
+    for mode, label in (("masked", "masked\\n(before dump)"), ("criu", "criu alone"), ("cpuport", "cpuport")):
+        f.write(f"\"{label}\" {tp[mode]['vs_fresh']:.4f}\n")
+with open(dat + "-split.dat", "w") as f:
+    for row in res["restore_split"]:
+        for src, key in (("", "plugin_parts_ms"), (" probe", "probe_ms")):
+            if key in row:
+                p = row[key]
+                name = row["scenario"].replace(", ", "\\n").replace(" (", "\\n(") + src
+                f.write(f"\"{name}\" " + " ".join(f"{p[k]:.3f}" for k in PARTS + ["other"]) + "\n")
+gp = f"""
+set terminal pngcairo size 1500,520 font ",10"
+set output "{OUT}/chart.png"
+set multiplot layout 1,3 title "cpuport benchmarks: {h['cpu']} ({h['date']})"
+set style data histograms
+set style fill solid 0.8 border -1
+set grid ytics
+set key top left
+set title "criu time, with plugin / without (goal <= {GOAL_RATIO})"
+set style histogram clustered gap 1
+set yrange [0:*]
+plot "{dat}-overhead.dat" using 2:xtic(1) title "dump", "" using 3 title "restore", \\
+     {GOAL_RATIO} with lines dt 2 lc rgb "red" title "goal"
+set title "upgrade throughput vs fresh unmasked start (goal >= {GOAL_TPUT})"
+set yrange [0:1.2]
+plot "{dat}-tput.dat" using 2:xtic(1) title "iterations/s ratio" lc rgb "#4477aa", \\
+     {GOAL_TPUT} with lines dt 2 lc rgb "red" title "goal"
+set title "restore: where the plugin's time goes (ms)"
+set style histogram rowstacked
+set yrange [0:*]
+set xtics font ",8"
+plot "{dat}-split.dat" using 2:xtic(1) title "image", "" using 3 title "helper", "" using 4 title "pointer scan", \\
+     "" using 5 title "writes", "" using 6 title "other"
+unset multiplot
+"""
+with open(dat + ".gp", "w") as f:
+    f.write(gp)
+subprocess.run(["gnuplot", dat + ".gp"], check=True)
+print(f"wrote {OUT}/results.md, results.json, chart.png (raw data: raw.tsv, logs/)")

@@ -1,0 +1,325 @@
+#!/bin/bash
+# make bench: what cpuport costs and what it buys, measured with real
+# criu dump/restore on this host.  Prints a table and writes
+# build/bench/results.md, results.json, chart.png (and raw.tsv, logs/).
+#
+#  1. overhead: criu dump and restore wall time with the plugin vs without
+#     (an empty -L dir for both), interleaved A/B, median of BENCH_RUNS runs,
+#     for the C fixture, python3 with >= 50 shared objects, a 20-process tree;
+#  2. upgrade throughput: a memcpy/strlen/strchr loop started masked to SSE2,
+#     dumped, restored by criu alone and with cpuport, against a fresh start;
+#  3. scan speed (relocations/s) and peak RSS (criu with/without, the helper);
+#  4. where restore time goes (the plugin's summary line, and tests/bench/probe
+#     which runs the library's restore outside criu on a `criu restore -s` process).
+#
+# Settings (environment): BENCH_RUNS (11), BENCH_ROUNDS (5), BENCH_QUICK=1
+# (3 runs, 2 rounds: checks the script, numbers are not meaningful), KEEP=1.
+set -euo pipefail
+
+# Two cores shared with other people: stay out of their way.
+if [ -z "${CPUPORT_BENCH_NICED:-}" ]; then
+	export CPUPORT_BENCH_NICED=1
+	exec nice -n 10 "$0" "$@"
+fi
+
+. "$(dirname "$0")/../lib.sh"
+require_criu
+BENCH=$TOP/tests/bench
+OUTDIR=$TOP/build/bench
+RUNS=${BENCH_RUNS:-11}
+ROUNDS=${BENCH_ROUNDS:-5}
+if [ -n "${BENCH_QUICK:-}" ]; then RUNS=3 ROUNDS=2; fi
+PY=/usr/bin/python3
+MASK=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX2,-AVX,-AVX_Fast_Unaligned_Load,-ERMS,-FSRM
+TREE_N=20
+WINDOW_MS=100 WINDOWS=15 SKIP=2
+
+command -v gnuplot >/dev/null || skip "gnuplot not installed (apt-get install gnuplot-nox)"
+[ -x $PY ] || skip "Debian's python3 ($PY) not installed"
+grep -qw avx2 /proc/cpuinfo || skip "this CPU has no AVX2: the upgrade benchmark needs it"
+
+# A private copy of what we measure: others may rebuild the tree meanwhile.
+mkdir -p "$WORK/bin" "$WORK/plugin" "$WORK/empty" "$OUTDIR"
+cp "$TOP/plugin/cpuport_plugin.so" "$WORK/plugin/"
+cp "$TOP/resolver/cpuport" "$TOP/resolver/cpuport-select" "$WORK/bin/"
+PLUG=$WORK/plugin CPUPORT=$WORK/bin/cpuport
+export CPUPORT_HELPER=$WORK/bin/cpuport-select
+unset CPUPORT_TARGET CPUPORT_DISABLE CPUPORT_TIMEOUT_MS
+[ ! -e /etc/cpuport.conf ] || echo "note: /etc/cpuport.conf exists and applies to these runs"
+
+# The bench programs, built now with the project's compiler and library.
+CC=${CC:-gcc}
+DEPS_LIBS=$(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig:${PKG_CONFIG_PATH:-} \
+	pkg-config --libs libelf libprotobuf-c capstone libcpuid)
+$CC -O2 -g -fno-builtin -Wall -Werror -o "$WORK/bin/strbench" "$BENCH/strbench.c"
+$CC -O2 -g -Wall -Werror -o "$WORK/bin/tree" "$BENCH/tree.c"
+$CC -O2 -g -Wall -Werror -o "$WORK/bin/tcmd" "$BENCH/tcmd.c"
+$CC -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/resolver" -I"$TOP/build" \
+	-o "$WORK/bin/probe" "$BENCH/probe.c" "$TOP/build/libcpuport.a" $DEPS_LIBS
+
+RAW=$OUTDIR/raw.tsv
+LOGS=$OUTDIR/logs
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+printf 'section\tworkload\tmode\trep\tkey\tvalue\n' >"$RAW"
+rec() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"; }
+T0=$SECONDS
+
+# run_timed CMD...: wall time in T_US (µs), CPU time (user + system) in
+# T_CPU (µs) and peak RSS in T_RSS (KiB) of CMD and the children it reaped;
+# returns CMD's status.
+run_timed() {
+	local rc=0 u s
+	"$WORK/bin/tcmd" "$WORK/timing" "$@" || rc=$?
+	read -r T_US u s T_RSS <"$WORK/timing"
+	T_CPU=$((u + s))
+	return $rc
+}
+
+# tree_pids ROOT: ROOT and its children
+tree_pids() {
+	echo "$1"
+	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d' || true
+}
+
+kill_tree() {
+	local p pids
+	pids=$(tree_pids "$1")
+	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+	for p in $pids; do wait_gone "$p"; done
+}
+
+# start_load KIND OUT: start a workload of KIND, wait until it works; sets PID
+start_load() {
+	local kind=$1 out=$2 i
+	case $kind in
+	fixture) start_workload "$FIX/workload" "$out" ;;
+	python)
+		setsid $PY -W ignore "$BENCH/pyload.py" "$out" </dev/null >/dev/null 2>&1 &
+		PID=$!
+		disown "$PID"
+		PIDS+=("$PID")
+		wait_lines "$out" 3
+		;;
+	tree)
+		setsid "$WORK/bin/tree" "$out" $TREE_N </dev/null >/dev/null 2>&1 &
+		PID=$!
+		disown "$PID"
+		PIDS+=("$PID")
+		for i in $(seq 0 $((TREE_N - 1))); do wait_lines "$out.$i" 2; done
+		;;
+	esac
+}
+
+# root output file of a load
+root_out() { if [ "$1" = tree ]; then echo "$2.0"; else echo "$2"; fi; }
+
+# timed_dump PID IMG PLUGINDIR: sets T_US, T_RSS; the dumped tree is gone after
+timed_dump() {
+	local pid=$1 img=$2 dir=$3 pids
+	pids=$(tree_pids "$pid")
+	mkdir -p "$img"
+	run_timed "$CRIU" dump -t "$pid" -D "$img" -L "$dir" -v3 -o dump.log ||
+		{ tail -n 20 "$img/dump.log"; die "criu dump of $pid failed"; }
+	for p in $pids; do wait_gone "$p"; done
+}
+
+# timed_restore IMG PLUGINDIR [criu options]: sets T_US, T_RSS, PID
+timed_restore() {
+	local img=$1 dir=$2; shift 2
+	rm -f "$img/restored.pid"
+	run_timed "$CRIU" restore -D "$img" -L "$dir" -d -v3 -o restore.log --pidfile "$img/restored.pid" "$@" ||
+		{ tail -n 20 "$img/restore.log"; die "criu restore from $img failed"; }
+	PID=$(cat "$img/restored.pid")
+	PIDS+=("$PID")
+}
+
+# check_restored KIND OUT PID: the restored load keeps working
+check_restored() {
+	local kind=$1 out=$2 pid=$3 f n
+	f=$(root_out "$kind" "$out")
+	n=$(cat "$f" 2>/dev/null | wc -l)
+	wait_lines "$f" $((n + 2))
+	alive "$pid" || die "restored $kind ($pid) died"
+	grep -q BAD "$f" && die "restored $kind wrote BAD lines"
+	if [ "$kind" = tree ]; then
+		n=$(tree_pids "$pid" | wc -l)
+		[ "$n" -eq $TREE_N ] || die "restored tree has $n processes, not $TREE_N"
+	fi
+	return 0
+}
+
+# keep the plugin's lines (and criu's errors) of a log
+keep_log() { grep -E 'cpuport:|Error|Dumping finished|Restore finished' "$1" >"$2" || true; }
+
+# count_objects PID: distinct shared objects mapped
+count_objects() { awk '$6 ~ /\.so(\.|$)/ {print $6}' /proc/"$1"/maps | sort -u | wc -l; }
+
+#
+# 1. Overhead: dump and restore with the plugin vs without, interleaved.
+#
+overhead() {
+	local kind=$1 rep mode order img dir out
+	info "overhead: $kind ($RUNS runs per mode, interleaved, + 1 warm-up)"
+	for rep in $(seq 0 "$RUNS"); do
+		if [ $((rep % 2)) = 0 ]; then order="plugin none"; else order="none plugin"; fi
+		for mode in $order; do
+			out=$WORK/$kind-$mode-$rep.out img=$WORK/img-$kind-$mode-$rep
+			if [ $mode = plugin ]; then dir=$PLUG; else dir=$WORK/empty; fi
+			start_load "$kind" "$out"
+			if [ "$rep" = 0 ] && [ $mode = plugin ]; then
+				rec overhead "$kind" - 0 objects "$(count_objects "$PID")"
+				rec overhead "$kind" - 0 processes "$(tree_pids "$PID" | wc -l)"
+			fi
+			timed_dump "$PID" "$img" "$dir"
+			[ "$rep" = 0 ] || { rec overhead "$kind" $mode "$rep" dump_us "$T_US"
+				rec overhead "$kind" $mode "$rep" dump_cpu_us "$T_CPU"
+				rec overhead "$kind" $mode "$rep" dump_rss_kb "$T_RSS"; }
+			timed_restore "$img" "$dir"
+			[ "$rep" = 0 ] || { rec overhead "$kind" $mode "$rep" restore_us "$T_US"
+				rec overhead "$kind" $mode "$rep" restore_cpu_us "$T_CPU"
+				rec overhead "$kind" $mode "$rep" restore_rss_kb "$T_RSS"; }
+			check_restored "$kind" "$out" "$PID"
+			kill_tree "$PID"
+			keep_log "$img/dump.log" "$LOGS/overhead-$kind-$mode-$rep.dump"
+			keep_log "$img/restore.log" "$LOGS/overhead-$kind-$mode-$rep.restore"
+			if [ $mode = plugin ] && [ "$kind" = python ] && [ "$rep" = 1 ]; then
+				cp -a "$img" "$WORK/img-python-keep"	# for the cost split below
+			fi
+			rm -rf "$img" "$out"*
+		done
+	done
+}
+
+#
+# 2. Upgrade throughput: masked start, dump, restore (criu alone / cpuport)
+#    vs a fresh unmasked start.
+#
+# wait_windows OUT FROM: until OUT has SKIP + WINDOWS windows after line FROM
+# record_windows OUT FROM MODE ROUND: their rates (iterations/s) into raw.tsv
+wait_windows() { wait_lines "$1" $(($2 + SKIP + WINDOWS)); }
+record_windows() {	# OUT FROM mode round
+	tail -n "+$(($2 + 1))" "$1" | sed -n 's/^w=[0-9]* iters=\([0-9]*\) ns=\([0-9]*\)$/\1 \2/p' |
+		tail -n "+$((SKIP + 1))" | head -n $WINDOWS | while read -r it ns; do
+			# a window that spans the freeze is far longer than WINDOW_MS: not a rate
+			if [ "$ns" -lt $((WINDOW_MS * 1500000)) ]; then
+				rec throughput strbench "$3" "$4" window_ips "$((it * 1000000000 / ns))"
+			fi
+		done
+	return 0
+}
+bound() {	# PID SYMBOL: the variant bound to SYMBOL's slot in the executable
+	"$CPUPORT" scan --json "$1" >"$WORK/scan.json"
+	json_slot_target "$WORK/scan.json" "$2" strbench
+}
+throughput() {
+	local round mode order out img n s
+	info "upgrade throughput: $ROUNDS rounds of (fresh unmasked, criu alone, cpuport), ${WINDOWS} x ${WINDOW_MS} ms windows each"
+	for round in $(seq 1 "$ROUNDS"); do
+		case $((round % 3)) in
+		1) order="fresh criu cpuport" ;; 2) order="criu cpuport fresh" ;; 0) order="cpuport fresh criu" ;;
+		esac
+		for mode in $order; do
+			out=$WORK/sb-$mode-$round.out img=$WORK/img-sb-$mode-$round
+			if [ $mode = fresh ]; then
+				setsid "$WORK/bin/strbench" "$out" $WINDOW_MS </dev/null >/dev/null 2>&1 &
+			else
+				GLIBC_TUNABLES=$MASK setsid "$WORK/bin/strbench" "$out" $WINDOW_MS </dev/null >/dev/null 2>&1 &
+			fi
+			PID=$!
+			disown "$PID"
+			PIDS+=("$PID")
+			if [ $mode = fresh ]; then
+				wait_windows "$out" 0
+				record_windows "$out" 0 fresh "$round"
+			else
+				wait_windows "$out" 0
+				record_windows "$out" 0 masked "$round"
+				if [ "$round" = 1 ] && [ $mode = criu ]; then
+					for s in memcpy strlen strchr; do rec throughput strbench masked 1 "bound_$s" "$(bound "$PID" $s)"; done
+				fi
+				timed_dump "$PID" "$img" "$PLUG"
+				n=$(wc -l <"$out")
+				if [ $mode = criu ]; then
+					CPUPORT_DISABLE=1 timed_restore "$img" "$PLUG"
+				else
+					timed_restore "$img" "$PLUG"
+				fi
+				wait_windows "$out" "$n"
+				record_windows "$out" "$n" "$mode" "$round"
+				keep_log "$img/restore.log" "$LOGS/throughput-$mode-$round.restore"
+			fi
+			if [ "$round" = 1 ]; then
+				for s in memcpy strlen strchr; do rec throughput strbench $mode 1 "bound_$s" "$(bound "$PID" $s)"; done
+			fi
+			kill -9 "$PID"
+			wait_gone "$PID"
+			rm -rf "$img" "$out"
+		done
+	done
+}
+
+#
+# 3. Scan speed over the python3 process; the helper's and library's peak RSS.
+# 4. Restore cost split for python3: same CPU (plugin log, from 1.), upgrade
+#    (masked start) and downgrade (CPUPORT_TARGET=x86-64-v2), in criu and in
+#    the probe.
+#
+scan_speed() {
+	local out=$WORK/scan.out
+	info "scan speed: cpuport_scan() of python3 in the probe, $RUNS runs"
+	start_load python "$out"
+	"$WORK/bin/probe" scan "$PID" "$RUNS" >"$WORK/scan.json" || die "probe scan failed"
+	$PY - "$WORK/scan.json" >>"$RAW" <<'PY'
+import json, sys
+for i, line in enumerate(open(sys.argv[1]), 1):
+    for k, v in json.loads(line).items():
+        print(f"scan\tpython\t-\t{i}\t{k}\t{v}")
+PY
+	kill_tree "$PID"
+}
+
+restore_split() {
+	local reps=$(((RUNS + 1) / 2)) i out img scen
+	info "restore cost split: python3 upgrade / downgrade, $reps runs each, in criu and in the probe"
+	# upgrade: python3 started as on an SSE2-only CPU, dumped with the plugin
+	out=$WORK/split-up.out
+	GLIBC_TUNABLES=$MASK start_load python "$out"
+	timed_dump "$PID" "$WORK/img-up" "$PLUG"
+	for i in $(seq 1 "$reps"); do
+		for scen in upgrade downgrade; do
+			if [ $scen = upgrade ]; then img=$WORK/img-up; else img=$WORK/img-python-keep; fi
+			# in criu, with the plugin
+			if [ $scen = upgrade ]; then timed_restore "$img" "$PLUG"
+			else CPUPORT_TARGET=x86-64-v2 timed_restore "$img" "$PLUG"; fi
+			rec split python $scen "$i" restore_us "$T_US"
+			kill_tree "$PID"
+			keep_log "$img/restore.log" "$LOGS/split-$scen-$i.restore"
+			# outside criu: criu restores it stopped with the plugin disabled, the probe patches it
+			CPUPORT_DISABLE=1 timed_restore "$img" "$PLUG" -s
+			if [ $scen = upgrade ]; then "$WORK/bin/probe" restore "$img" "$PID" >"$WORK/probe.json"
+			else CPUPORT_TARGET=x86-64-v2 "$WORK/bin/probe" restore "$img" "$PID" >"$WORK/probe.json"; fi ||
+				die "probe restore failed"
+			kill -CONT "$PID"
+			check_restored python "$(if [ $scen = upgrade ]; then echo "$out"; else echo "$WORK/python-plugin-1.out"; fi)" "$PID"
+			$PY - "$WORK/probe.json" "$scen" "$i" >>"$RAW" <<'PY'
+import json, sys
+for k, v in json.load(open(sys.argv[1])).items():
+    print(f"probe\tpython\t{sys.argv[2]}\t{sys.argv[3]}\t{k}\t{v}")
+PY
+			kill_tree "$PID"
+		done
+	done
+}
+
+info "cpuport bench: $RUNS runs per mode, $ROUNDS throughput rounds; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for step in "overhead fixture" "overhead python" "overhead tree" throughput scan_speed restore_split; do
+	t=$SECONDS
+	$step
+	rec meta - - - "seconds_${step/ /_}" $((SECONDS - t))
+done
+rec meta - - - seconds "$((SECONDS - T0))"
+rec meta - - - runs "$RUNS"
+rec meta - - - rounds "$ROUNDS"
+rec meta - - - loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+"$PY" "$BENCH/report.py" "$OUTDIR" "$TOP"

@@ -1,0 +1,80 @@
+# cpuport e2e workload for Debian's /usr/bin/python3 (3.11): real interpreter work through
+# glibc's CPU-dispatched string functions (json encode/decode, str/bytes search and replace,
+# re, zlib, the built-in _sha256), one checksummed progress line per iteration, appended to
+# OUT (reopened each time, so no file is open at checkpoint time):
+#   iter=N sha=.. crc=.. re=.. acc=.. ok|BAD
+# `acc` chains every iteration's digest, so a line is only right if the process's memory
+# survived the checkpoint too. `python3 pywork.py --verify OUT [FROM_LINE]` recomputes every
+# line from iteration 0 and reports the lines from FROM_LINE (1-based) on.
+# --hashlib uses hashlib.sha256 (OpenSSL's libcrypto, which picks its own SHA code from CPUID
+# at load time and keeps it in OPENSSL_ia32cap_P) instead of the built-in _sha256.
+import json, re, sys, time, zlib
+
+WORDS = ["alpha", "b\u03b2ta", "gamma", "\u03b4elta", "epsilon", "zeta", "eta", "\u03b8eta"]
+PAT = re.compile(r"item-\d+|ipsum \d+")
+
+
+def step(i, acc, sha256):
+    obj = {
+        "i": i,
+        "name": "item-%06d" % i,
+        "tags": [w * (1 + (i + k) % 5) for k, w in enumerate(WORDS)],
+        "vals": [(i * 7919 + k * 104729) % 1000003 for k in range(48)],
+        "text": ("lorem ipsum %d " % i) * (1 + i % 40),
+    }
+    s = json.dumps(obj, sort_keys=True, ensure_ascii=False)
+    b = s.encode("utf-8")
+    good = json.loads(s) == obj
+    good = good and s.count("a") == sum(1 for ch in s if ch == "a")
+    good = good and s.replace("ipsum", "IPSUM").lower() == s.lower()
+    good = good and zlib.decompress(zlib.compress(b, 6)) == b
+    good = good and b.find(b"lorem") == s.encode("utf-8").index(b"lorem")
+    d = sha256(b).hexdigest()
+    c = zlib.crc32(b)
+    m = len(PAT.findall(s))
+    acc = sha256((acc + d).encode()).hexdigest()
+    line = "iter=%d sha=%s crc=%08x re=%d acc=%s %s\n" % (i, d[:16], c, m, acc[:16], "ok" if good else "BAD")
+    return line, acc
+
+
+def hasher(use_hashlib):
+    if use_hashlib:
+        import hashlib
+        return hashlib.sha256
+    import _sha256
+    return _sha256.sha256
+
+
+def verify(path, first, sha256):
+    lines = open(path).read().splitlines(True)
+    acc, bad, checked = "", 0, 0
+    for n, got in enumerate(lines):
+        want, acc = step(n, acc, sha256)
+        if n + 1 >= first:
+            checked += 1
+            if got != want:
+                bad += 1
+                if bad <= 3:
+                    print("line %d: got %r, want %r" % (n + 1, got, want))
+    print("PYVERIFY lines=%d checked=%d bad=%d" % (len(lines), checked, bad))
+    return 1 if bad else 0
+
+
+def main():
+    args = sys.argv[1:]
+    use_hashlib = "--hashlib" in args
+    args = [a for a in args if a != "--hashlib"]
+    sha256 = hasher(use_hashlib)
+    if args and args[0] == "--verify":
+        return verify(args[1], int(args[2]) if len(args) > 2 else 1, sha256)
+    out, acc, i = args[0], "", 0
+    while True:
+        line, acc = step(i, acc, sha256)
+        with open(out, "a") as f:
+            f.write(line)
+        i += 1
+        time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,401 @@
+#!/bin/bash
+# tests/e2e/run.sh - the heterogeneous migration matrix (`make e2e`; see README.md).
+#
+# Usage: tests/e2e/run.sh [--quick] [--keep] [--timeout SEC] [-v]
+#   --quick        CI subset: host -> Nehalem only, C fixture + python3 (see README.md)
+#   --keep         keep the work dir (/tmp/cpuport-e2e.*: payload, images, initramfs,
+#                  console logs, every cell's evidence)
+#   --timeout SEC  per guest (default 900)
+#   -v             stream the guest consoles to stderr
+#
+# Checkpoints real processes (the C fixture, Debian's python3 and sqlite3) on one CPU and
+# restores them on another, with criu alone and with criu + cpuport, in QEMU TCG guests
+# (-cpu Nehalem, -cpu Haswell-v4) and on this host. Prints the matrix and exits 1 if any
+# cell differs from its expectation (derived at run time from the CPUs' flags and, for
+# bindings, from a process freshly started on the destination), 77 if it cannot run here
+# (not root, no QEMU/kernel/busybox-static), 2 on usage errors.
+set -euo pipefail
+
+ME=e2e
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+GUEST=$TOP/tests/guest
+usage() { echo "$ME: $*" >&2; sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+die() { echo "$ME: error: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*"; exit 77; }
+say() { echo "$ME: $*" >&2; }
+
+quick=0 keep=0 timeout=900 verbose=()
+while (($#)); do
+    case "$1" in
+        --quick) quick=1; shift ;;
+        --keep) keep=1; shift ;;
+        --timeout) (($# >= 2)) || usage "--timeout needs an argument"; timeout=$2; shift 2 ;;
+        -v) verbose=(-v); shift ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) usage "unknown argument '$1'" ;;
+    esac
+done
+
+# ---------------------------------------------------------------- prerequisites
+[[ $EUID -eq 0 ]] || skip "needs root (criu dump/restore, initramfs with device nodes)"
+CRIU=${CPUPORT_CRIU:-/usr/local/sbin/criu}
+PY=/usr/bin/python3            # Debian's, not whatever python3 is first in PATH
+SQLITE=$(command -v sqlite3 || true)
+[[ -x "$CRIU" ]] || skip "criu not found at $CRIU (scripts/setup.sh)"
+command -v "${CPUPORT_QEMU:-qemu-system-x86_64}" >/dev/null || skip "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
+[[ -x /bin/busybox ]] && ! LC_ALL=C ldd /bin/busybox >/dev/null 2>&1 || skip "busybox-static not installed"
+[[ -x "$PY" ]] || die "$PY not found: apt-get install python3"
+((quick)) || [[ -n "$SQLITE" ]] || die "sqlite3 not found: apt-get install sqlite3"
+for f in plugin/cpuport_plugin.so resolver/cpuport resolver/cpuport-select; do
+    [[ -x "$TOP/$f" ]] || die "$TOP/$f not built: run 'make all fixtures' (or 'make e2e')"
+done
+"$GUEST/build-kernel.sh" >/dev/null || skip "no guest kernel (tests/guest/build-kernel.sh failed: apt-get update?)"
+
+hostflags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+hostmodel=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+t_start=$(date +%s.%N)
+secs_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ---------------------------------------------------------------- the matrix
+if ((quick)); then
+    WLS=(c-pie-t2 python)
+    DIRECTIONS=(host-nehalem)
+else
+    WLS=(c-pie-t2 c-nopie c-now python sqlite)
+    DIRECTIONS=(host-nehalem host-haswell nehalem-host nehalem-haswell)
+fi
+MODES=(alone cpuport)
+# direction -> source dir tag, where it is restored (host or a QEMU -cpu model), label
+declare -A D_SRC=([host-nehalem]=host [host-haswell]=host [nehalem-host]=nehalem [nehalem-haswell]=nehalem)
+declare -A D_DST=([host-nehalem]=Nehalem [host-haswell]=Haswell-v4 [nehalem-host]=host [nehalem-haswell]=Haswell-v4)
+declare -A D_LABEL=([host-nehalem]="host → Nehalem" [host-haswell]="host → Haswell-v4"
+                    [nehalem-host]="Nehalem → host" [nehalem-haswell]="Nehalem → Haswell-v4")
+MIN_NEW=10          # a running cell must show at least this many new checked iterations
+OBS_SECS=4          # how long a restored process is watched
+SQL_QUERIES=30      # queries the sqlite3 client sends after the restore
+
+T=$(mktemp -d /tmp/cpuport-e2e.XXXXXX)
+P=$T/p              # everything under $P exists at the same path on the host and in guests
+H=$T/host           # host-only: initramfs, console logs
+mkdir -p "$P/e2e" "$P/cpuport/bin" "$P/cpuport/plugin" "$P/results" "$H"
+cleanup() {
+    local p
+    # processes cells.sh started or restored on this host (it lists their pids in $P/pids);
+    # only those still running from our work dir, in case a pid was reused
+    for p in $(cat "$P/pids" 2>/dev/null); do
+        [[ "$(readlink "/proc/$p/cwd" 2>/dev/null)" == "$P"/* ]] && kill -9 "$p" 2>/dev/null
+    done
+    if ((keep)); then say "kept $T"; else rm -rf "$T"; fi
+    return 0
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- payload (built once)
+say "work dir $T; host: $hostmodel"
+cp "$TOP/plugin/cpuport_plugin.so" "$P/cpuport/plugin/"
+cp "$TOP/resolver/cpuport" "$TOP/resolver/cpuport-select" "$P/cpuport/bin/"
+${CC:-cc} -O2 -Wall -o "$P/cpuport/bin/e2e-reap" "$HERE/reap.c" || die "cannot build e2e-reap"
+# Private fixture builds (same rules as `make fixtures`, RUNPATH under $P): a rebuild of
+# build/fixtures while the matrix runs cannot change the files behind its checkpoints.
+nice make -s -C "$TOP" FIX="$P/fix" "$P/fix/workload" "$P/fix/workload-nopie" "$P/fix/workload-now" >&2 ||
+    die "cannot build the fixtures"
+cp "$HERE/cells.sh" "$HERE/pywork.py" "$HERE/bindings.py" "$HERE/workloads/sqlite-setup.sql" "$P/e2e/"
+# sqlite3 client: P1..P3 before the checkpoint, Q4.. after; expected answers from a fresh sqlite3
+gen_queries() {
+    local p=$1 n
+    for ((n = $2; n <= $3; n++)); do
+        printf "INSERT INTO log VALUES(%d, printf('%%s-%%d', '%s', %d)); SELECT '%s%d', count(*), sum(length(k)), sum(instr(v, '%d')), max(k), min(upper(v)), total(length(replace(v, 'v', 'ww'))), (SELECT group_concat(k, ',') FROM (SELECT k FROM t WHERE k > 'key-%06d' ORDER BY k LIMIT 3)), (SELECT count(*) || ':' || group_concat(note, '') FROM log) FROM t WHERE i %% 17 = %d;\n" \
+            "$n" "$p" "$n" "$p" "$n" $((n % 10)) $(((n * 997) % 100003)) $((n % 17))
+    done
+}
+gen_queries P 1 3 > "$P/e2e/sqlite-pre.sql"
+gen_queries Q 4 $((SQL_QUERIES + 3)) > "$P/e2e/sqlite-post.sql"
+if [[ -n "$SQLITE" ]]; then
+    cat "$P/e2e/sqlite-setup.sql" "$P/e2e/sqlite-pre.sql" "$P/e2e/sqlite-post.sql" | "$SQLITE" -batch 2>&1 |
+        grep '^Q' > "$H/sqlite-expected.txt" || true
+    [[ $(wc -l < "$H/sqlite-expected.txt") -eq $SQL_QUERIES ]] || die "sqlite3 reference run failed: $(head -c 300 "$H/sqlite-expected.txt")"
+fi
+cat > "$P/e2e/e2e.env" <<EOF
+E2E_ROOT=$P
+FIX=$P/fix
+CPBIN=$P/cpuport/bin
+PLUGDIR=$P/cpuport/plugin
+REAP=$P/cpuport/bin/e2e-reap
+PY=$PY
+SQLITE=${SQLITE:-/usr/bin/sqlite3}
+CRIU=$CRIU
+OBS_SECS=$OBS_SECS
+SQL_QUERIES=$SQL_QUERIES
+ALONE=\${ALONE:-none}
+EOF
+
+# plans: one per guest boot (or host step); cells.sh runs them line by line
+for d in "${DIRECTIONS[@]}"; do
+    src=$P/src-${D_SRC[$d]}
+    for wl in "${WLS[@]}"; do
+        echo "fresh $wl $P/results/$d/$wl-fresh"
+        for m in "${MODES[@]}"; do echo "restore $src $wl $m $P/results/$d/$wl-$m"; done
+    done > "$P/e2e/plan-$d"
+done
+for s in host nehalem; do
+    for wl in "${WLS[@]}"; do echo "dump $P/src-$s $wl"; done > "$P/e2e/plan-$s-src"
+done
+
+# ---------------------------------------------------------------- guests
+# payload_args SRCDIR...: the common payload plus every file the processes dumped in SRCDIR map
+common_payload=(--payload "$P/e2e" --payload "$P/cpuport" --payload "$P/fix" --payload "$PY")
+[[ -n "$SQLITE" ]] && common_payload+=(--payload "$SQLITE")
+# the python3 stdlib (for a python3 started in a guest), without the 25 MB static libpython
+for f in /usr/lib/python3.11/*; do [[ "$f" == */config-3.11* ]] || common_payload+=(--payload "$f"); done
+for f in /usr/lib/locale/C.utf8 /usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache; do
+    if [[ -e "$f" ]]; then common_payload+=(--payload "$f"); fi
+done
+declare -A G_WALL=() G_RC=() G_LOG=() G_FLAGS=() G_CPU=()
+# boot_guest TAG CPU [SRCDIR]: initramfs with the payload (+ SRCDIR and the files its processes
+# map), run plan-TAG in a CPU guest, extract the results into $P
+boot_guest() {
+    local tag=$1 cpu=$2 srcdir=${3:-} args=("${common_payload[@]}") f t0 rc=0
+    if [[ -n "$srcdir" ]]; then
+        args+=(--payload "$srcdir")
+        while read -r f; do [[ -e "$f" ]] && args+=(--payload "$f"); done < <(cat "$srcdir"/maps/* 2>/dev/null | sort -u)
+    fi
+    t0=$(date +%s.%N)
+    nice "$GUEST/mkinitramfs.sh" "$H/initrd-$tag.cpio" "${args[@]}" --script "$P/e2e/cells.sh" >/dev/null ||
+        die "mkinitramfs.sh failed for $tag"
+    say "$tag: initramfs $(du -h "$H/initrd-$tag.cpio" | cut -f1) in $(secs_since "$t0")s; booting -cpu $cpu ..."
+    t0=$(date +%s.%N)
+    G_LOG[$tag]=$H/console-$tag.log
+    G_CPU[$tag]=$cpu
+    nice "$GUEST/run-guest.sh" --cpu "$cpu" --initrd "$H/initrd-$tag.cpio" --log "${G_LOG[$tag]}" \
+        --out-dir "$P" --timeout "$timeout" --append "E2E_TAG=$tag" "${verbose[@]}" 2>"$H/run-guest-$tag.err" || rc=$?
+    G_WALL[$tag]=$(secs_since "$t0")
+    G_RC[$tag]=$rc
+    G_FLAGS[$tag]=" $(tr -d '\r' < "${G_LOG[$tag]}" | sed -n 's/^.*E2E-CPU .*|//p' | tail -n1) "
+    say "$tag: guest -cpu $cpu exited $rc after ${G_WALL[$tag]}s ($(tr -d '\r' < "${G_LOG[$tag]}" | grep -ao 'E2E-PLAN-DONE.*' | tail -n1))"
+    if ((rc != 0)); then cat "$H/run-guest-$tag.err" >&2; fi
+    return 0
+}
+# run_host_plan TAG: the same cells.sh, on this host (criu alone = plugin loaded but disabled,
+# since a host with cpuport installed would otherwise load it from /usr/lib/criu)
+run_host_plan() {
+    local tag=$1 t0 rc=0
+    t0=$(date +%s.%N)
+    mkdir -p "$P/results/$tag"
+    ALONE=disable nice sh "$P/e2e/cells.sh" plan "$P/e2e/plan-$tag" > "$H/host-$tag.log" 2>&1 || rc=$?
+    G_WALL[$tag]=$(secs_since "$t0")
+    G_RC[$tag]=$rc
+    G_LOG[$tag]=$H/host-$tag.log
+    G_FLAGS[$tag]=$hostflags
+    say "$tag: on the host, exit $rc after ${G_WALL[$tag]}s"
+}
+
+# 1. checkpoints on the host
+run_host_plan host-src
+((G_RC[host-src] == 0)) || { cat "$H/host-host-src.log" >&2; die "dumping on the host failed (log above)"; }
+grep '^cells: dumped' "$H/host-host-src.log" | sed 's/^cells: /  /' >&2
+# glibc's debug symbols (libc6-dbg, if installed) so that scans in the guests name variants
+while read -r f; do common_payload+=(--payload "$f"); done < <("$PY" "$HERE/bindings.py" debugfiles "$P"/src-host/img/*/scan-at-dump.json)
+for d in "${DIRECTIONS[@]}"; do
+    case "$d" in
+        host-nehalem) boot_guest host-nehalem Nehalem "$P/src-host" ;;
+        host-haswell) boot_guest host-haswell Haswell-v4 "$P/src-host" ;;
+        nehalem-host)
+            [[ -n "${G_RC[nehalem-src]:-}" ]] || boot_guest nehalem-src Nehalem
+            run_host_plan nehalem-host ;;
+        nehalem-haswell)
+            [[ -n "${G_RC[nehalem-src]:-}" ]] || boot_guest nehalem-src Nehalem
+            boot_guest nehalem-haswell Haswell-v4 "$P/src-nehalem" ;;
+    esac
+done
+
+# ---------------------------------------------------------------- judging the cells
+has() { [[ "$1" == *" $2 "* ]]; }
+# kernel "trap invalid opcode" line -> function and instruction (gdb + libc6-dbg, optional)
+symbolize() {
+    local line=$1 maps=$2 ip start obj path vaddr off re='ip:([0-9a-f]+) .* in ([^[]+)\[([0-9a-f]+)\+'
+    command -v gdb >/dev/null && command -v readelf >/dev/null || return 0
+    [[ "$line" =~ $re ]] || return 0
+    ip=0x${BASH_REMATCH[1]} obj=${BASH_REMATCH[2]} start=0x${BASH_REMATCH[3]}
+    path=$(grep -m1 "/$obj\$" "$maps" 2>/dev/null || true)
+    [[ -n "$path" ]] || return 0
+    vaddr=$(readelf -lW "$path" | awk '$1 == "LOAD" && $(NF-1) ~ /E/ { print $3; exit }')
+    [[ -n "$vaddr" ]] || return 0
+    off=$(printf '0x%x' $((ip - start + (vaddr & ~0xfff))))
+    gdb -batch -ex "x/i $off" "$path" 2>/dev/null | tail -n1 | sed 's/^ *//;s/^=> *//;s/\t/ /g' || true
+}
+# verify_output RES SRCDIR WL KIND: sets NEW (checked iterations) and BAD (why, or empty)
+verify_output() {
+    local res=$1 src=$2 wl=$3 kind=$4 f base before last first after n bad
+    NEW=0 BAD=
+    case "$kind" in
+        c)
+            for f in "$src/work.orig/$wl"/out.txt "$src/work.orig/$wl"/out.txt.t[0-9]*; do
+                [[ -f "$f" ]] || continue
+                base=$(basename "$f")
+                before=$(wc -l < "$f")
+                last=$(tail -n1 "$f" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
+                [[ -f "$res/work/$base" ]] || { BAD="no $base after restore"; return; }
+                after=$(wc -l < "$res/work/$base")
+                n=$((after - before))
+                first=$(sed -n "$((before + 1))p" "$res/work/$base" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
+                bad=$(tail -n "+$((before + 1))" "$res/work/$base" | grep -vc ' ok$' || true)
+                if ((n < 1)); then BAD="$base: no new line"; return; fi
+                if [[ "$first" != "$((last + 1))" ]]; then BAD="$base: iteration $last was followed by ${first:-?}"; return; fi
+                if ((bad > 0)); then BAD="$base: $bad of $n new lines BAD"; return; fi
+                NEW=$((NEW + n))
+            done ;;
+        py)
+            before=$(wc -l < "$src/work.orig/$wl/out.txt")
+            local v
+            v=$("$PY" "$HERE/pywork.py" $([[ $wl == python-openssl ]] && echo --hashlib) --verify \
+                "$res/work/out.txt" $((before + 1)) 2>&1 | tail -n 4 | tr '\n' ' ')
+            NEW=$(sed -n 's/.*PYVERIFY lines=[0-9]* checked=\([0-9]*\) bad=0.*/\1/p' <<<"$v")
+            if [[ -z "$NEW" ]]; then NEW=0; BAD="output differs from a recomputation: $v"; fi ;;
+        sql)
+            before=$(wc -l < "$src/work.orig/$wl/out.txt")
+            tail -n "+$((before + 1))" "$res/work/out.txt" > "$res/answers.txt"
+            NEW=$(grep -c '^Q' "$res/answers.txt" || true)
+            if ! cmp -s "$res/answers.txt" "$H/sqlite-expected.txt"; then
+                BAD="answers differ from a fresh sqlite3 ($NEW of $SQL_QUERIES came): $(diff "$H/sqlite-expected.txt" "$res/answers.txt" | sed -n 2p | cut -c1-100)"
+                NEW=0
+            fi ;;
+    esac
+    ((NEW >= MIN_NEW)) || BAD=${BAD:-"only $NEW new iterations (need $MIN_NEW)"}
+}
+# judge DIRECTION WL MODE: sets OUT (outcome), EXP (expected), INFO (detail), TIMING
+judge() {
+    local d=$1 wl=$2 mode=$3 res=$P/results/$1/$2-$3 src=$P/src-${D_SRC[$1]} kind rc line sig pid
+    local srcflags dstflags fresh=$P/results/$1/$2-fresh/fresh.json atdump
+    kind=$(case "$wl" in c-*) echo c ;; python*) echo py ;; *) echo sql ;; esac)
+    OUT= INFO= TIMING=
+    # expectation: criu alone dies where the source's glibc/clones used AVX2 or AVX-512 the
+    # destination lacks; otherwise everything keeps running, and with cpuport bound exactly
+    # as a process started on the destination
+    case "${D_SRC[$d]}" in host) srcflags=$hostflags ;; *) srcflags=${G_FLAGS[nehalem-src]:-} ;; esac
+    dstflags=${G_FLAGS[$d]:-}
+    atdump=$src/img/$wl/scan-at-dump.json
+    if [[ "$dstflags" != *[a-z]* || "$srcflags" != *[a-z]* ]]; then
+        EXP="?"
+    elif [[ $mode == alone ]] && { { has "$srcflags" avx2 && ! has "$dstflags" avx2; } ||
+                                 { has "$srcflags" avx512f && ! has "$dstflags" avx512f; }; }; then
+        EXP=SIGILL
+    elif [[ $mode == cpuport ]]; then
+        EXP=RUNNING-OK+FRESH
+    elif [[ -f "$atdump" && -f "$fresh" ]] && [[ $("$PY" "$HERE/bindings.py" cmp "$atdump" "$fresh") == same* ]]; then
+        EXP=RUNNING-OK+FRESH
+    else
+        EXP=RUNNING-OK+STALE
+    fi
+    if [[ ! -f "$res/reap-observed.log" ]]; then
+        OUT=NOT-RUN INFO="no evidence (guest/host step failed: see its log)"
+        return
+    fi
+    rc=$(sed -n 's/^cmd-exit \([0-9]*\) \([0-9]*\)$/\1/p' "$res/reap-observed.log")
+    TIMING=$(sed -n 's/^cmd-exit [0-9]* \([0-9]*\)$/\1/p' "$res/reap-observed.log")ms
+    line=$(grep -ao 'cpuport: pid [0-9]*: re-patched.*' "$res/restore.log" 2>/dev/null | head -n1 || true)
+    [[ -n "$line" ]] && TIMING+=" (cpuport $(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' <<<"$line") ms, helper $(sed -n 's/.*helper \([0-9.]*\).*/\1/p' <<<"$line") ms)"
+    if grep -q 'killing the restored process' "$res/restore.log" 2>/dev/null; then
+        OUT=REFUSED
+        INFO=$(grep -a 'cpuport:' "$res/restore.log" | grep -a 'Error' | head -n 2 | sed 's/^.*cpuport: //' | tr '\n' ' ')
+        return
+    fi
+    if [[ -z "$rc" ]]; then OUT=RESTORE-HUNG INFO="criu restore did not finish"; return; fi
+    if ((rc != 0)); then
+        OUT=RESTORE-FAILED
+        INFO="criu exit $rc: $(grep -a 'Error' "$res/restore.log" | tail -n 2 | sed 's/^([0-9. ]*) //' | tr '\n' ' ')"
+        return
+    fi
+    line=$(grep -m1 '^death' "$res/reap-observed.log" || true)
+    if [[ -n "$line" ]]; then
+        read -r _ pid how sig _ <<<"$line"
+        if [[ $how == signal && $sig == 4 ]]; then OUT=SIGILL; else OUT=$([[ $how == signal ]] && echo "SIGNAL-$sig" || echo "EXITED-$sig"); fi
+        if [[ -f "$res/dmesg.txt" ]]; then
+            line=$(grep -a -m1 'invalid opcode' "$res/dmesg.txt" || true)
+        else
+            line=$(dmesg 2>/dev/null | grep -a "\[$pid\] trap invalid opcode" | tail -n1 || true)
+        fi
+        line=$(sed 's/^\[[ 0-9.]*\] //' <<<"$line")
+        INFO="${line:-no kernel trap line}"
+        local sym
+        sym=$(symbolize "$line" "$src/maps/$wl")
+        [[ -n "$sym" ]] && INFO+=" => $sym"
+        return
+    fi
+    verify_output "$res" "$src" "$wl" "$kind"
+    if [[ -n "$BAD" ]]; then OUT=RUNNING-BAD INFO=$BAD; return; fi
+    OUT=RUNNING-OK
+    INFO="$NEW new iterations checked"
+    [[ $kind == sql ]] && INFO="$NEW/$SQL_QUERIES answers equal a fresh sqlite3's"
+    [[ $kind == py ]] && INFO="$NEW new lines equal a recomputation"
+    if [[ $mode == cpuport ]] && ! grep -q 'cpuport: pid [0-9]*: re-patched' "$res/restore.log"; then
+        OUT=RUNNING-NO-REPATCH INFO+="; but no 're-patched' line from cpuport in restore.log"
+        return
+    fi
+    if [[ ! -s "$res/scan.json" || ! -s "$fresh" ]]; then
+        OUT+="+?"; INFO+="; no scan ($(head -c 200 "$res/scan.err" "$P/results/$d/$wl-fresh/fresh.err" 2>/dev/null | tr '\n' ' '))"
+        return
+    fi
+    local c
+    c=$("$PY" "$HERE/bindings.py" cmp "$res/scan.json" "$fresh")
+    if [[ $c == same* ]]; then OUT+="+FRESH"; else OUT+="+STALE"; fi
+    INFO+="; $("$PY" "$HERE/bindings.py" summary "$res/scan.json" | sed 's/ memmove=[^ ]*//; s/ memcmp=[^ ]*//'); vs fresh process: $c"
+}
+
+fail=0 rows=() failed_cells=()
+for d in "${DIRECTIONS[@]}"; do
+    for wl in "${WLS[@]}"; do
+        for m in "${MODES[@]}"; do
+            judge "$d" "$wl" "$m"
+            verdict=pass
+            if [[ "$OUT" != "$EXP" ]]; then verdict=FAIL; fail=1; failed_cells+=("$d $wl $m"); fi
+            rows+=("$(printf '%-22s %-9s %-8s %-19s %-19s %-5s %s' "${D_LABEL[$d]}" "$wl" "$m" "$OUT" "$EXP" "$verdict" "${TIMING:-}")")
+            rows+=("$(printf '%51s %s' '' "$INFO")")
+        done
+    done
+done
+
+# ---------------------------------------------------------------- diagnostics for red cells
+for cell in "${failed_cells[@]}"; do
+    read -r d wl m <<<"$cell"
+    res=$P/results/$d/$wl-$m
+    echo
+    echo "======== FAILED: ${D_LABEL[$d]} $wl $m"
+    for f in cmdline criu.out reap.log; do
+        [[ -s "$res/$f" ]] && { echo "---- $f"; cat "$res/$f"; }
+    done
+    if [[ -s "$res/restore.log" ]]; then
+        echo "---- restore.log: errors, warnings and cpuport lines"
+        grep -a -E 'Error|Warn|cpuport' "$res/restore.log" | grep -av 'wrote ' | head -n 40
+        echo "---- restore.log: last 15 lines"
+        tail -n 15 "$res/restore.log"
+    fi
+    [[ -s "$res/dmesg.txt" ]] && { echo "---- guest dmesg"; tail -n 10 "$res/dmesg.txt"; }
+    if [[ -s "${G_LOG[$d]:-/nonexistent}" ]]; then
+        echo "---- ${G_LOG[$d]}: last 40 lines"
+        tr -d '\r' < "${G_LOG[$d]}" | tail -n 40
+    fi
+    src=nehalem-src
+    if [[ ${D_SRC[$d]} == nehalem && ${G_RC[$src]:-0} != 0 && -s "${G_LOG[$src]:-}" ]]; then
+        echo "---- source guest ${G_LOG[$src]} (exit ${G_RC[$src]}): last 40 lines"
+        tr -d '\r' < "${G_LOG[$src]}" | tail -n 40
+    fi
+done
+
+# ---------------------------------------------------------------- the matrix
+echo
+echo "cpuport heterogeneous migration matrix$( ((quick)) && echo ' (--quick)')"
+echo "host: $hostmodel  avx2=$(has "$hostflags" avx2 && echo yes || echo no) avx512f=$(has "$hostflags" avx512f && echo yes || echo no)"
+for tag in "${!G_CPU[@]}"; do
+    f=${G_FLAGS[$tag]}
+    echo "guest $tag (-cpu ${G_CPU[$tag]}): avx2=$(has "$f" avx2 && echo yes || echo no) avx512f=$(has "$f" avx512f && echo yes || echo no) xsave=$(has "$f" xsave && echo yes || echo no) xsavec=$(has "$f" xsavec && echo yes || echo no); exit ${G_RC[$tag]}, ${G_WALL[$tag]}s"
+done
+printf '%-22s %-9s %-8s %-19s %-19s %-5s %s\n' "source → destination" workload mode outcome expected "" "restore time"
+printf '%s\n' "${rows[@]}"
+echo
+echo "total $(secs_since "$t_start")s"
+if ((fail)); then
+    echo "$ME: FAIL: ${#failed_cells[@]} cell(s) differ from their expectation (diagnostics above; --keep keeps $T)" >&2
+    exit 1
+fi
+echo "$ME: PASS" >&2

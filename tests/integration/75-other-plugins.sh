@@ -1,0 +1,56 @@
+#!/bin/bash
+# cpuport next to CRIU's cuda plugin in one plugin directory, on a simulated
+# GPU host (criu fault 138 forces cuda_plugin on; a stand-in cuda-checkpoint
+# says "no CUDA in this process").  CRIU calls each hook in directory order and
+# stops at the first plugin returning anything but -ENOTSUP; cuda_plugin
+# returns 0 here.
+#  - cpuport listed first: both run, the restore is re-patched.
+#  - cuda_plugin listed first: cpuport's dump hook is hidden; cpuport warns at
+#    dump and refuses the restore (no image) instead of resuming stale code.
+. "$(dirname "$0")/../lib.sh"
+require_criu
+CUDA=$(ls /usr/local/src/cpuport/criu-*/plugins/cuda/cuda_plugin.so 2>/dev/null | head -n1)
+[ -n "$CUDA" ] || skip "CRIU's cuda_plugin.so not built (scripts/setup.sh builds it)"
+
+mkdir -p "$WORK/bin"
+cat >"$WORK/bin/cuda-checkpoint" <<'SH'
+#!/bin/sh
+# stand-in for NVIDIA's tool: supports --action, finds no CUDA state
+case "$1" in -h) echo "usage: cuda-checkpoint --action lock|checkpoint|restore|unlock"; exit 0 ;; esac
+exit 1
+SH
+chmod +x "$WORK/bin/cuda-checkpoint"
+export PATH=$WORK/bin:$PATH CRIU_FAULT=138
+
+for order in cpuport-first cuda-first; do
+	dir=$WORK/plugins-$order
+	mkdir -p "$dir"
+	mount -t tmpfs cpuport-test "$dir" || skip "cannot mount tmpfs (needed to control readdir order)"
+	# tmpfs lists the newest entry first
+	if [ $order = cpuport-first ]; then
+		cp "$CUDA" "$dir/"; cp "$PLUGIN_DIR/cpuport_plugin.so" "$dir/"
+	else
+		cp "$PLUGIN_DIR/cpuport_plugin.so" "$dir/"; cp "$CUDA" "$dir/"
+	fi
+	info "$order: plugin dir lists $(ls -f "$dir" | grep '\.so$' | tr '\n' ' ')"
+	out=$WORK/$order.out img=$WORK/img-$order
+	start_workload "$FIX/workload" "$out"
+	PLUGIN_DIR=$dir dump "$PID" "$img"
+	grep -q 'cuda_plugin: initialized' "$img/dump.log" || die "cuda_plugin was not active"
+	grep -q 'other plugins in .*cuda_plugin.so' "$img/dump.log" || die "no warning about the neighbour plugin"
+	if [ $order = cpuport-first ]; then
+		ls "$img"/cpuport-*.img >/dev/null || die "no cpuport image although cpuport came first"
+		CPUPORT_TARGET=x86-64-v2 PLUGIN_DIR=$dir restore "$img" || die "restore failed"
+		grep -q 'cpuport: pid .* re-patched' "$img/restore.log" || die "not re-patched"
+		check_running "$out" "$PID"
+		kill -9 "$PID"
+	else
+		! ls "$img"/cpuport-*.img >/dev/null 2>&1 || die "expected cuda_plugin to hide cpuport's dump hook"
+		if "$CRIU" restore -D "$img" -L "$dir" -d -v4 -o restore.log; then
+			die "restore succeeded without cpuport images: stale variants resumed"
+		fi
+		grep -q 'holds no cpuport image' "$img/restore.log" || die "no clear refusal"
+		info "cuda-first: refused: $(grep -m1 'holds no cpuport image' "$img/restore.log" | sed 's/^.*cpuport: //' | cut -c1-120)..."
+	fi
+	umount "$dir"
+done
