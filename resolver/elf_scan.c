@@ -52,7 +52,7 @@ static Elf *elf_open(struct cpuport_ctx *ctx, const char *path, int *fd)
 		if (elf)
 			elf_end(elf);
 		close(*fd);
-		*fd = -1;
+		*fd = -2;	/* opened, but not an x86-64 ELF file */
 		return NULL;
 	}
 	return elf;
@@ -352,9 +352,9 @@ static void read_glibc_version(Elf *elf, Elf_Scn *scn, struct elf_info *info)
 	(void)elf;
 }
 
-static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info)
+static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, const char *root)
 {
-	char path[256];
+	char path[512];
 	int pos, fd = -1;
 	Elf *elf;
 	Elf_Scn *scn = NULL;
@@ -362,7 +362,7 @@ static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info)
 
 	if (info->build_id_len < 2)
 		return;
-	pos = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", info->build_id[0]);
+	pos = snprintf(path, sizeof(path), "%s/usr/lib/debug/.build-id/%02x/", root, info->build_id[0]);
 	for (size_t i = 1; i < info->build_id_len; i++)
 		pos += snprintf(path + pos, sizeof(path) - pos, "%02x", info->build_id[i]);
 	snprintf(path + pos, sizeof(path) - pos, ".debug");
@@ -397,7 +397,7 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 	memset(info, 0, sizeof(*info));
 	elf = elf_open(ctx, path, &fd);
 	if (!elf)
-		return -ENOEXEC;
+		return fd == -2 ? -ENOEXEC : -ENOENT;
 	ret = -ENOEXEC;
 	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN))
 		goto out;
@@ -443,8 +443,9 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 		if (ret)
 			goto out;
 	}
+	info->has_symtab = info->syms != NULL;
 	if (!info->syms)
-		load_debug_symbols(ctx, info);
+		load_debug_symbols(ctx, info, "");
 	/* strings must outlive the ELF handle: copy the names we keep */
 	for (size_t i = 0; i < info->n_dynsyms; i++) {
 		info->dynsyms[i].name = arena_strdup(&info->arena, info->dynsyms[i].name);
@@ -470,17 +471,36 @@ out:
 	return ret;
 }
 
+void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const char *root)
+{
+	struct elf_symbol *syms = info->syms;
+	size_t n = info->n_syms;
+
+	if (info->has_symtab || info->syms_from_debug)
+		return;
+	info->syms = NULL;
+	load_debug_symbols(ctx, info, root);
+	if (!info->syms_from_debug) {	/* keep the dynamic-symbol names */
+		info->syms = syms;
+		info->n_syms = n;
+	}
+}
+
 void elf_info_free(struct elf_info *info)
 {
 	arena_free(&info->arena);
 	memset(info, 0, sizeof(*info));
 }
 
-/* Exact version, or when @version is NULL the default (non-hidden) one. */
+/*
+ * As ld.so matches (check_match): a versioned reference takes the definition
+ * with that version, or an unversioned one; an unversioned reference takes
+ * the default (non-hidden) version.
+ */
 const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char *name, const char *version)
 {
 	size_t lo = 0, hi = info->n_dynsyms;
-	const struct elf_symbol *best = NULL;
+	const struct elf_symbol *fallback = NULL;
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
@@ -495,10 +515,10 @@ const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char
 
 		if (version && s->version && !strcmp(s->version, version))
 			return s;
-		if (!s->hidden_version && (!best || !version))
-			best = s;
+		if (version ? !s->version : !s->hidden_version)
+			fallback = fallback ?: s;
 	}
-	return best;
+	return fallback;
 }
 
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr)

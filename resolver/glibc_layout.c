@@ -39,6 +39,7 @@ const char *const glibc_libc_tuning_syms[] = {
 	"__x86_shared_cache_size",
 	"__x86_shared_cache_size_half",
 	"__x86_shared_non_temporal_threshold",
+	"__x86_memset_non_temporal_threshold",	/* 2.40+ */
 	"__x86_rep_movsb_threshold",
 	"__x86_rep_stosb_threshold",
 	"__x86_rep_movsb_stop_threshold",

@@ -203,10 +203,14 @@ struct elf_info {
 	struct elf_symbol *syms;	/* named symbols with an address, by value */
 	size_t n_syms;
 	bool syms_from_debug;
+	bool has_symtab;		/* the file has its own .symtab */
 	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
 };
 
+/* 0, -ENOENT (cannot open), -ENOEXEC (not x86-64 ELF), -ENOMEM */
 int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
+/* Names from the debug file under @root (e.g. /proc/PID/root) when the host has none. */
+void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const char *root);
 void elf_info_free(struct elf_info *info);
 const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char *name, const char *version);
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr);

@@ -20,6 +20,7 @@ struct scan_obj {
 
 struct scan {
 	struct cpuport_ctx *ctx;
+	char root[32];		/* /proc/PID/root: the process's own file view */
 	struct proc proc;
 	struct cpuport_table *t;
 	struct scan_obj *objs;
@@ -70,18 +71,54 @@ static Cpuport__Location *location(struct scan *s, uint64_t addr)
 	return l;
 }
 
-static bool same_file(const struct scan_obj *o, const struct proc_map *m)
+/* Is there a mapping of this file at @addr with file offset @off? */
+static bool mapped_at(const struct proc *p, const struct proc_map *f, uint64_t addr, uint64_t off)
 {
-	return m->path && o->dev == m->dev && o->ino == m->ino;
+	for (size_t i = 0; i < p->n_maps; i++) {
+		const struct proc_map *m = &p->maps[i];
+
+		if (m->path && m->dev == f->dev && m->ino == f->ino && addr >= m->start && addr < m->end &&
+		    m->off + (addr - m->start) == off)
+			return true;
+	}
+	return false;
 }
 
+/*
+ * A loaded object: every PT_LOAD segment with file contents is mapped at
+ * base + vaddr from its file offset.  Rules out the same file mapped as data
+ * (a crash reporter reading its libraries) and tells dlmopen copies apart.
+ */
+static bool loaded_at(const struct proc *p, const struct proc_map *m, const struct elf_info *e, uint64_t base)
+{
+	for (size_t i = 0; i < e->n_segs; i++) {
+		uint64_t pad = e->segs[i].vaddr & 0xfff;
+
+		if (e->segs[i].filesz &&
+		    !mapped_at(p, m, base + e->segs[i].vaddr - pad, e->segs[i].offset - pad))
+			return false;
+	}
+	return true;
+}
+
+static bool known_object(const struct scan *s, const struct proc_map *m, uint64_t base)
+{
+	for (size_t i = 0; i < s->n_objs; i++)
+		if (s->objs[i].dev == m->dev && s->objs[i].ino == m->ino && s->objs[i].base == base)
+			return true;
+	return false;
+}
+
+/* The object whose first mapping is @m, if @m starts a loaded ELF object. */
 static int add_object(struct scan *s, const struct proc_map *m)
 {
 	struct scan_obj *o, *n;
 	char open_path[96];
+	uint64_t base;
 
-	for (size_t i = 0; i < s->n_objs; i++)
-		if (same_file(&s->objs[i], m))
+	for (size_t i = 0; i < s->n_objs; i++)	/* same file, later mapping of a known object */
+		if (s->objs[i].dev == m->dev && s->objs[i].ino == m->ino && m->start >= s->objs[i].start &&
+		    m->start < s->objs[i].end)
 			return 0;
 	n = realloc(s->objs, (s->n_objs + 1) * sizeof(*n));
 	if (!n)
@@ -92,31 +129,30 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	proc_map_file_path(&s->proc, m, open_path, sizeof(open_path));
 	if (elf_info_load(s->ctx, open_path, &o->elf))
 		return 0;	/* not an ELF object (locale archive, data file) */
+	base = m->start - elf_first_load_vaddr(&o->elf);
+	if (!loaded_at(&s->proc, m, &o->elf, base) || known_object(s, m, base)) {
+		elf_info_free(&o->elf);
+		return 0;	/* mapped as data, not loaded */
+	}
 	o->path = strdup(m->path);
 	if (!o->path) {
 		elf_info_free(&o->elf);
 		return -ENOMEM;
 	}
+	elf_info_debug_from(s->ctx, &o->elf, s->root);
 	o->dev = m->dev;
 	o->ino = m->ino;
-	o->base = m->start - elf_first_load_vaddr(&o->elf);
-	o->start = m->start;
-	o->end = m->end;
+	o->base = base;
 	o->link_order = INT32_MAX;
 	o->is_interp = elf_dynsym_find(&o->elf, "_dl_x86_get_cpu_features", NULL) != NULL;
-	for (size_t i = 0; i < s->proc.n_maps; i++) {
-		const struct proc_map *x = &s->proc.maps[i];
-
-		if (!same_file(o, x))
-			continue;
-		o->start = x->start < o->start ? x->start : o->start;
-		o->end = x->end > o->end ? x->end : o->end;
-	}
-	/* .bss beyond the file lives in an anonymous mapping: the ELF says how far */
+	/* the span the segments cover, .bss (an anonymous mapping) included */
+	o->start = UINT64_MAX;
 	for (size_t i = 0; i < o->elf.n_segs; i++) {
-		uint64_t seg_end = (o->base + o->elf.segs[i].vaddr + o->elf.segs[i].memsz + 0xfff) & ~0xfffULL;
+		uint64_t lo = (base + o->elf.segs[i].vaddr) & ~0xfffULL;
+		uint64_t hi = (base + o->elf.segs[i].vaddr + o->elf.segs[i].memsz + 0xfff) & ~0xfffULL;
 
-		o->end = seg_end > o->end ? seg_end : o->end;
+		o->start = lo < o->start ? lo : o->start;
+		o->end = hi > o->end ? hi : o->end;
 	}
 	s->n_objs++;
 	return 0;
@@ -454,6 +490,7 @@ int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
 	int ret;
 
 	*out = NULL;
+	snprintf(s.root, sizeof(s.root), "/proc/%d/root", pid);
 	ret = proc_open(&s.proc, pid, false);
 	if (ret) {
 		log_err(ctx, "pid %d: cannot open its memory: %s\n", pid, strerror(-ret));

@@ -60,13 +60,25 @@ alive() {
 	[ -r "/proc/$1/stat" ] && ! awk '{exit !($3 == "Z" || $3 == "X")}' "/proc/$1/stat" 2>/dev/null
 }
 
-# dump PID IMGDIR [criu options...]: criu dump with the plugin
+# tree_pids PID: PID and all its descendants
+tree_pids() {
+	local p c
+	echo "$1"
+	for p in /proc/"$1"/task/*/children; do
+		for c in $(cat "$p" 2>/dev/null); do tree_pids "$c"; done
+	done
+}
+
+# dump PID IMGDIR [criu options...]: criu dump with the plugin; waits until
+# every dumped pid is free again (restoring needs them)
 dump() {
-	local pid=$1 img=$2; shift 2
+	local pid=$1 img=$2 p tree
+	shift 2
 	mkdir -p "$img"
+	tree=$(tree_pids "$pid")
 	"$CRIU" dump -t "$pid" -D "$img" -L "$PLUGIN_DIR" -v4 -o dump.log "$@" ||
 		{ tail -n 30 "$img/dump.log"; die "criu dump of $pid failed"; }
-	wait_gone "$pid"
+	for p in $tree; do wait_gone "$p"; done
 }
 
 # wait_gone PID: the dumped task is reaped before its pid can be restored

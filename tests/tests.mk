@@ -7,7 +7,7 @@
 
 # fixtures are never sanitized: they are the programs under test
 FIX := build/fixtures
-FIXTURES := $(FIX)/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie
+FIXTURES := $(FIX)/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie $(FIX)/scale
 FIX_CFLAGS := -O2 -g -fno-builtin -Wall -Werror
 
 $(FIX)/libclones.so: tests/fixtures/clones_lib.c
@@ -22,6 +22,10 @@ $(FIX)/workload-now: tests/fixtures/workload.c $(FIX)/libclones.so
 
 $(FIX)/workload-nopie: tests/fixtures/workload.c $(FIX)/libclones.so
 	$(CC) $(FIX_CFLAGS) -no-pie -fno-pie -o $@ $< -L$(FIX) -lclones -Wl,-rpath,$(abspath $(FIX)) -lm -lpthread -ldl
+
+$(FIX)/scale: tests/fixtures/scale.c
+	@mkdir -p $(FIX)
+	$(CC) $(FIX_CFLAGS) -o $@ $< -lpthread -ldl
 
 fixtures: $(FIXTURES)
 
