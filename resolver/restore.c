@@ -27,10 +27,9 @@ struct robj {
 
 struct write {
 	uint64_t addr;
-	uint8_t data[1024];
+	uint8_t *data;		/* malloc()ed */
 	uint32_t len;
 	const char *what;	/* for messages */
-	bool is_pointer;	/* a copied function pointer (counted apart) */
 };
 
 struct restore {
@@ -307,19 +306,18 @@ static int run_helper(struct restore *r)
 static int add_write(struct restore *r, uint64_t addr, const void *data, uint32_t len, const char *what)
 {
 	struct write *w;
+	uint8_t *copy = malloc(len ? len : 1);
 
-	if (len > sizeof(w->data))
-		return -E2BIG;
-	w = realloc(r->writes, (r->n_writes + 1) * sizeof(*w));
-	if (!w)
+	if (!copy)
 		return -ENOMEM;
+	w = realloc(r->writes, (r->n_writes + 1) * sizeof(*w));
+	if (!w) {
+		free(copy);
+		return -ENOMEM;
+	}
 	r->writes = w;
-	w = &r->writes[r->n_writes++];
-	memset(w, 0, sizeof(*w));
-	w->addr = addr;
-	memcpy(w->data, data, len);
-	w->len = len;
-	w->what = what;
+	memcpy(copy, data, len);
+	r->writes[r->n_writes++] = (struct write){ addr, copy, len, what };
 	return 0;
 }
 
@@ -568,82 +566,137 @@ static int check_threads(struct restore *r, const struct repoint *v, size_t n)
 	return 0;
 }
 
-static bool is_planned(const struct restore *r, uint64_t addr)
+static int cmp_write(const void *a, const void *b)
 {
-	for (size_t i = 0; i < r->n_writes; i++)
-		if (addr >= r->writes[i].addr && addr < r->writes[i].addr + r->writes[i].len)
+	const struct write *x = a, *y = b;
+
+	return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+static int cmp_repoint(const void *a, const void *b)
+{
+	const struct repoint *x = a, *y = b;
+
+	return (x->old > y->old) - (x->old < y->old);
+}
+
+/* Is @addr inside a planned slot or state write?  (writes sorted by address) */
+static bool is_planned(const struct write *w, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (w[mid].addr + w[mid].len <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && addr >= w[lo].addr;
+}
+
+static const struct repoint *find_repoint(const struct repoint *v, size_t n, uint64_t value)
+{
+	struct repoint key = { .old = value };
+
+	return bsearch(&key, v, n, sizeof(*v), cmp_repoint);
+}
+
+/* Stacks hold return addresses, checked as hazards; copied pointers live elsewhere. */
+static bool is_stack(const struct restore *r, const struct proc_map *m)
+{
+	if (m->path && (!strcmp(m->path, "[stack]") || !strncmp(m->path, "[v", 2)))
+		return true;
+	for (size_t t = 0; t < r->img->n_threads; t++)
+		if (r->img->threads[t]->has_sp && r->img->threads[t]->sp >= m->start && r->img->threads[t]->sp < m->end)
 			return true;
 	return false;
 }
 
-/* Copied function pointers: exact values of changed variant entries in writable memory. */
-static int scan_pointers(struct restore *r, const struct repoint *v, size_t n)
+/* One chunk: re-point every word equal to a changed variant entry; one write per chunk. */
+static int repoint_chunk(struct restore *r, uint64_t a, uint64_t *buf, size_t words, const struct repoint *v,
+			 size_t n, size_t n_planned)
 {
-	static uint64_t buf[8192];
-	uint64_t t0 = now_ns();
+	size_t first = words, last = 0;
+
+	for (size_t w = 0; w < words; w++) {
+		const struct repoint *p = find_repoint(v, n, buf[w]);
+		struct featset missing;
+
+		if (!p || is_planned(r->writes, n_planned, a + w * 8))
+			continue;
+		if (p->ambiguous) {
+			r->st.pointers_ambiguous++;
+			if (runs_on_target(r, p->old, p->len, &missing))
+				continue;
+			log_err(r->ctx, "pid %d: pointer at %#" PRIx64 " to %s, which cannot run here, could mean "
+				"several functions: refusing\n", r->pid, a + w * 8, p->name);
+			return -EDEADLK;
+		}
+		buf[w] = p->new_;
+		r->st.pointers++;
+		first = w < first ? w : first;
+		last = w;
+	}
+	if (first > last)
+		return 0;
+	return add_write(r, a + first * 8, buf + first, (last - first + 1) * 8, "copied function pointers");
+}
+
+/* Copied function pointers: exact values of changed variant entries in writable memory. */
+#define CHUNK 65536
+
+static int scan_pointers(struct restore *r, struct repoint *v, size_t n)
+{
+	uint64_t t0 = now_ns(), *buf = malloc(CHUNK);
+	size_t n_planned = r->n_writes;
 	int ret = 0;
 
+	if (!buf)
+		return -ENOMEM;
+
+	qsort(r->writes, r->n_writes, sizeof(*r->writes), cmp_write);
+	qsort(v, n, sizeof(*v), cmp_repoint);
 	for (size_t m = 0; n && m < r->proc.n_maps && !ret; m++) {
 		const struct proc_map *mp = &r->proc.maps[m];
 
-		if (mp->perms[1] != 'w' || mp->perms[3] != 'p' ||
-		    (mp->path && (!strcmp(mp->path, "[stack]") || !strncmp(mp->path, "[v", 2))))
+		if (mp->perms[1] != 'w' || mp->perms[3] != 'p' || is_stack(r, mp))
 			continue;
-		for (uint64_t a = mp->start; a < mp->end && !ret; a += sizeof(buf)) {
-			size_t len = mp->end - a < sizeof(buf) ? mp->end - a : sizeof(buf);
+		for (uint64_t a = mp->start; a < mp->end && !ret; a += CHUNK) {
+			size_t len = mp->end - a < CHUNK ? mp->end - a : CHUNK;
 
 			if (proc_read(&r->proc, a, buf, len))
 				break;
-			for (size_t w = 0; w < len / 8 && !ret; w++) {
-				for (size_t i = 0; i < n; i++) {
-					if (buf[w] != v[i].old || is_planned(r, a + w * 8))
-						continue;
-					if (v[i].ambiguous) {
-						struct featset missing;
-
-						r->st.pointers_ambiguous++;
-						if (!runs_on_target(r, v[i].old, v[i].len, &missing)) {
-							log_err(r->ctx, "pid %d: pointer at %#" PRIx64 " to %s, which cannot run "
-								"here, could mean several functions: refusing\n", r->pid,
-								a + w * 8, v[i].name);
-							ret = -EDEADLK;
-						}
-						break;
-					}
-					ret = add_write(r, a + w * 8, &v[i].new_, 8, v[i].name);
-					if (!ret)
-						r->writes[r->n_writes - 1].is_pointer = true;
-					r->st.pointers++;
-					break;
-				}
-			}
+			ret = repoint_chunk(r, a, buf, len / 8, v, n, n_planned);
 		}
 	}
+	free(buf);
 	r->st.scan_ns = now_ns() - t0;
 	return ret;
 }
 
 static int apply_writes(struct restore *r)
 {
-	uint8_t back[1024];
+	uint8_t *back = malloc(CHUNK);
+	int ret = back ? 0 : -ENOMEM;
 
-	for (size_t i = 0; i < r->n_writes; i++) {
+	for (size_t i = 0; i < r->n_writes && !ret; i++) {
 		const struct write *w = &r->writes[i];
-		int ret = (r->ctx->faults & FAULT_WRITE) && i == r->n_writes / 2 ? -EIO
-			  : proc_write(&r->proc, w->addr, w->data, w->len);
 
-		if (!ret)
-			ret = proc_read(&r->proc, w->addr, back, w->len);
+		ret = (r->ctx->faults & FAULT_WRITE) && i == r->n_writes / 2 ? -EIO
+		      : w->len > CHUNK ? -E2BIG : proc_write(&r->proc, w->addr, w->data, w->len);
+		ret = ret ?: proc_read(&r->proc, w->addr, back, w->len);
 		if (!ret && memcmp(back, w->data, w->len))
-			ret = -EIO;
-		if (ret) {
+			ret = -EIO;	/* read back differs */
+		if (ret)
 			log_err(r->ctx, "pid %d: writing %s at %#" PRIx64 " failed: %s (%zu of %zu writes done)\n", r->pid,
 				w->what, w->addr, strerror(-ret), i, r->n_writes);
-			return -EIO;
-		}
-		log_debug(r->ctx, "pid %d: wrote %s at %#" PRIx64 "\n", r->pid, w->what, w->addr);
+		else
+			log_debug(r->ctx, "pid %d: wrote %s at %#" PRIx64 "\n", r->pid, w->what, w->addr);
 	}
-	return 0;
+	free(back);
+	return ret ? -EIO : 0;
 }
 
 static void restore_free(struct restore *r)
@@ -657,6 +710,8 @@ static void restore_free(struct restore *r)
 	free(r->objs);
 	free(r->slot_ans);
 	free(r->state_ans);
+	for (size_t i = 0; i < r->n_writes; i++)
+		free(r->writes[i].data);
 	free(r->writes);
 	sel_free(&r->sel);
 	if (!r->dry_run)
