@@ -221,6 +221,7 @@ static const char *restore_failure(int ret)
 	case -ECHILD: case -ETIMEDOUT: return "the selection helper failed";
 	case -EIO: return "writing into the process failed (it may be half-patched)";
 	case -ENOMEM: return "out of memory";
+	case -EPROTONOSUPPORT: return "its glibc is not one cpuport can refresh";
 	default: return "re-patching failed";
 	}
 }

@@ -146,6 +146,45 @@ bad:
 	return -EBADMSG;
 }
 
+/*
+ * Re-derive a cached state's place from the destination's own file, as the
+ * scan found it: a tampered image cannot aim a state write anywhere else.
+ */
+static int check_state(struct restore *r, const Cpuport__State *st)
+{
+	const struct elf_info *e = &r->objs[st->object].elf;
+	const Cpuport__Object *o = r->img->objects[st->object];
+	const struct glibc_layout *l = glibc_layout_find(o->glibc_version);
+	const struct elf_symbol *sym = NULL, *ro = elf_dynsym_find(e, "_rtld_global_ro", NULL);
+	uint64_t want = UINT64_MAX, size = st->size;
+
+	switch (st->kind) {
+	case CPUPORT__STATE_KIND__LAZY_TRAMPOLINE:
+		want = e->pltgot ? e->pltgot + 16 : UINT64_MAX, size = 8;
+		break;
+	case CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL:
+	case CPUPORT__STATE_KIND__LIBGCC_FEATURES2:
+	case CPUPORT__STATE_KIND__LIBC_TUNING:
+		sym = st->name ? elf_sym_named(e, st->name) : NULL;
+		want = sym ? sym->value : UINT64_MAX, size = sym ? sym->size : 0;
+		break;
+	default:	/* ld.so's fields inside _rtld_global_ro */
+		if (!o->is_interp || !l || !ro)
+			break;
+		want = ro->value + (st->kind == CPUPORT__STATE_KIND__CPU_FEATURES ? l->cpu_features
+				    : st->kind == CPUPORT__STATE_KIND__RTLD_HWCAP ? l->hwcap
+				    : st->kind == CPUPORT__STATE_KIND__RTLD_PLATFORM ? l->platform
+										      : l->minsigstacksize);
+		size = st->kind == CPUPORT__STATE_KIND__CPU_FEATURES ? l->cpu_features_size : 8;
+		break;
+	}
+	if (want == st->offset && size == st->size)
+		return 0;
+	log_err(r->ctx, "pid %d: image names %s at %#" PRIx64 " in %s, which that file does not have there: the "
+		"image is corrupt or was tampered with\n", r->pid, st->name ?: "a cached state", st->offset, o->path);
+	return -EBADMSG;
+}
+
 /* Tell the helper about an object once: dlopen it, or map the executable. */
 static int send_object(struct restore *r, uint32_t i)
 {
@@ -718,6 +757,28 @@ static void restore_free(struct restore *r)
 		proc_close(&r->proc);
 }
 
+/*
+ * Without ld.so's cpu_features (a glibc whose layout cpuport does not know),
+ * later lazy binds, dlopen and the trampoline's XSAVE area would still follow
+ * the source CPU: only safe when the destination has exactly its features.
+ */
+static int check_layout_known(struct restore *r)
+{
+	struct cpu_desc src;
+	const Cpuport__Object *ld;
+
+	if (r->interp < 0 || find_state(r->img, r->interp, CPUPORT__STATE_KIND__CPU_FEATURES))
+		return 0;
+	ld = r->img->objects[r->interp];
+	if (!cpu_desc_from_image(r->img->source_cpu, &src) && !memcmp(&src.feat, &r->ctx->target.feat, sizeof(src.feat)))
+		return 0;
+	log_err(r->ctx, "pid %d: %s (glibc %s) keeps its CPU features where cpuport does not know: on a CPU other "
+		"than the source its later lazy binds and dlopen would pick the source's variants; restore on "
+		"the same CPU model, or use a glibc cpuport supports (2.36, 2.41)\n", r->pid, ld->path,
+		ld->glibc_version ?: "unknown");
+	return -EPROTONOSUPPORT;
+}
+
 /* Everything up to the writes: shared by restore and check. */
 static int plan(struct restore *r)
 {
@@ -748,6 +809,14 @@ static int plan(struct restore *r)
 		if (ret)
 			return ret;
 	}
+	for (size_t i = 0; i < img->n_states; i++) {
+		ret = check_state(r, img->states[i]);
+		if (ret)
+			return ret;
+	}
+	ret = check_layout_known(r);
+	if (ret)
+		return ret;
 	if (r->ctx->faults & FAULT_NOMEM) {
 		log_err(r->ctx, "pid %d: out of memory (injected)\n", r->pid);
 		return -ENOMEM;

@@ -8,6 +8,7 @@ CPUPORT=$TOP/resolver/cpuport
 PLUGIN_DIR=$TOP/plugin
 export CPUPORT_HELPER=$TOP/resolver/cpuport-select
 CRIU=${CRIU:-criu}
+PY=/usr/bin/python3	# Debian's, with python3-protobuf (not a pyenv shim)
 
 skip() { echo "SKIP: $*"; exit 77; }
 die() { echo "FAIL: $*" >&2; exit 1; }

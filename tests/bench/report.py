@@ -141,7 +141,10 @@ for wl, label in LOADS:
         cw = raw[("overhead", wl, "plugin", f"{phase}_cpu_us")]
         cwo = raw[("overhead", wl, "none", f"{phase}_cpu_us")]
         cpu_w, cpu_wo = med([v for _, v in cw]) / 1e3, med([v for _, v in cwo]) / 1e3
+        lw = med(vals("overhead", wl, "plugin", f"{phase}_log_us"))
+        lwo = med(vals("overhead", wl, "none", f"{phase}_log_us"))
         row[phase] = {"with_ms": mw, "without_ms": mwo, "ratio": mw / mwo, "paired_ratio": paired_ratio(w, wo),
+                      "log_with_ms": lw / 1e3, "log_without_ms": lwo / 1e3, "log_ratio": lw / lwo if lwo else None,
                       "with_iqr_ms": [x / 1e3 for x in quart([v for _, v in w])],
                       "without_iqr_ms": [x / 1e3 for x in quart([v for _, v in wo])], "runs": len(w),
                       "cpu_with_ms": cpu_w, "cpu_without_ms": cpu_wo, "cpu_ratio": cpu_w / cpu_wo}
@@ -159,20 +162,25 @@ for wl, label in LOADS:
     goal(f"dump time ratio, {wl}", row["dump"]["ratio"], GOAL_RATIO, "<=")
     goal(f"restore time ratio, {wl}", row["restore"]["ratio"], GOAL_RATIO, "<=")
 
-# ---- 2. throughput
+# ---- 2. throughput (iterations per CPU-second, per slice; slices paired by tag = round.cycle)
 tp = {}
-for mode in ("fresh", "masked", "criu", "cpuport"):
-    per_round = defaultdict(list)
-    for rnd, v in raw[("throughput", "strbench", mode, "window_ips")]:
-        per_round[rnd].append(v)
-    rm = {r: med(v) for r, v in per_round.items()}
-    tp[mode] = {"ips": med(list(rm.values())), "per_round": rm,
-                "bound": {s: (raw.get(("throughput", "strbench", mode, f"bound_{s}")) or [(0, "?")])[0][1]
-                          for s in ("memcpy", "strlen", "strchr")}}
-for mode in ("masked", "criu", "cpuport"):
-    tp[mode]["vs_fresh"] = tp[mode]["ips"] / tp["fresh"]["ips"]
-    tp[mode]["vs_fresh_paired"] = med([tp[mode]["per_round"][r] / tp["fresh"]["per_round"][r]
-                                       for r in tp[mode]["per_round"] if r in tp["fresh"]["per_round"]])
+for mode in ("fresh-before", "masked", "fresh", "criu", "cpuport"):
+    by_tag = defaultdict(list)
+    for tag, v in raw[("throughput", "strbench", mode, "slice_ips")]:
+        by_tag[tag].append(v)
+    tags = {t: med(v) for t, v in by_tag.items()}
+    b = {s_: (raw.get(("throughput", "strbench", mode, f"bound_{s_}")) or [(0, "-")])[0][1]
+         for s_ in ("memcpy", "strlen", "strchr")}
+    tp[mode] = {"ips": med(list(tags.values())), "by_tag": tags, "slices": sum(map(len, by_tag.values())),
+                "bound": b}
+for mode, base in (("masked", "fresh-before"), ("criu", "fresh"), ("cpuport", "fresh")):
+    t, c = tp[mode]["by_tag"], tp[base]["by_tag"]
+    pr = [t[k] / c[k] for k in t if k in c]
+    tp[mode]["vs_fresh"] = med(pr)
+    tp[mode]["vs_fresh_iqr"] = quart(pr)
+    tp[mode]["vs_fresh_of_medians"] = tp[mode]["ips"] / tp[base]["ips"]
+    tp[mode]["cycles"] = len(pr)
+tp["fresh-before"]["bound"] = tp["fresh"]["bound"]
 r = [x for x in (parse_restore(p) for p in logs("throughput-cpuport-*.restore")) if x]
 tp["cpuport"]["patched_slots"] = med([x["patched"] for x in r])
 res["throughput"] = tp
@@ -262,25 +270,29 @@ md = [f"# cpuport benchmarks", "",
       f"{h['runs']} runs per mode, {h['rounds']} throughput rounds, {h['seconds']} s; load average at the end "
       f"{h['loadavg_end']}. Medians; ratios are with/without.", "",
       "## 1. Overhead: criu wall time with the plugin vs without (empty -L dir), interleaved", "",
-      "| load | objects | procs | dump without | dump with | **ratio** | CPU ratio | plugin scan | "
-      "restore without | restore with | **ratio** | CPU ratio | plugin restore |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+      "| load | objects | procs | criu | without plugin | with plugin | **ratio** (wall) | ratio (criu log) | "
+      "ratio (CPU) | plugin's own |",
+      "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
 for o in res["overhead"]:
-    d, r = o["dump"], o["restore"]
-    md.append(f"| {o['label']} | {o['objects']} | {o['processes']} | {ms(d['without_ms'])} ms | {ms(d['with_ms'])} ms "
-              f"| **{d['ratio']:.2f}** | {d['cpu_ratio']:.2f} | {ms(d['plugin_ms'])} ms | {ms(r['without_ms'])} ms "
-              f"| {ms(r['with_ms'])} ms | **{r['ratio']:.2f}** | {r['cpu_ratio']:.2f} | {ms(r['plugin_ms'])} ms |")
-md += ["", "Wall time of the criu command; \"CPU ratio\": the same for criu's CPU time (user + system, with the "
-       "children it reaps, such as cpuport-select), which other load on the machine disturbs less. "
-       "\"plugin scan\" / \"plugin restore\": the time the plugin's own summary lines report (summed over the "
-       "processes of one dump/restore); the rest of the difference is loading the plugin and its libraries, its "
-       "set-up (CPU identification) and writing its images (with fsync).", "",
+    for phase, own in (("dump", "scan"), ("restore", "restore")):
+        d = o[phase]
+        md.append(f"| {o['label']} | {o['objects']} | {o['processes']} | {phase} | {ms(d['without_ms'])} ms "
+                  f"| {ms(d['with_ms'])} ms | **{d['ratio']:.2f}** | {d['log_ratio']:.2f} | {d['cpu_ratio']:.2f} "
+                  f"| {own} {ms(d['plugin_ms'])} ms |")
+md += ["", "Medians of the criu command's wall time; the ratio is with/without.  \"criu log\": criu's own "
+       "elapsed time at its last log line (leaves out exec and exit).  \"CPU\": criu's CPU time (user + system, "
+       "with the children it reaps, such as cpuport-select), which other load on the machine disturbs less. "
+       "\"plugin's own\": what the plugin's summary lines report (summed over the processes); the rest of "
+       "the difference is loading the plugin and its libraries, its set-up and writing its images (with fsync).",
+       "",
        "## 2. Upgrade: a memcpy/strlen/strchr loop started masked to SSE2, dumped and restored", "",
-       "| run | iterations/s | vs fresh | memcpy | strlen | strchr |", "|---|---:|---:|---|---|---|"]
+       "Iterations per CPU-second; the three processes run in turn (one at a time), and each ratio is the median "
+       "over cycles of the ratio within a cycle.", "",
+       "| process | iterations per CPU-s | vs fresh (IQR) | memcpy | strlen | strchr |", "|---|---:|---:|---|---|---|"]
 for mode, label in (("fresh", "(c) fresh start, unmasked"), ("masked", "masked, before the dump"),
                     ("criu", "(a) restored by criu alone (CPUPORT_DISABLE=1)"), ("cpuport", "(b) restored with cpuport")):
     t = tp[mode]
-    rel = "1" if mode == "fresh" else f"**{t['vs_fresh']:.3f}**"
+    rel = "1" if mode == "fresh" else f"**{t['vs_fresh']:.3f}** ({t['vs_fresh_iqr'][0]:.3f}-{t['vs_fresh_iqr'][1]:.3f})"
     md.append(f"| {label} | {t['ips']:.0f} | {rel} | {t['bound']['memcpy']} | {t['bound']['strlen']} "
               f"| {t['bound']['strchr']} |")
 s = res["scan"]
@@ -326,38 +338,47 @@ with open(dat + "-overhead.dat", "w") as f:
     for o in res["overhead"]:
         f.write(f"\"{o['load']}\" {o['dump']['ratio']:.4f} {o['restore']['ratio']:.4f}\n")
 with open(dat + "-tput.dat", "w") as f:
-    for mode, label in (("masked", "masked\\n(before dump)"), ("criu", "criu alone"), ("cpuport", "cpuport")):
+    for mode, label in (("masked", "masked\\nbefore dump"), ("criu", "(a) criu\\nalone"), ("cpuport", "(b) cpuport")):
         f.write(f"\"{label}\" {tp[mode]['vs_fresh']:.4f}\n")
+SHORT = {"python, same CPU": "python\\nsame CPU", "tree, same CPU": "tree (20)\\nsame CPU",
+         "python, upgrade (SSE2 -> this CPU)": "python\\nupgrade", "python, downgrade (-> x86-64-v2)": "python\\ndowngrade"}
 with open(dat + "-split.dat", "w") as f:
     for row in res["restore_split"]:
-        for src, key in (("", "plugin_parts_ms"), (" probe", "probe_ms")):
+        for src, key in (("", "plugin_parts_ms"), ("\\n(probe)", "probe_ms")):
             if key in row:
                 p = row[key]
-                name = row["scenario"].replace(", ", "\\n").replace(" (", "\\n(") + src
+                name = SHORT.get(row["scenario"], row["scenario"]) + src
                 f.write(f"\"{name}\" " + " ".join(f"{p[k]:.3f}" for k in PARTS + ["other"]) + "\n")
 gp = f"""
-set terminal pngcairo size 1500,520 font ",10"
+set terminal pngcairo size 1600,600 font ",10"
 set output "{OUT}/chart.png"
-set multiplot layout 1,3 title "cpuport benchmarks: {h['cpu']} ({h['date']})"
+set multiplot layout 1,3 title "cpuport benchmarks: {h['cpu']}, {h['cpus']} CPUs, {h['date']} (medians)"
+set bmargin 5
 set style data histograms
 set style fill solid 0.8 border -1
 set grid ytics
 set key top left
-set title "criu time, with plugin / without (goal <= {GOAL_RATIO})"
+set title "criu wall time, with plugin / without (goal <= {GOAL_RATIO})"
 set style histogram clustered gap 1
 set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0
 plot "{dat}-overhead.dat" using 2:xtic(1) title "dump", "" using 3 title "restore", \\
-     {GOAL_RATIO} with lines dt 2 lc rgb "red" title "goal"
-set title "upgrade throughput vs fresh unmasked start (goal >= {GOAL_TPUT})"
-set yrange [0:1.2]
-plot "{dat}-tput.dat" using 2:xtic(1) title "iterations/s ratio" lc rgb "#4477aa", \\
-     {GOAL_TPUT} with lines dt 2 lc rgb "red" title "goal"
-set title "restore: where the plugin's time goes (ms)"
+     "" using ($0-1./6):2:(sprintf("%.2f",$2)) with labels offset 0,0.7 notitle, \\
+     "" using ($0+1./6):3:(sprintf("%.2f",$3)) with labels offset 0,0.7 notitle, \\
+     {GOAL_RATIO} with lines dt 2 lw 2 lc rgb "red" title "goal"
+set title "upgrade: iterations/CPU-s vs fresh unmasked start (goal >= {GOAL_TPUT})"
+set yrange [0:1.25]
+set offsets 0, 0, 0, 0
+plot "{dat}-tput.dat" using 2:xtic(1) title "ratio to fresh" lc rgb "#4477aa", \\
+     "" using 0:2:(sprintf("%.3f",$2)) with labels offset 0,0.7 notitle, \\
+     {GOAL_TPUT} with lines dt 2 lw 2 lc rgb "red" title "goal"
+set title "restore: the plugin's time per restore (ms), summed over processes"
 set style histogram rowstacked
 set yrange [0:*]
+set key top right
 set xtics font ",8"
 plot "{dat}-split.dat" using 2:xtic(1) title "image", "" using 3 title "helper", "" using 4 title "pointer scan", \\
-     "" using 5 title "writes", "" using 6 title "other"
+     "" using 5 title "writes", "" using 6 title "other (verify, plan)"
 unset multiplot
 """
 with open(dat + ".gp", "w") as f:

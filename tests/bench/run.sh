@@ -12,27 +12,33 @@
 #  4. where restore time goes (the plugin's summary line, and tests/bench/probe
 #     which runs the library's restore outside criu on a `criu restore -s` process).
 #
-# Settings (environment): BENCH_RUNS (11), BENCH_ROUNDS (5), BENCH_QUICK=1
-# (3 runs, 2 rounds: checks the script, numbers are not meaningful), KEEP=1.
+# Settings (environment): BENCH_RUNS (21), BENCH_ROUNDS (2), BENCH_CYCLES (40),
+# BENCH_QUICK=1 (3 runs, 1 round of 3 cycles: checks the script, numbers are
+# not meaningful), BENCH_STEPS (a subset, no report), KEEP=1 (keep the work dir).
 set -euo pipefail
+[ -z "${BENCH_TRACE:-}" ] || { PS4='+ ${EPOCHREALTIME} '; set -x; }
 
-# Two cores shared with other people: stay out of their way.
+# Two cores shared with other people: stay out of their way.  And reap the
+# processes criu restores ourselves (init may take seconds to).
 if [ -z "${CPUPORT_BENCH_NICED:-}" ]; then
 	export CPUPORT_BENCH_NICED=1
-	exec nice -n 10 "$0" "$@"
+	top=$(cd "$(dirname "$0")/../.." && pwd)
+	mkdir -p "$top/build/bench"
+	${CC:-gcc} -O2 -Wall -Werror -o "$top/build/bench/tcmd" "$top/tests/bench/tcmd.c"
+	exec nice -n 10 "$top/build/bench/tcmd" --subreaper "$0" "$@"
 fi
 
 . "$(dirname "$0")/../lib.sh"
 require_criu
 BENCH=$TOP/tests/bench
 OUTDIR=$TOP/build/bench
-RUNS=${BENCH_RUNS:-11}
-ROUNDS=${BENCH_ROUNDS:-5}
-if [ -n "${BENCH_QUICK:-}" ]; then RUNS=3 ROUNDS=2; fi
+RUNS=${BENCH_RUNS:-21}
+ROUNDS=${BENCH_ROUNDS:-2}
+if [ -n "${BENCH_QUICK:-}" ]; then RUNS=3 ROUNDS=1 BENCH_CYCLES=3; fi
 PY=/usr/bin/python3
 MASK=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX2,-AVX,-AVX_Fast_Unaligned_Load,-ERMS,-FSRM
 TREE_N=20
-WINDOW_MS=100 WINDOWS=15 SKIP=2
+WINDOW_MS=25 CYCLES=${BENCH_CYCLES:-40} CYCLES_BEFORE=$(((${BENCH_CYCLES:-40} + 3) / 4))
 
 command -v gnuplot >/dev/null || skip "gnuplot not installed (apt-get install gnuplot-nox)"
 [ -x $PY ] || skip "Debian's python3 ($PY) not installed"
@@ -53,7 +59,7 @@ DEPS_LIBS=$(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig:${PKG_CONFIG_PATH:-} \
 	pkg-config --libs libelf libprotobuf-c capstone libcpuid)
 $CC -O2 -g -fno-builtin -Wall -Werror -o "$WORK/bin/strbench" "$BENCH/strbench.c"
 $CC -O2 -g -Wall -Werror -o "$WORK/bin/tree" "$BENCH/tree.c"
-$CC -O2 -g -Wall -Werror -o "$WORK/bin/tcmd" "$BENCH/tcmd.c"
+cp "$OUTDIR/tcmd" "$WORK/bin/tcmd"
 $CC -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/resolver" -I"$TOP/build" \
 	-o "$WORK/bin/probe" "$BENCH/probe.c" "$TOP/build/libcpuport.a" $DEPS_LIBS
 
@@ -148,6 +154,13 @@ check_restored() {
 	return 0
 }
 
+# log_end LOG: criu's own elapsed time at its last line (µs)
+log_end() {
+	local t
+	t=$(tail -n1 "$1" | sed -n 's/^(\([0-9]*\)\.\([0-9]*\)).*/\1\2/p')
+	echo $((10#${t:-0}))
+}
+
 # keep the plugin's lines (and criu's errors) of a log
 keep_log() { grep -E 'cpuport:|Error|Dumping finished|Restore finished' "$1" >"$2" || true; }
 
@@ -173,10 +186,12 @@ overhead() {
 			timed_dump "$PID" "$img" "$dir"
 			[ "$rep" = 0 ] || { rec overhead "$kind" $mode "$rep" dump_us "$T_US"
 				rec overhead "$kind" $mode "$rep" dump_cpu_us "$T_CPU"
+				rec overhead "$kind" $mode "$rep" dump_log_us "$(log_end "$img/dump.log")"
 				rec overhead "$kind" $mode "$rep" dump_rss_kb "$T_RSS"; }
 			timed_restore "$img" "$dir"
 			[ "$rep" = 0 ] || { rec overhead "$kind" $mode "$rep" restore_us "$T_US"
 				rec overhead "$kind" $mode "$rep" restore_cpu_us "$T_CPU"
+				rec overhead "$kind" $mode "$rep" restore_log_us "$(log_end "$img/restore.log")"
 				rec overhead "$kind" $mode "$rep" restore_rss_kb "$T_RSS"; }
 			check_restored "$kind" "$out" "$PID"
 			kill_tree "$PID"
@@ -191,70 +206,86 @@ overhead() {
 }
 
 #
-# 2. Upgrade throughput: masked start, dump, restore (criu alone / cpuport)
-#    vs a fresh unmasked start.
+# 2. Upgrade throughput: three strbench processes, (c) fresh unmasked and two
+#    started masked to SSE2, which are then dumped and restored (a) by criu
+#    alone and (b) with cpuport.  Only one of them runs at a time: each in
+#    turn is let run (SIGCONT) for two windows of CPU time and stopped again,
+#    so that every cycle compares the three under the same conditions.
 #
-# wait_windows OUT FROM: until OUT has SKIP + WINDOWS windows after line FROM
-# record_windows OUT FROM MODE ROUND: their rates (iterations/s) into raw.tsv
-wait_windows() { wait_lines "$1" $(($2 + SKIP + WINDOWS)); }
-record_windows() {	# OUT FROM mode round
-	tail -n "+$(($2 + 1))" "$1" | sed -n 's/^w=[0-9]* iters=\([0-9]*\) ns=\([0-9]*\)$/\1 \2/p' |
-		tail -n "+$((SKIP + 1))" | head -n $WINDOWS | while read -r it ns; do
-			# a window that spans the freeze is far longer than WINDOW_MS: not a rate
-			if [ "$ns" -lt $((WINDOW_MS * 1500000)) ]; then
-				rec throughput strbench "$3" "$4" window_ips "$((it * 1000000000 / ns))"
-			fi
-		done
-	return 0
+# slice NAME PID OUT MODE TAG: run PID for two windows; its rate (iterations
+# per CPU-second over the windows that completed) into raw.tsv
+slice() {
+	local pid=$2 out=$3 n
+	n=$(wc -l <"$out")
+	kill -CONT "$pid"
+	wait_lines "$out" $((n + 2))
+	kill -STOP "$pid"
+	tail -n "+$((n + 1))" "$out" | awk -v lo=$((WINDOW_MS * 900000)) -v hi=$((WINDOW_MS * 1500000)) '
+		{ split($2, a, "="); split($3, b, "=") }
+		# a restored thread'"'"'s CPU clock restarts: that window is no rate
+		b[2] >= lo && b[2] <= hi { it += a[2]; ns += b[2] }
+		END { if (ns) printf "%.0f\n", it * 1e9 / ns }' >"$WORK/rate"
+	if [ -s "$WORK/rate" ]; then rec throughput strbench "$4" "$5" slice_ips "$(cat "$WORK/rate")"; fi
+	alive "$pid" || die "strbench ($4) died"
 }
 bound() {	# PID SYMBOL: the variant bound to SYMBOL's slot in the executable
 	"$CPUPORT" scan --json "$1" >"$WORK/scan.json"
 	json_slot_target "$WORK/scan.json" "$2" strbench
 }
+start_strbench() {	# OUT [env...]: started, first window written, stopped; sets PID
+	env "${@:2}" setsid "$WORK/bin/strbench" "$1" $WINDOW_MS </dev/null >/dev/null 2>&1 &
+	PID=$!
+	disown "$PID"
+	PIDS+=("$PID")
+	wait_lines "$1" 1
+	kill -STOP "$PID"
+}
 throughput() {
-	local round mode order out img n s
-	info "upgrade throughput: $ROUNDS rounds of (fresh unmasked, criu alone, cpuport), ${WINDOWS} x ${WINDOW_MS} ms windows each"
+	local round cycle m img s order
+	local -A pid out
+	info "upgrade throughput: $ROUNDS rounds; $CYCLES_BEFORE cycles before the dump, $CYCLES after; 2 x $WINDOW_MS ms CPU windows per slice"
 	for round in $(seq 1 "$ROUNDS"); do
-		case $((round % 3)) in
-		1) order="fresh criu cpuport" ;; 2) order="criu cpuport fresh" ;; 0) order="cpuport fresh criu" ;;
-		esac
-		for mode in $order; do
-			out=$WORK/sb-$mode-$round.out img=$WORK/img-sb-$mode-$round
-			if [ $mode = fresh ]; then
-				setsid "$WORK/bin/strbench" "$out" $WINDOW_MS </dev/null >/dev/null 2>&1 &
-			else
-				GLIBC_TUNABLES=$MASK setsid "$WORK/bin/strbench" "$out" $WINDOW_MS </dev/null >/dev/null 2>&1 &
-			fi
-			PID=$!
-			disown "$PID"
-			PIDS+=("$PID")
-			if [ $mode = fresh ]; then
-				wait_windows "$out" 0
-				record_windows "$out" 0 fresh "$round"
-			else
-				wait_windows "$out" 0
-				record_windows "$out" 0 masked "$round"
-				if [ "$round" = 1 ] && [ $mode = criu ]; then
-					for s in memcpy strlen strchr; do rec throughput strbench masked 1 "bound_$s" "$(bound "$PID" $s)"; done
-				fi
-				timed_dump "$PID" "$img" "$PLUG"
-				n=$(wc -l <"$out")
-				if [ $mode = criu ]; then
-					CPUPORT_DISABLE=1 timed_restore "$img" "$PLUG"
-				else
-					timed_restore "$img" "$PLUG"
-				fi
-				wait_windows "$out" "$n"
-				record_windows "$out" "$n" "$mode" "$round"
-				keep_log "$img/restore.log" "$LOGS/throughput-$mode-$round.restore"
-			fi
-			if [ "$round" = 1 ]; then
-				for s in memcpy strlen strchr; do rec throughput strbench $mode 1 "bound_$s" "$(bound "$PID" $s)"; done
-			fi
-			kill -9 "$PID"
-			wait_gone "$PID"
-			rm -rf "$img" "$out"
+		for m in fresh masked1 masked2; do out[$m]=$WORK/sb-$m-$round.out; done
+		start_strbench "${out[fresh]}"; pid[fresh]=$PID
+		start_strbench "${out[masked1]}" GLIBC_TUNABLES=$MASK; pid[masked1]=$PID
+		start_strbench "${out[masked2]}" GLIBC_TUNABLES=$MASK; pid[masked2]=$PID
+		for cycle in $(seq 1 "$CYCLES_BEFORE"); do
+			for m in fresh masked1 masked2; do
+				slice "$m" "${pid[$m]}" "${out[$m]}" "$(if [ $m = fresh ]; then echo fresh-before; else echo masked; fi)" "$round.$cycle"
+			done
 		done
+		if [ "$round" = 1 ]; then
+			for s in memcpy strlen strchr; do
+				rec throughput strbench fresh 1 "bound_$s" "$(bound "${pid[fresh]}" $s)"
+				rec throughput strbench masked 1 "bound_$s" "$(bound "${pid[masked1]}" $s)"
+			done
+		fi
+		# (a) criu alone, (b) cpuport: dumped running, restored, stopped again
+		for m in criu cpuport; do
+			if [ $m = criu ]; then PID=${pid[masked1]} out[criu]=${out[masked1]}
+			else PID=${pid[masked2]} out[cpuport]=${out[masked2]}; fi
+			img=$WORK/img-sb-$m-$round
+			kill -CONT "$PID"
+			timed_dump "$PID" "$img" "$PLUG"
+			if [ $m = criu ]; then CPUPORT_DISABLE=1 timed_restore "$img" "$PLUG"
+			else timed_restore "$img" "$PLUG"; fi
+			kill -STOP "$PID"
+			pid[$m]=$PID
+			keep_log "$img/restore.log" "$LOGS/throughput-$m-$round.restore"
+		done
+		if [ "$round" = 1 ]; then
+			for s in memcpy strlen strchr; do
+				for m in criu cpuport; do rec throughput strbench $m 1 "bound_$s" "$(bound "${pid[$m]}" $s)"; done
+			done
+		fi
+		for cycle in $(seq 1 "$CYCLES"); do
+			case $((cycle % 3)) in
+			1) order="fresh criu cpuport" ;; 2) order="criu cpuport fresh" ;; 0) order="cpuport fresh criu" ;;
+			esac
+			for m in $order; do slice "$m" "${pid[$m]}" "${out[$m]}" $m "$round.$cycle"; done
+		done
+		for m in fresh criu cpuport; do kill -9 "${pid[$m]}"; wait_gone "${pid[$m]}"; done
+		rm -rf "$WORK"/img-sb-* "$WORK"/sb-*
 	done
 }
 
@@ -312,14 +343,15 @@ PY
 }
 
 info "cpuport bench: $RUNS runs per mode, $ROUNDS throughput rounds; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for step in "overhead fixture" "overhead python" "overhead tree" throughput scan_speed restore_split; do
+STEPS=${BENCH_STEPS:-"overhead:fixture overhead:python overhead:tree throughput scan_speed restore_split"}
+for step in $STEPS; do
 	t=$SECONDS
-	$step
-	rec meta - - - "seconds_${step/ /_}" $((SECONDS - t))
+	${step/:/ }
+	rec meta - - - "seconds_${step/:/_}" $((SECONDS - t))
 done
 rec meta - - - seconds "$((SECONDS - T0))"
 rec meta - - - runs "$RUNS"
 rec meta - - - rounds "$ROUNDS"
 rec meta - - - loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$PY" "$BENCH/report.py" "$OUTDIR" "$TOP"
+[ -n "${BENCH_STEPS:-}" ] || "$PY" "$BENCH/report.py" "$OUTDIR" "$TOP"

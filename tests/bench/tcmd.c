@@ -7,9 +7,16 @@
  * CPU times in 10 ms steps, too coarse for a 100 ms criu run.
  *
  *   tcmd FILE CMD [ARGS...]      exit status: CMD's (128+N if killed by N)
+ *   tcmd --subreaper CMD [ARGS...]
+ *
+ * --subreaper makes CMD (exec'ed in place) the reaper of its orphaned
+ * descendants, such as the processes `criu restore -d` leaves behind: then a
+ * killed one is gone at once, not whenever init gets round to it.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -29,8 +36,15 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: tcmd FILE CMD [ARGS...]\n");
+		fprintf(stderr, "usage: tcmd FILE CMD [ARGS...] | tcmd --subreaper CMD [ARGS...]\n");
 		return 2;
+	}
+	if (!strcmp(argv[1], "--subreaper")) {
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1))
+			perror("tcmd: PR_SET_CHILD_SUBREAPER");
+		execvp(argv[2], argv + 2);
+		perror(argv[2]);
+		return 127;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	pid = fork();
