@@ -37,6 +37,7 @@ static const char usage[] =
 	"                      libcpuid raw CPUID dump file (default: $CPUPORT_TARGET)\n"
 	"  -j, --json          JSON instead of tables\n"
 	"  -o, --output FILE   scan: also write the table as a cpuport image to FILE\n"
+	"  -r, --root DIR      check: the checkpoint's files are under DIR (a container's rootfs)\n"
 	"  -v, --verbose       print debug messages\n"
 	"      --helper PATH   the cpuport-select helper (default: the installed one)\n"
 	"  -h, --help          this text\n"
@@ -266,21 +267,22 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "target", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },
-		{ "output", required_argument, NULL, 'o' },
+		{ "output", required_argument, NULL, 'o' }, { "root", required_argument, NULL, 'r' },
 		{ "verbose", no_argument, NULL, 'v' },	    { "helper", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },	    { "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	const char *target = getenv("CPUPORT_TARGET"), *helper = getenv("CPUPORT_HELPER");
+	const char *target = getenv("CPUPORT_TARGET"), *helper = getenv("CPUPORT_HELPER"), *root = NULL;
 	struct cpuport_ctx *ctx;
 	bool json = false;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "t:jo:vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:jo:r:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': target = optarg; break;
 		case 'j': json = true; break;
 		case 'o': output = optarg; break;
+		case 'r': root = optarg; break;
 		case 'v': verbose = 1; break;
 		case 'H': helper = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
@@ -299,7 +301,8 @@ int main(int argc, char **argv)
 			printf("%s\n", *t);
 		return 0;
 	}
-	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .target = target, .helper_path = helper);
+	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .target = target, .helper_path = helper,
+		     .root = root);
 	ctx = cpuport_ctx__new(&o);
 	if (!ctx) {
 		fprintf(stderr, "cpuport: %s\n", strerror(errno));

@@ -87,7 +87,8 @@ struct cpuport_ctx *cpuport_ctx__new(const struct cpuport_ctx_opts *opts)
 	ctx->faults = parse_faults(ctx, getenv("CPUPORT_FAULT"));
 	helper = OPT(opts, helper_path, NULL) ?: CPUPORT_HELPER_PATH;
 	ctx->helper_path = strdup(helper);
-	if (!ctx->helper_path) {
+	ctx->root = strdup(OPT(opts, root, NULL) ?: "");
+	if (!ctx->helper_path || !ctx->root) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -116,5 +117,6 @@ void cpuport_ctx__free(struct cpuport_ctx *ctx)
 	if (!ctx)
 		return;
 	free(ctx->helper_path);
+	free(ctx->root);
 	free(ctx);
 }

@@ -57,9 +57,14 @@ struct cpuport_ctx_opts {
 	const char *helper_path;
 	/* kill the helper after this many ms; 0: 10000 */
 	unsigned int helper_timeout_ms;
+	/*
+	 * cpuport_check() only: the directory the checkpoint's files are under
+	 * (a container's rootfs); NULL: "/".
+	 */
+	const char *root;
 	size_t :0;
 };
-#define cpuport_ctx_opts__last_field helper_timeout_ms
+#define cpuport_ctx_opts__last_field root
 
 /* Declare an options struct with its size filled in. */
 #define CPUPORT_OPTS(TYPE, NAME, ...) \

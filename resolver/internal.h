@@ -112,6 +112,7 @@ struct cpuport_ctx {
 	void *print_arg;
 	char *helper_path;
 	unsigned int helper_timeout_ms;
+	char *root;		/* check: where the files are ("" for /) */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
 	bool target_is_host;

@@ -76,8 +76,8 @@ static int match_object(struct restore *r, uint32_t i)
 {
 	struct robj *o = &r->objs[i];
 	const Cpuport__Object *rec = o->rec;
-	char path[128], want[130], have[130];
-	const char *open_path = rec->path;
+	char path[4096], want[130], have[130];
+	const char *open_path = path;
 	const struct proc_map *m = NULL;
 	int ret;
 
@@ -88,7 +88,8 @@ static int match_object(struct restore *r, uint32_t i)
 			return -ESTALE;
 		}
 		proc_map_file_path(&r->proc, m, path, sizeof(path));
-		open_path = path;
+	} else {
+		snprintf(path, sizeof(path), "%s%s", r->ctx->root, rec->path);
 	}
 	ret = elf_info_load(r->ctx, open_path, &o->elf);
 	if (ret) {
@@ -299,7 +300,7 @@ static int build_request(struct restore *r)
 /* ld.so and the directories of the process's libraries, seen from its root. */
 static int run_helper(struct restore *r)
 {
-	char lib_path[4096] = "", dir[512], root[64];
+	char lib_path[4096] = "", dir[512], root[512];
 	size_t pos = 0;
 	int interp_fd;
 	pid_t nspid;
@@ -311,11 +312,11 @@ static int run_helper(struct restore *r)
 		return -ENOEXEC;
 	}
 	if (r->dry_run)
-		snprintf(root, sizeof(root), "/");
+		snprintf(root, sizeof(root), "%s", r->ctx->root);
 	else
 		snprintf(root, sizeof(root), "/proc/%d/root", r->pid);
 	for (size_t i = 0; i < r->img->n_objects; i++) {
-		char *copy = strdup(r->img->objects[i]->path), full[600];
+		char *copy = strdup(r->img->objects[i]->path), full[1100];
 		int fd;
 
 		if (!copy)

@@ -43,7 +43,11 @@ PKGS=(
 	libprotobuf-dev protobuf-compiler python3-protobuf libnl-3-dev libnl-route-3-dev libnet1-dev
 	libcap-dev libbsd-dev libgnutls28-dev libnftables-dev libaio-dev uuid-dev iproute2 kmod
 	# tests: glibc variant names, QEMU guests with older CPUs, real programs as workloads
-	libc6-dbg gdb binutils python3 qemu-system-x86 busybox-static cpio sqlite3 bc
+	libc6-dbg gdb binutils python3 qemu-system-x86 busybox-static cpio sqlite3 bc util-linux
+	# container runtimes (runc, Podman; criu locks a container's network with iptables)
+	runc podman iptables
+	# fuzzing (libFuzzer) and sanitizers
+	clang libclang-rt-14-dev
 )
 
 # --- Debian packages ---------------------------------------------------------
@@ -159,7 +163,7 @@ fi
 step "trixie's glibc, unpacked (tests: a process on another glibc)"
 CACHE=${CPUPORT_CACHE:-/var/cache/cpuport}
 TROOT=$CACHE/trixie-root
-if [ -x "$TROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ]; then
+if [ -x "$TROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ] && [ -d "$TROOT/usr/lib/debug/.build-id" ]; then
 	echo "present: $TROOT"
 else
 	TAPT=$CACHE/trixie-apt
@@ -170,10 +174,11 @@ else
 		-o Dir::State::Lists="$TAPT/lists" -o Dir::Cache::Archives="$TAPT/archives"
 		-o Dir::State::status=/dev/null)
 	apt-get "${APTP[@]}" update -qq || fail "cannot read trixie's package index"
-	(cd "$TAPT/archives" && apt-get "${APTP[@]}" download libc6 >/dev/null 2>&1) ||
-		fail "cannot download trixie's libc6"
-	rm -rf "$TROOT.tmp" && mkdir -p "$TROOT.tmp"
-	dpkg -x "$TAPT"/archives/libc6_*.deb "$TROOT.tmp" && mv "$TROOT.tmp" "$TROOT"
+	(cd "$TAPT/archives" && apt-get "${APTP[@]}" download libc6 libc6-dbg >/dev/null 2>&1) ||
+		fail "cannot download trixie's libc6 and libc6-dbg"
+	rm -rf "$TROOT" "$TROOT.tmp" && mkdir -p "$TROOT.tmp"
+	dpkg -x "$TAPT"/archives/libc6_*.deb "$TROOT.tmp" &&
+		dpkg -x "$TAPT"/archives/libc6-dbg_*.deb "$TROOT.tmp" && mv "$TROOT.tmp" "$TROOT"
 	echo "unpacked: $TROOT"
 fi
 
