@@ -45,9 +45,12 @@ LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
 PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
 PLUGIN_OBJS := $(addprefix $(B)/plugin/,$(PLUGIN_SRCS:.c=.o))
 
-PLUGIN := plugin/cpuport_plugin.so
-CLI    := resolver/cpuport
-HELPER := resolver/cpuport-select
+# The sanitized build keeps its binaries apart (build-san/out/), so both builds coexist:
+# tests pick them with CPUPORT_OUT (tests/lib.sh).
+OUT    := $(if $(filter 1,$(SANITIZE)),$(B)/out/,)
+PLUGIN := $(OUT)plugin/cpuport_plugin.so
+CLI    := $(OUT)resolver/cpuport
+HELPER := $(OUT)resolver/cpuport-select
 LIB    := $(B)/libcpuport.a
 ifeq ($(SANITIZE),1)
 PLUGIN_LIB := $(B)/libcpuport-plugin.a
@@ -79,11 +82,6 @@ $(B)/libgcc_bits.h: resolver/gen_libgcc_bits.c
 $(B)/cpuport.pb-c.o: $(B)/cpuport.pb-c.c
 	$(CC) $(CFLAGS) -fPIC $(DEPS_CFLAGS) -c -o $@ $<
 
-# Outputs outside $(B) are rebuilt when SANITIZE changes.
-MODE_STAMP := build/.mode-$(if $(filter 1,$(SANITIZE)),san,plain)
-$(MODE_STAMP):
-	@mkdir -p build && rm -f build/.mode-* && touch $@
-
 RESOLVER_DEPS := resolver/internal.h resolver/cpuport.h resolver/select.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
 
 $(B)/resolver/%.o: resolver/%.c $(RESOLVER_DEPS)
@@ -105,17 +103,20 @@ $(B)/libcpuport-plugin.a: $(PLUGIN_LIB_OBJS)
 	$(AR) rcs $@ $^
 
 # Only CR_PLUGIN_DESC is exported (version script); criu provides print_on_level & co.
-$(PLUGIN): $(PLUGIN_OBJS) $(PLUGIN_LIB) plugin/cpuport_plugin.map $(MODE_STAMP)
+$(PLUGIN): $(PLUGIN_OBJS) $(PLUGIN_LIB) plugin/cpuport_plugin.map
+	@mkdir -p $(dir $@)
 	$(CC) -shared $(PLUGIN_SAN) $(LDFLAGS) -Wl,--version-script=plugin/cpuport_plugin.map -o $@ \
 		$(PLUGIN_OBJS) $(PLUGIN_LIB) $(DEPS_LIBS)
 
-$(CLI): resolver/cli.c $(LIB) $(MODE_STAMP)
+$(CLI): resolver/cli.c $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) $(WARN) $(CPPFLAGS_ALL) $(LDFLAGS) -o $@ resolver/cli.c $(LIB) $(DEPS_LIBS)
 
 # libc only, lazy binding (its own GOT[2] tells which trampoline ld.so picks here).
 # Never sanitized: it maps executables at their link addresses and runs foreign resolvers.
 $(HELPER): resolver/select_helper.c
-	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ $<
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ resolver/select_helper.c
 
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1

@@ -689,16 +689,19 @@ static int repoint_chunk(struct restore *r, uint64_t a, uint64_t *buf, size_t wo
 
 static int scan_pointers(struct restore *r, struct repoint *v, size_t n)
 {
-	uint64_t t0 = now_ns(), *buf = malloc(CHUNK);
+	uint64_t t0 = now_ns(), *buf;
 	size_t n_planned = r->n_writes;
 	int ret = 0;
 
+	if (!n)		/* no variant changes: no copied pointer can be stale */
+		return 0;
+	buf = malloc(CHUNK);
 	if (!buf)
 		return -ENOMEM;
-
-	qsort(r->writes, r->n_writes, sizeof(*r->writes), cmp_write);
+	if (r->n_writes)
+		qsort(r->writes, r->n_writes, sizeof(*r->writes), cmp_write);
 	qsort(v, n, sizeof(*v), cmp_repoint);
-	for (size_t m = 0; n && m < r->proc.n_maps && !ret; m++) {
+	for (size_t m = 0; m < r->proc.n_maps && !ret; m++) {
 		const struct proc_map *mp = &r->proc.maps[m];
 
 		if (mp->perms[1] != 'w' || mp->perms[3] != 'p' || is_stack(r, mp))

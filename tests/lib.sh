@@ -4,9 +4,11 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FIX=$TOP/build/fixtures
-CPUPORT=$TOP/resolver/cpuport
-PLUGIN_DIR=$TOP/plugin
-export CPUPORT_HELPER=$TOP/resolver/cpuport-select
+# CPUPORT_OUT=build-san/out: the sanitized build's binaries (tests/san.sh)
+OUT=${CPUPORT_OUT:-$TOP}
+CPUPORT=$OUT/resolver/cpuport
+PLUGIN_DIR=$OUT/plugin
+export CPUPORT_HELPER=$OUT/resolver/cpuport-select
 CRIU=${CRIU:-criu}
 PY=/usr/bin/python3	# Debian's, with python3-protobuf (not a pyenv shim)
 

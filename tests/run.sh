@@ -10,10 +10,13 @@ logdir=$top/build/test-logs
 mkdir -p "$logdir"
 pass=0 fail=0 skip=0 failed=()
 for t in "$@"; do
+	# "WRAPPER:TEST" runs TEST under WRAPPER (e.g. tests/san.sh:tests/integration/10-x.sh)
+	cmd=("$t")
+	case $t in *:*) cmd=("${t%%:*}" "${t#*:}") ;; esac
 	name=${t#"$top"/}
-	log=$logdir/$(basename "$t").log
+	log=$logdir/$(echo "$name" | tr '/:' '__').log
 	start=${EPOCHREALTIME/./}
-	( cd "$top" && exec "$t" ) >"$log" 2>&1
+	( cd "$top" && exec "${cmd[@]}" ) >"$log" 2>&1
 	rc=$?
 	el=$(( ${EPOCHREALTIME/./} - start )); secs=$((el / 1000000)).$((el / 100000 % 10))
 	case $rc in

@@ -39,14 +39,28 @@ $(B)/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h)
 unit-build: $(UNIT_BINS) fixtures
 integration-build: all fixtures
 
+# The same tests against the ASan+UBSan build (tests/san.sh). Not the container
+# tests (they use the installed plugin) nor the scale test (time).
+SAN_INTEGRATION := $(filter-out %/70-runc.sh %/71-podman.sh %/80-scale.sh,$(wildcard tests/integration/*.sh))
+SAN_TESTS := $(patsubst build/unit/%,tests/san.sh:build-san/unit/%,$(UNIT_BINS)) \
+	$(addprefix tests/san.sh:,$(SAN_INTEGRATION))
+san-build:
+	@$(MAKE) -s SANITIZE=1 all unit-build
+
+sanitize: san-build fixtures
+	@tests/run.sh sanitize $(SAN_TESTS)
+
 unit: unit-build
 	@tests/run.sh unit $(UNIT_BINS)
 
 integration: integration-build
 	@tests/run.sh integration tests/integration/*.sh
 
-test: all unit-build integration-build
-	@tests/run.sh all $(UNIT_BINS) tests/integration/*.sh
+# Everything CI runs: unit, integration, the same under ASan+UBSan, a short fuzz run,
+# and the quick part of the cross-CPU QEMU matrix.
+QUICK := $(wildcard tests/fuzz/smoke.sh tests/e2e/quick.sh)
+test: all unit-build integration-build san-build fuzz
+	@tests/run.sh all $(UNIT_BINS) tests/integration/*.sh $(SAN_TESTS) $(QUICK)
 
 e2e: all fixtures
 	@tests/e2e/run.sh
@@ -54,5 +68,5 @@ e2e: all fixtures
 bench: all fixtures
 	@tests/bench/run.sh
 
-.PHONY: fixtures unit unit-build integration integration-build test e2e bench
+.PHONY: fixtures unit unit-build integration integration-build san-build sanitize test e2e bench
 include tests/fuzz/fuzz.mk
