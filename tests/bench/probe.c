@@ -7,6 +7,7 @@
  *
  *   probe restore IMGDIR PID
  *   probe scan PID N
+ *   probe init N
  *
  * Prints one JSON object:
  *   image_ns     reading and decoding cpuport-<nspid>.img
@@ -18,6 +19,11 @@
  * "scan" runs cpuport_scan() (the plugin's dump work) N times on a live
  * process and prints one JSON object per run: relocs, objects, wall_ns, and
  * cpu_ns (this thread's CPU time, user + system: the same on a busy machine).
+ *
+ * "init" times cpuport_ctx__new() (CPU identification, what the plugin's init
+ * does once per dump or restore) N times: one JSON object per run (init_ns).
+ * (Loading the plugin is timed by `tcmd --dlopen`, in a process that has not
+ * mapped the plugin's libraries yet.)
  *
  * Exit status 0 only if everything succeeded.
  */
@@ -113,6 +119,23 @@ static int scan(struct cpuport_ctx *ctx, pid_t pid, int n)
 	return 0;
 }
 
+static int init(int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t t0 = now_ns(), t1;
+		struct cpuport_ctx *ctx = cpuport_ctx__new(NULL);
+
+		t1 = now_ns();
+		if (!ctx) {
+			perror("probe: cpuport_ctx__new");
+			return 1;
+		}
+		cpuport_ctx__free(ctx);
+		printf("{\"init_ns\":%llu}\n", (unsigned long long)(t1 - t0));
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cpuport_restore_stats st = { 0 };
@@ -124,8 +147,10 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int fd, ret;
 
+	if (argc == 3 && !strcmp(argv[1], "init"))
+		return init(atoi(argv[2]));
 	if (argc != 4 || (strcmp(argv[1], "restore") && strcmp(argv[1], "scan"))) {
-		fprintf(stderr, "usage: probe restore IMGDIR PID | probe scan PID N\n");
+		fprintf(stderr, "usage: probe restore IMGDIR PID | probe scan PID N | probe init N\n");
 		return 2;
 	}
 	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .helper_path = getenv("CPUPORT_HELPER"),

@@ -124,7 +124,8 @@ res["host"] = {
 
 def goal(name, value, target, op, unit=""):
     met = None if value is None else (value <= target if op == "<=" else value >= target)
-    res["goals"].append({"name": name, "value": value, "goal": f"{op} {target}{unit}", "met": met})
+    shown = f"{target / 1e6:g} M" if target >= 1e5 else f"{target:g}"
+    res["goals"].append({"name": name, "value": value, "goal": f"{op} {shown}{unit}", "met": met})
 
 
 # ---- 1. overhead
@@ -153,6 +154,10 @@ for wl, label in LOADS:
         row[phase]["criu_maxrss_kb"] = {"with": rss_w, "without": rss_wo, "delta": rss_w - rss_wo}
     d = [x for x in (parse_dump(p) for p in logs(f"overhead-{wl}-plugin-*.dump")) if x]
     r = [x for x in (parse_restore(p) for p in logs(f"overhead-{wl}-plugin-*.restore")) if x]
+    for phase in ("dump", "restore"):
+        row[phase]["hooks_ms"] = med(vals("overhead", wl, "plugin", f"{phase}_hooks_us")) / 1e3
+        row[phase]["extra_ms"] = row[phase]["with_ms"] - row[phase]["without_ms"]
+        row[phase]["extra_log_ms"] = row[phase]["log_with_ms"] - row[phase]["log_without_ms"]
     row["dump"]["plugin_ms"] = med([x["ms"] for x in d])
     row["dump"]["relocs"] = med([x["relocs"] for x in d])
     row["restore"]["plugin_ms"] = med([x["total"] for x in r])
@@ -212,6 +217,8 @@ for phase in ("dump", "restore"):
     mem[f"criu_{phase}_delta_kb"] = max(x[phase]["criu_maxrss_kb"]["delta"] for x in res["overhead"])
     mem[f"criu_{phase}_by_load"] = {x["load"]: x[phase]["criu_maxrss_kb"] for x in res["overhead"]}
 res["memory"] = mem
+res["fixed"] = {"plugin_load_ms": med(vals("fixed", "plugin", "-", "load_ns")) / 1e6,
+                "init_ms": med(vals("fixed", "plugin", "-", "init_ns")) / 1e6}
 goal("plugin's extra peak RSS in criu dump (MiB)", mem["criu_dump_delta_kb"] / 1024, GOAL_RSS_MIB, "<=", " MiB")
 goal("plugin's extra peak RSS in criu restore (MiB)", mem["criu_restore_delta_kb"] / 1024, GOAL_RSS_MIB, "<=",
      " MiB")
@@ -244,13 +251,13 @@ def split_row(name, restores, criu_ms, probe_m=None):
     res["restore_split"].append(row)
 
 
-for wl in ("python", "tree"):
-    o = next(x for x in res["overhead"] if x["load"] == wl)
-    split_row(f"{wl}, same CPU", [x for x in (parse_restore(p) for p in logs(f"overhead-{wl}-plugin-*.restore"))
-                                  if x], o["restore"]["with_ms"])
-for scen, label in (("upgrade", "python, upgrade (SSE2 -> this CPU)"), ("downgrade", "python, downgrade (-> x86-64-v2)")):
+for scen, label in (("same", "python, same CPU"), ("upgrade", "python, upgrade (SSE2 -> this CPU)"),
+                    ("downgrade", "python, downgrade (-> x86-64-v2)")):
     split_row(label, [x for x in (parse_restore(p) for p in logs(f"split-{scen}-*.restore")) if x],
               med(vals("split", "python", scen, "restore_us")) / 1e3, probe.get(scen))
+o = next(x for x in res["overhead"] if x["load"] == "tree")
+split_row("tree, same CPU", [x for x in (parse_restore(p) for p in logs("overhead-tree-plugin-*.restore")) if x],
+          o["restore"]["with_ms"])
 
 with open(os.path.join(OUT, "results.json"), "w") as f:
     json.dump(res, f, indent=1, default=str)
@@ -282,10 +289,27 @@ for o in res["overhead"]:
 md += ["", "Medians of the criu command's wall time; the ratio is with/without.  \"criu log\": criu's own "
        "elapsed time at its last log line (leaves out exec and exit).  \"CPU\": criu's CPU time (user + system, "
        "with the children it reaps, such as cpuport-select), which other load on the machine disturbs less. "
-       "\"plugin's own\": what the plugin's summary lines report (summed over the processes); the rest of "
-       "the difference is loading the plugin and its libraries, its set-up and writing its images (with fsync).",
-       "",
-       "## 2. Upgrade: a memcpy/strlen/strchr loop started masked to SSE2, dumped and restored", "",
+       "\"plugin's own\": what the plugin's summary lines report (summed over the processes).", "",
+       "Where the extra time goes (medians, ms).  \"in hooks\": the plugin's per-process hooks as criu's log "
+       "timestamps show them (dump: scan, then writing the image with fsync; restore: reading the image, "
+       "re-selecting, patching), of which the plugin's summary lines name the part shown.  \"outside hooks\": "
+       "the rest of the extra time in criu's log: loading the plugin and its libraries (capstone, libelf, "
+       "libcpuid, protobuf-c) and its init (CPU identification).  Extra wall minus extra criu log: before "
+       "criu's first and after its last log line (exit).", "",
+       "| load | criu | extra wall | extra (criu log) | in hooks (criu log) | of which named by the plugin | "
+       "outside hooks (± noise) |",
+       "|---|---|---:|---:|---:|---:|---:|"]
+for o in res["overhead"]:
+    for phase, own in (("dump", "scan"), ("restore", "total")):
+        d = o[phase]
+        md.append(f"| {o['load']} | {phase} | {ms(d['extra_ms'])} | {ms(d['extra_log_ms'])} | {ms(d['hooks_ms'])} "
+                  f"| {own} {ms(d['plugin_ms'])} | {ms(d['extra_log_ms'] - d['hooks_ms'])} |")
+fx = res["fixed"]
+md += ["", f"Measured directly, once per criu run: loading the plugin and its libraries (dlopen in a fresh "
+       f"process) **{ms(fx['plugin_load_ms'])} ms**, its init (cpuport_ctx__new: CPU identification) "
+       f"**{ms(fx['init_ms'])} ms**.  \"outside hooks\" is a difference of medians and carries the noise of "
+       f"both."]
+md += ["", "## 2. Upgrade: a memcpy/strlen/strchr loop started masked to SSE2, dumped and restored", "",
        "Iterations per CPU-second; the three processes run in turn (one at a time), and each ratio is the median "
        "over cycles of the ratio within a cycle.", "",
        "| process | iterations per CPU-s | vs fresh (IQR) | memcpy | strlen | strchr |", "|---|---:|---:|---|---|---|"]
@@ -375,7 +399,8 @@ plot "{dat}-tput.dat" using 2:xtic(1) title "ratio to fresh" lc rgb "#4477aa", \
 set title "restore: the plugin's time per restore (ms), summed over processes"
 set style histogram rowstacked
 set yrange [0:*]
-set key top right
+set offsets 0, 0, graph 0.05, 0
+set key top left
 set xtics font ",8"
 plot "{dat}-split.dat" using 2:xtic(1) title "image", "" using 3 title "helper", "" using 4 title "pointer scan", \\
      "" using 5 title "writes", "" using 6 title "other (verify, plan)"

@@ -8,13 +8,22 @@
 #     for the C fixture, python3 with >= 50 shared objects, a 20-process tree;
 #  2. upgrade throughput: a memcpy/strlen/strchr loop started masked to SSE2,
 #     dumped, restored by criu alone and with cpuport, against a fresh start;
-#  3. scan speed (relocations/s) and peak RSS (criu with/without, the helper);
+#  3. scan speed (relocations per CPU-second) and peak RSS (criu with/without,
+#     the helper); what loading the plugin and its init cost per criu run;
 #  4. where restore time goes (the plugin's summary line, and tests/bench/probe
 #     which runs the library's restore outside criu on a `criu restore -s` process).
 #
+# Helpers built at run time: strbench.c (the throughput loop), tree.c (the
+# process tree), tcmd.c (timer, subreaper, dlopen timing), probe.c (linked
+# with build/libcpuport.a); pyload.py is the python3 load; report.py writes
+# the results.  The machine may be shared: everything runs at nice 10, A/B
+# runs are interleaved, results are medians and ratios, and CPU time is
+# reported beside wall time.
+#
 # Settings (environment): BENCH_RUNS (21), BENCH_ROUNDS (2), BENCH_CYCLES (40),
 # BENCH_QUICK=1 (3 runs, 1 round of 3 cycles: checks the script, numbers are
-# not meaningful), BENCH_STEPS (a subset, no report), KEEP=1 (keep the work dir).
+# not meaningful), BENCH_STEPS (a subset of the steps listed at the end; no
+# report), BENCH_TRACE=1 (timestamped trace), KEEP=1 (keep the work dir).
 set -euo pipefail
 [ -z "${BENCH_TRACE:-}" ] || { PS4='+ ${EPOCHREALTIME} '; set -x; }
 
@@ -161,6 +170,17 @@ log_end() {
 	echo $((10#${t:-0}))
 }
 
+# hooks_us LOG: time inside the plugin's per-process hooks, from criu's own
+# timestamps: from the last line before each hook to its summary line (the
+# plugin's other lines in between do not count as a start)
+hooks_us() {
+	awk '{ if (!match($0, /^\([0-9.]+\)/)) next; ts = substr($0, 2, RLENGTH - 2) + 0 }
+	/cpuport: pid [0-9]+: (recorded|re-patched)/ { sum += ts - start; start = ts; next }
+	/cpuport:/ { next }
+	{ start = ts }
+	END { printf "%d\n", sum * 1e6 }' "$1"
+}
+
 # keep the plugin's lines (and criu's errors) of a log
 keep_log() { grep -E 'cpuport:|Error|Dumping finished|Restore finished' "$1" >"$2" || true; }
 
@@ -171,7 +191,7 @@ count_objects() { awk '$6 ~ /\.so(\.|$)/ {print $6}' /proc/"$1"/maps | sort -u |
 # 1. Overhead: dump and restore with the plugin vs without, interleaved.
 #
 overhead() {
-	local kind=$1 rep mode order img dir out
+	local kind=$1 rep mode order img dir out n
 	info "overhead: $kind ($RUNS runs per mode, interleaved, + 1 warm-up)"
 	for rep in $(seq 0 "$RUNS"); do
 		if [ $((rep % 2)) = 0 ]; then order="plugin none"; else order="none plugin"; fi
@@ -180,26 +200,28 @@ overhead() {
 			if [ $mode = plugin ]; then dir=$PLUG; else dir=$WORK/empty; fi
 			start_load "$kind" "$out"
 			if [ "$rep" = 0 ] && [ $mode = plugin ]; then
-				rec overhead "$kind" - 0 objects "$(count_objects "$PID")"
+				n=$(count_objects "$PID")
+				[ "$kind" != python ] || [ "$n" -ge 50 ] ||
+					die "python3 maps only $n shared objects (>= 50 wanted): stdlib C extensions missing?"
+				rec overhead "$kind" - 0 objects "$n"
 				rec overhead "$kind" - 0 processes "$(tree_pids "$PID" | wc -l)"
 			fi
 			timed_dump "$PID" "$img" "$dir"
 			[ "$rep" = 0 ] || { rec overhead "$kind" $mode "$rep" dump_us "$T_US"
 				rec overhead "$kind" $mode "$rep" dump_cpu_us "$T_CPU"
 				rec overhead "$kind" $mode "$rep" dump_log_us "$(log_end "$img/dump.log")"
+				rec overhead "$kind" $mode "$rep" dump_hooks_us "$(hooks_us "$img/dump.log")"
 				rec overhead "$kind" $mode "$rep" dump_rss_kb "$T_RSS"; }
 			timed_restore "$img" "$dir"
 			[ "$rep" = 0 ] || { rec overhead "$kind" $mode "$rep" restore_us "$T_US"
 				rec overhead "$kind" $mode "$rep" restore_cpu_us "$T_CPU"
 				rec overhead "$kind" $mode "$rep" restore_log_us "$(log_end "$img/restore.log")"
+				rec overhead "$kind" $mode "$rep" restore_hooks_us "$(hooks_us "$img/restore.log")"
 				rec overhead "$kind" $mode "$rep" restore_rss_kb "$T_RSS"; }
 			check_restored "$kind" "$out" "$PID"
 			kill_tree "$PID"
 			keep_log "$img/dump.log" "$LOGS/overhead-$kind-$mode-$rep.dump"
 			keep_log "$img/restore.log" "$LOGS/overhead-$kind-$mode-$rep.restore"
-			if [ $mode = plugin ] && [ "$kind" = python ] && [ "$rep" = 1 ]; then
-				cp -a "$img" "$WORK/img-python-keep"	# for the cost split below
-			fi
 			rm -rf "$img" "$out"*
 		done
 	done
@@ -291,9 +313,8 @@ throughput() {
 
 #
 # 3. Scan speed over the python3 process; the helper's and library's peak RSS.
-# 4. Restore cost split for python3: same CPU (plugin log, from 1.), upgrade
-#    (masked start) and downgrade (CPUPORT_TARGET=x86-64-v2), in criu and in
-#    the probe.
+# 4. Restore cost split for python3: same CPU, upgrade (masked start) and
+#    downgrade (CPUPORT_TARGET=x86-64-v2), in criu and in the probe.
 #
 scan_speed() {
 	local out=$WORK/scan.out
@@ -309,29 +330,46 @@ PY
 	kill_tree "$PID"
 }
 
+# what a criu run pays once, before any process: loading the plugin (in a
+# fresh process that maps only libc) and its init (CPU identification)
+fixed_costs() {
+	local i
+	info "fixed costs: loading the plugin and cpuport_ctx__new(), $RUNS runs"
+	for i in $(seq 1 "$RUNS"); do
+		rec fixed plugin - "$i" load_ns "$("$WORK/bin/tcmd" --dlopen "$PLUG/cpuport_plugin.so")"
+	done
+	"$WORK/bin/probe" init "$RUNS" | sed -n 's/^{"init_ns":\([0-9]*\)}$/\1/p' | nl -w1 -s' ' |
+		while read -r i v; do rec fixed plugin - "$i" init_ns "$v"; done
+}
+
 restore_split() {
-	local reps=$(((RUNS + 1) / 2)) i out img scen
-	info "restore cost split: python3 upgrade / downgrade, $reps runs each, in criu and in the probe"
-	# upgrade: python3 started as on an SSE2-only CPU, dumped with the plugin
-	out=$WORK/split-up.out
-	GLIBC_TUNABLES=$MASK start_load python "$out"
-	timed_dump "$PID" "$WORK/img-up" "$PLUG"
+	local reps=$(((RUNS + 1) / 2)) i scen img out
+	local -A imgs outs
+	info "restore cost split: python3 same CPU / upgrade / downgrade, $reps runs each, in criu and in the probe"
+	# same CPU (and downgrade): python3 as started here; upgrade: started as on an SSE2-only CPU
+	for scen in same upgrade; do
+		outs[$scen]=$WORK/split-$scen.out imgs[$scen]=$WORK/img-split-$scen
+		if [ $scen = same ]; then start_load python "${outs[$scen]}"
+		else GLIBC_TUNABLES=$MASK start_load python "${outs[$scen]}"; fi
+		timed_dump "$PID" "${imgs[$scen]}" "$PLUG"
+	done
+	imgs[downgrade]=${imgs[same]} outs[downgrade]=${outs[same]}
 	for i in $(seq 1 "$reps"); do
-		for scen in upgrade downgrade; do
-			if [ $scen = upgrade ]; then img=$WORK/img-up; else img=$WORK/img-python-keep; fi
+		for scen in same upgrade downgrade; do
+			img=${imgs[$scen]} out=${outs[$scen]}
 			# in criu, with the plugin
-			if [ $scen = upgrade ]; then timed_restore "$img" "$PLUG"
-			else CPUPORT_TARGET=x86-64-v2 timed_restore "$img" "$PLUG"; fi
+			if [ $scen = downgrade ]; then CPUPORT_TARGET=x86-64-v2 timed_restore "$img" "$PLUG"
+			else timed_restore "$img" "$PLUG"; fi
 			rec split python $scen "$i" restore_us "$T_US"
+			check_restored python "$out" "$PID"
 			kill_tree "$PID"
 			keep_log "$img/restore.log" "$LOGS/split-$scen-$i.restore"
 			# outside criu: criu restores it stopped with the plugin disabled, the probe patches it
 			CPUPORT_DISABLE=1 timed_restore "$img" "$PLUG" -s
-			if [ $scen = upgrade ]; then "$WORK/bin/probe" restore "$img" "$PID" >"$WORK/probe.json"
-			else CPUPORT_TARGET=x86-64-v2 "$WORK/bin/probe" restore "$img" "$PID" >"$WORK/probe.json"; fi ||
-				die "probe restore failed"
+			if [ $scen = downgrade ]; then CPUPORT_TARGET=x86-64-v2 "$WORK/bin/probe" restore "$img" "$PID"
+			else "$WORK/bin/probe" restore "$img" "$PID"; fi >"$WORK/probe.json" || die "probe restore failed"
 			kill -CONT "$PID"
-			check_restored python "$(if [ $scen = upgrade ]; then echo "$out"; else echo "$WORK/python-plugin-1.out"; fi)" "$PID"
+			check_restored python "$out" "$PID"
 			$PY - "$WORK/probe.json" "$scen" "$i" >>"$RAW" <<'PY'
 import json, sys
 for k, v in json.load(open(sys.argv[1])).items():
@@ -343,7 +381,7 @@ PY
 }
 
 info "cpuport bench: $RUNS runs per mode, $ROUNDS throughput rounds; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-STEPS=${BENCH_STEPS:-"overhead:fixture overhead:python overhead:tree throughput scan_speed restore_split"}
+STEPS=${BENCH_STEPS:-"overhead:fixture overhead:python overhead:tree throughput scan_speed fixed_costs restore_split"}
 for step in $STEPS; do
 	t=$SECONDS
 	${step/:/ }
