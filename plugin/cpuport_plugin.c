@@ -155,6 +155,14 @@ static void cpuport_plugin_fini(int stage, int ret)
 
 CR_PLUGIN_REGISTER(PLUGIN_NAME, cpuport_plugin_init, cpuport_plugin_fini)
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
 static pid_t image_id(pid_t pid, struct cpuport_table *t)
 {
 	return t ? cpuport_table__nspid(t) : pid;
@@ -164,6 +172,7 @@ int cpuport_plugin_checkpoint_devices(int pid)
 {
 	struct cpuport_table *t = NULL;
 	struct cpuport_table_stats st;
+	uint64_t t0;
 	int ret;
 
 	if (disabled)
@@ -173,12 +182,14 @@ int cpuport_plugin_checkpoint_devices(int pid)
 		pr_err("pid %d: cannot record its CPU-specific bindings: %s\n", pid, strerror(-ret));
 		return -1;
 	}
+	t0 = mono_ns();
 	ret = image_write(t, image_id(pid, t));
 	if (!ret) {
 		cpuport_table__stats(t, &st);
 		pr_info("pid %d: recorded %u slots (%u bound to variants), %u cached states, %u threads from %u "
-			"objects (%u relocations) in %.2f ms\n", pid, st.slots, st.bound, st.states, st.threads,
-			st.objects, st.relocs, st.scan_ns / 1e6);
+			"objects (%u relocations) in %.2f ms (scan %.2f, image %.2f ms)\n", pid, st.slots, st.bound,
+			st.states, st.threads, st.objects, st.relocs, (st.scan_ns + mono_ns() - t0) / 1e6,
+			st.scan_ns / 1e6, (mono_ns() - t0) / 1e6);
 	}
 	cpuport_table__free(t);
 	return ret ? -1 : -ENOTSUP;
@@ -204,13 +215,6 @@ static pid_t restored_id(pid_t pid)
 	return id;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static const char *restore_failure(int ret)
 {

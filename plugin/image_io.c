@@ -33,9 +33,8 @@ int image_write(const struct cpuport_table *table, pid_t id)
 		pr_err("cannot create %s: %s\n", name, strerror(-fd));
 		return fd;
 	}
+	/* no fsync: CRIU does not sync its own images either */
 	ret = cpuport_table__write_fd(table, fd);
-	if (!ret && fsync(fd))
-		ret = -errno;
 	if (close(fd) && !ret)
 		ret = -errno;
 	if (ret)

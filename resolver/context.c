@@ -116,6 +116,8 @@ void cpuport_ctx__free(struct cpuport_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	elf_cache_free(ctx);
+	answer_cache_free(ctx);
 	free(ctx->helper_path);
 	free(ctx->root);
 	free(ctx);

@@ -221,6 +221,13 @@ static int cmp_by_name(const void *a, const void *b)
 	return strcmp(((const struct elf_symbol *)a)->name, ((const struct elf_symbol *)b)->name);
 }
 
+static int cmp_reloc(const void *a, const void *b)
+{
+	const struct elf_reloc *x = a, *y = b;
+
+	return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
 static int cmp_by_value(const void *a, const void *b)
 {
 	const struct elf_symbol *x = a, *y = b;
@@ -457,6 +464,7 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 		info->relocs[i].sym = arena_strdup(&info->arena, info->relocs[i].sym);
 		info->relocs[i].version = arena_strdup(&info->arena, info->relocs[i].version);
 	}
+	qsort(info->relocs, info->n_relocs, sizeof(*info->relocs), cmp_reloc);	/* for elf_reloc_at() */
 	if (!info->syms) {	/* last resort for names: the dynamic symbols */
 		info->syms = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*info->syms));
 		info->n_syms = info->syms ? info->n_dynsyms : 0;
@@ -552,6 +560,13 @@ const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *
 		if (!strcmp(info->syms[i].name, name))
 			return &info->syms[i];
 	return NULL;
+}
+
+const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offset)
+{
+	struct elf_reloc key = { .offset = offset };
+
+	return info->n_relocs ? bsearch(&key, info->relocs, info->n_relocs, sizeof(key), cmp_reloc) : NULL;
 }
 
 uint64_t elf_first_load_vaddr(const struct elf_info *info)

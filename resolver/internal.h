@@ -113,6 +113,8 @@ struct cpuport_ctx {
 	char *helper_path;
 	unsigned int helper_timeout_ms;
 	char *root;		/* check: where the files are ("" for /) */
+	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
+	struct answer_cache *answers;		/* answer_cache.c */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
 	bool target_is_host;
@@ -217,9 +219,44 @@ const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr);
 const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name);
 uint64_t elf_first_load_vaddr(const struct elf_info *info);
+/* The recorded relocation (relocs are sorted by offset) at @offset, or NULL. */
+const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offset);
 /* file offset of @vaddr, or -1 */
 int64_t elf_vaddr_to_offset(const struct elf_info *info, uint64_t vaddr, uint64_t len);
 /* read @len bytes at @vaddr from the file's initial image; 0 / -EFAULT */
+
+/* ---- elf_cache.c: parsed files shared for the context's lifetime ---- */
+struct elf_cache_entry;
+/* @debug_root: also look for debug symbols under it (NULL: don't); NULL + *err on failure */
+const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
+				     int *err);
+void elf_cache_free(struct cpuport_ctx *ctx);
+
+/* ---- answer_cache.c: the helper's answers, shared by a restore's processes ---- */
+enum answer_kind { ANS_CALL = 1, ANS_READ, ANS_PTR, ANS_RTLD };
+
+struct answer_key {
+	uint8_t kind;
+	uint8_t bid_len;
+	uint8_t bid[64];	/* build-id of the object asked about */
+	uint64_t off;
+	uint32_t size;
+};
+
+struct answer {
+	int status;		/* enum sel_status */
+	uint8_t bid_len;
+	uint8_t bid[64];	/* build-id of the object the answer lies in (call, ptr) */
+	uint64_t off, off2;	/* ANS_RTLD: cpu_features and trampoline offsets */
+	uint8_t *bytes;		/* ANS_READ */
+	size_t len;
+};
+
+void answer_key_init(struct answer_key *k, enum answer_kind kind, const uint8_t *bid, size_t bid_len, uint64_t off,
+		     uint32_t size);
+const struct answer *answer_cache_get(struct cpuport_ctx *ctx, const struct answer_key *k);
+int answer_cache_put(struct cpuport_ctx *ctx, const struct answer_key *k, const struct answer *a);
+void answer_cache_free(struct cpuport_ctx *ctx);
 
 /* ---- glibc_layout.c: where a glibc build keeps CPU-derived state ---- */
 struct glibc_layout {

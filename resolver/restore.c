@@ -19,8 +19,7 @@
 struct robj {
 	const Cpuport__Object *rec;
 	uint64_t base;		/* load bias now */
-	struct elf_info elf;
-	bool loaded;
+	const struct elf_info *elf;	/* shared, from the context's cache */
 	int fd;			/* the object's file, for the helper; -1 if none */
 	bool sent;
 };
@@ -43,6 +42,8 @@ struct restore {
 	struct robj *objs;
 	struct selection sel;
 	int *slot_ans, *state_ans;
+	struct answer_key *keys;	/* per answer number: what was asked (kind 0: not cacheable) */
+	size_t n_keys;
 	struct write *writes;
 	size_t n_writes;
 	struct cpuport_restore_stats st;
@@ -91,31 +92,22 @@ static int match_object(struct restore *r, uint32_t i)
 	} else {
 		snprintf(path, sizeof(path), "%s%s", r->ctx->root, rec->path);
 	}
-	ret = elf_info_load(r->ctx, open_path, &o->elf);
-	if (ret) {
+	o->elf = elf_cache_get(r->ctx, open_path, NULL, &ret);
+	if (!o->elf) {
 		log_err(r->ctx, "pid %d: cannot read %s: %s\n", r->pid, rec->path, strerror(-ret));
 		return -ESTALE;
 	}
-	o->loaded = true;
-	o->base = m ? m->start - elf_first_load_vaddr(&o->elf) : rec->load_base;
+	o->base = m ? m->start - elf_first_load_vaddr(o->elf) : rec->load_base;
 	if (rec->has_build_id &&
-	    (rec->build_id.len != o->elf.build_id_len || memcmp(rec->build_id.data, o->elf.build_id, o->elf.build_id_len))) {
+	    (rec->build_id.len != o->elf->build_id_len || memcmp(rec->build_id.data, o->elf->build_id, o->elf->build_id_len))) {
 		build_id_hex(rec->build_id.data, rec->build_id.len, want, sizeof(want));
-		build_id_hex(o->elf.build_id, o->elf.build_id_len, have, sizeof(have));
+		build_id_hex(o->elf->build_id, o->elf->build_id_len, have, sizeof(have));
 		log_err(r->ctx, "pid %d: %s changed since the dump (build-id %s, now %s): restore where the same "
 			"file is installed, or re-dump\n", r->pid, rec->path, want, have);
 		return -ESTALE;
 	}
 	o->fd = open(open_path, O_RDONLY | O_CLOEXEC);
 	return 0;
-}
-
-static const struct elf_reloc *reloc_at(const struct elf_info *e, uint64_t off)
-{
-	for (size_t i = 0; i < e->n_relocs; i++)
-		if (e->relocs[i].offset == off)
-			return &e->relocs[i];
-	return NULL;
 }
 
 /*
@@ -126,7 +118,7 @@ static const struct elf_reloc *reloc_at(const struct elf_info *e, uint64_t off)
 static int check_slot(struct restore *r, const Cpuport__Slot *s)
 {
 	static const uint32_t types[] = { 0, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT };
-	const struct elf_reloc *rel = reloc_at(&r->objs[s->object].elf, s->offset);
+	const struct elf_reloc *rel = elf_reloc_at(r->objs[s->object].elf, s->offset);
 	const struct elf_symbol *def;
 
 	if (!rel || (unsigned)s->kind >= ARRAY_SIZE(types) || rel->type != types[s->kind])
@@ -136,7 +128,7 @@ static int check_slot(struct restore *r, const Cpuport__Slot *s)
 			goto bad;
 		return 0;
 	}
-	def = elf_dynsym_find(&r->objs[s->resolver->object].elf, s->symbol, s->version);
+	def = elf_dynsym_find(r->objs[s->resolver->object].elf, s->symbol, s->version);
 	if (!rel->sym || strcmp(rel->sym, s->symbol) || !def || def->type != STT_GNU_IFUNC ||
 	    def->value != s->resolver->offset)
 		goto bad;
@@ -153,7 +145,7 @@ bad:
  */
 static int check_state(struct restore *r, const Cpuport__State *st)
 {
-	const struct elf_info *e = &r->objs[st->object].elf;
+	const struct elf_info *e = r->objs[st->object].elf;
 	const Cpuport__Object *o = r->img->objects[st->object];
 	const struct glibc_layout *l = glibc_layout_find(o->glibc_version);
 	const struct elf_symbol *sym = NULL, *ro = elf_dynsym_find(e, "_rtld_global_ro", NULL);
@@ -186,6 +178,26 @@ static int check_state(struct restore *r, const Cpuport__State *st)
 	return -EBADMSG;
 }
 
+static const Cpuport__State *find_state(const Cpuport__Image *img, uint32_t obj, Cpuport__StateKind kind)
+{
+	for (size_t i = 0; i < img->n_states; i++)
+		if (img->states[i]->object == obj && img->states[i]->kind == kind)
+			return img->states[i];
+	return NULL;
+}
+
+static void send_model(struct restore *r, uint32_t i)
+{
+	const Cpuport__State *m = find_state(r->img, i, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL);
+	const Cpuport__State *f2 = find_state(r->img, i, CPUPORT__STATE_KIND__LIBGCC_FEATURES2);
+	const struct elf_symbol *init = elf_sym_named(r->objs[i].elf, "__cpu_indicator_init");
+
+	if (!m)
+		return;
+	fprintf(r->sel.req, "model %u %" PRIu64 " %u %" PRIu64 " %u %" PRIu64 "\n", i, m->offset, m->size,
+		f2 ? f2->offset : 0, f2 ? f2->size : 0, init ? init->value : 0);
+}
+
 /* Tell the helper about an object once: dlopen it, or map the executable. */
 static int send_object(struct restore *r, uint32_t i)
 {
@@ -202,39 +214,82 @@ static int send_object(struct restore *r, uint32_t i)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if (!o->rec->is_exe) {
 		fprintf(r->sel.req, "dso %u %s\n", i, path);
+		send_model(r, i);
 		return 0;
 	}
 	fprintf(r->sel.req, "exe %u %s\n", i, path);
-	for (size_t k = 0; k < o->elf.n_segs; k++)
+	for (size_t k = 0; k < o->elf->n_segs; k++)
 		fprintf(r->sel.req, "seg %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %d\n", i,
-			o->elf.segs[k].offset, o->elf.segs[k].vaddr, o->elf.segs[k].filesz, o->elf.segs[k].memsz,
-			o->elf.segs[k].prot);
+			o->elf->segs[k].offset, o->elf->segs[k].vaddr, o->elf->segs[k].filesz, o->elf->segs[k].memsz,
+			o->elf->segs[k].prot);
 	fprintf(r->sel.req, "map %u\n", i);
 	/* unrelocated symbolic slots would jump anywhere: make them fault */
-	for (size_t k = 0; k < o->elf.n_relocs; k++)
-		if (o->elf.relocs[k].type != R_X86_64_IRELATIVE)
-			fprintf(r->sel.req, "guard %u %" PRIu64 "\n", i, o->elf.relocs[k].offset);
+	for (size_t k = 0; k < o->elf->n_relocs; k++)
+		if (o->elf->relocs[k].type != R_X86_64_IRELATIVE)
+			fprintf(r->sel.req, "guard %u %" PRIu64 "\n", i, o->elf->relocs[k].offset);
+	send_model(r, i);
 	return 0;
 }
 
-static const Cpuport__State *find_state(const Cpuport__Image *img, uint32_t obj, Cpuport__StateKind kind)
+/* The recorded object with this build-id, if exactly one. */
+static int object_by_build_id(const struct restore *r, const uint8_t *bid, size_t len)
 {
-	for (size_t i = 0; i < img->n_states; i++)
-		if (img->states[i]->object == obj && img->states[i]->kind == kind)
-			return img->states[i];
-	return NULL;
+	int found = -1;
+
+	for (size_t i = 0; len && i < r->img->n_objects; i++) {
+		const Cpuport__Object *o = r->img->objects[i];
+
+		if (o->has_build_id && o->build_id.len == len && !memcmp(o->build_id.data, bid, len)) {
+			if (found >= 0)
+				return -1;	/* the same file twice (dlmopen): no sharing */
+			found = i;
+		}
+	}
+	return found;
 }
 
-static void send_model(struct restore *r, uint32_t i)
+static void object_key(const struct restore *r, struct answer_key *k, enum answer_kind kind, uint32_t obj,
+		       uint64_t off, uint32_t size)
 {
-	const Cpuport__State *m = find_state(r->img, i, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL);
-	const Cpuport__State *f2 = find_state(r->img, i, CPUPORT__STATE_KIND__LIBGCC_FEATURES2);
-	const struct elf_symbol *init = elf_sym_named(&r->objs[i].elf, "__cpu_indicator_init");
+	const Cpuport__Object *o = r->img->objects[obj];
 
-	if (!m)
-		return;
-	fprintf(r->sel.req, "model %u %" PRIu64 " %u %" PRIu64 " %u %" PRIu64 "\n", i, m->offset, m->size,
-		f2 ? f2->offset : 0, f2 ? f2->size : 0, init ? init->value : 0);
+	answer_key_init(k, kind, o->has_build_id ? o->build_id.data : NULL, o->has_build_id ? o->build_id.len : 0,
+			off, size);
+	if (object_by_build_id(r, k->bid, k->bid_len) != (int)obj)
+		k->bid_len = 0;	/* not cacheable */
+}
+
+/* Ask about an object: from the cache when another process asked the same, else the helper. */
+static int ask(struct restore *r, enum answer_kind kind, uint32_t obj, uint64_t off, uint32_t size)
+{
+	struct answer_key k;
+	const struct answer *a;
+	int n, ans_obj = -1, ret;
+
+	object_key(r, &k, kind, obj, off, size);
+	a = answer_cache_get(r->ctx, &k);
+	if (a && (!a->bid_len || (ans_obj = object_by_build_id(r, a->bid, a->bid_len)) >= 0))
+		n = sel_known(&r->sel, a->status, ans_obj, a->off, a->bytes, a->len);
+	else if ((ret = send_object(r, obj)))
+		return ret;
+	else
+		n = kind == ANS_CALL ? sel_call(&r->sel, obj, off)
+		    : kind == ANS_PTR ? sel_ptr(&r->sel, obj, off) : sel_read(&r->sel, obj, off, size);
+	if (n < 0)
+		return n;
+	if ((size_t)n >= r->n_keys) {
+		struct answer_key *nk = realloc(r->keys, (n + 64) * sizeof(*nk));
+
+		if (!nk)
+			return -ENOMEM;
+		memset(nk + r->n_keys, 0, (n + 64 - r->n_keys) * sizeof(*nk));
+		r->keys = nk;
+		r->n_keys = n + 64;
+	}
+	r->keys[n] = k;
+	if (a)
+		r->keys[n].kind = 0;	/* known already */
+	return n;
 }
 
 static int build_request(struct restore *r)
@@ -255,44 +310,70 @@ static int build_request(struct restore *r)
 			fprintf(r->sel.req, " %x", w[k]);
 		fprintf(r->sel.req, "\n");
 	}
-	if (r->interp >= 0)
-		ret = send_object(r, r->interp);
-	for (size_t i = 0; i < img->n_objects && !ret; i++) {
-		if (!find_state(img, i, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL))
-			continue;
-		ret = send_object(r, i);
-		send_model(r, i);
-	}
-	for (size_t i = 0; i < img->n_slots && !ret; i++) {
+	for (size_t i = 0; i < img->n_slots && ret >= 0; i++) {
 		const Cpuport__Slot *s = img->slots[i];
 
 		r->slot_ans[i] = -1;
-		if (!s->bound || !s->target)
-			continue;
-		ret = send_object(r, s->resolver->object);
-		for (size_t k = 0; k < i && r->slot_ans[i] < 0; k++)	/* same resolver, same answer */
-			if (r->slot_ans[k] >= 0 && img->slots[k]->resolver->object == s->resolver->object &&
-			    img->slots[k]->resolver->offset == s->resolver->offset)
-				r->slot_ans[i] = r->slot_ans[k];
-		if (!ret && r->slot_ans[i] < 0 && (r->slot_ans[i] = sel_call(&r->sel, s->resolver->object,
-									      s->resolver->offset)) < 0)
-			ret = -ENOMEM;
+		if (s->bound && s->target)
+			ret = r->slot_ans[i] = ask(r, ANS_CALL, s->resolver->object, s->resolver->offset, 0);
 	}
-	for (size_t i = 0; i < img->n_states && !ret; i++) {
+	for (size_t i = 0; i < img->n_states && ret >= 0; i++) {
 		const Cpuport__State *s = img->states[i];
 
 		r->state_ans[i] = -1;
 		if (s->kind == CPUPORT__STATE_KIND__LAZY_TRAMPOLINE)
 			continue;	/* answered by "trampoline" */
-		ret = send_object(r, s->object);
-		if (ret)
-			break;
-		if (s->kind == CPUPORT__STATE_KIND__RTLD_PLATFORM)
-			r->state_ans[i] = sel_ptr(&r->sel, s->object, s->offset);
-		else
-			r->state_ans[i] = sel_read(&r->sel, s->object, s->offset, s->size);
-		if (r->state_ans[i] < 0)
-			ret = -ENOMEM;
+		ret = r->state_ans[i] = ask(r, s->kind == CPUPORT__STATE_KIND__RTLD_PLATFORM ? ANS_PTR : ANS_READ,
+					    s->object, s->offset, s->size);
+	}
+	return ret < 0 ? ret : 0;
+}
+
+/* ld.so's own answers (cpu_features, trampoline), cached per ld.so build-id. */
+static bool rtld_known(struct restore *r)
+{
+	struct answer_key k;
+	const struct answer *a;
+
+	if (r->interp < 0)
+		return true;
+	object_key(r, &k, ANS_RTLD, r->interp, 0, 0);
+	a = answer_cache_get(r->ctx, &k);
+	if (!a)
+		return false;
+	r->sel.cpu_features_obj = r->sel.tramp_obj = r->interp;
+	r->sel.cpu_features_off = a->off;
+	r->sel.tramp_off = a->off2;
+	return true;
+}
+
+/* Remember what the helper said, for the next process of this restore. */
+static int remember_answers(struct restore *r)
+{
+	struct answer_key k;
+	int ret = 0;
+
+	for (size_t n = 0; n < r->sel.n_ans && n < r->n_keys && !ret; n++) {
+		const struct sel_answer *sa = &r->sel.ans[n];
+		struct answer a = { .status = sa->status, .off = sa->off, .bytes = sa->bytes, .len = sa->len };
+
+		if (!r->keys[n].kind || sa->status == SEL_MISSING)
+			continue;
+		if (sa->status == SEL_OK && sa->obj >= 0 && r->keys[n].kind != ANS_READ) {
+			const Cpuport__Object *o = r->img->objects[sa->obj];
+
+			if (!o->has_build_id || object_by_build_id(r, o->build_id.data, o->build_id.len) != sa->obj)
+				continue;
+			a.bid_len = o->build_id.len;
+			memcpy(a.bid, o->build_id.data, o->build_id.len);
+		}
+		ret = answer_cache_put(r->ctx, &r->keys[n], &a);
+	}
+	if (!ret && r->interp >= 0 && r->sel.cpu_features_obj == r->interp && r->sel.tramp_obj == r->interp) {
+		struct answer a = { .status = SEL_OK, .off = r->sel.cpu_features_off, .off2 = r->sel.tramp_off };
+
+		object_key(r, &k, ANS_RTLD, r->interp, 0, 0);
+		ret = answer_cache_put(r->ctx, &k, &a);
 	}
 	return ret;
 }
@@ -375,7 +456,7 @@ static int code_needs(struct restore *r, uint64_t addr, uint64_t len, struct fea
 		return -ENOMEM;
 	if (r->dry_run) {
 		int oi = table_object_at(r->img, addr);
-		int64_t off = oi >= 0 ? elf_vaddr_to_offset(&r->objs[oi].elf, addr - r->img->objects[oi]->load_base, len)
+		int64_t off = oi >= 0 ? elf_vaddr_to_offset(r->objs[oi].elf, addr - r->img->objects[oi]->load_base, len)
 				      : -1;
 
 		if (off < 0 || r->objs[oi].fd < 0 || pread(r->objs[oi].fd, code, len, off) != (ssize_t)len)
@@ -425,7 +506,7 @@ static bool in_code(const struct restore *r, int obj, uint64_t off)
 
 	if (obj < 0 || (size_t)obj >= r->img->n_objects)
 		return false;
-	e = &r->objs[obj].elf;
+	e = r->objs[obj].elf;
 	for (size_t i = 0; i < e->n_segs; i++)
 		if ((e->segs[i].prot & PROT_EXEC) && off >= e->segs[i].vaddr && off < e->segs[i].vaddr + e->segs[i].memsz)
 			return true;
@@ -745,14 +826,13 @@ static int apply_writes(struct restore *r)
 static void restore_free(struct restore *r)
 {
 	for (size_t i = 0; r->objs && i < r->img->n_objects; i++) {
-		if (r->objs[i].loaded)
-			elf_info_free(&r->objs[i].elf);
 		if (r->objs[i].fd >= 0)
 			close(r->objs[i].fd);
 	}
 	free(r->objs);
 	free(r->slot_ans);
 	free(r->state_ans);
+	free(r->keys);
 	for (size_t i = 0; i < r->n_writes; i++)
 		free(r->writes[i].data);
 	free(r->writes);
@@ -826,7 +906,13 @@ static int plan(struct restore *r)
 		return -ENOMEM;
 	}
 	ret = build_request(r);
-	ret = ret ?: run_helper(r);
+	if (!ret && (r->sel.pending || !rtld_known(r))) {
+		ret = run_helper(r);
+		ret = ret ?: remember_answers(r);
+	} else if (!ret) {
+		r->sel.done = true;	/* every answer known from an earlier process */
+		log_debug(r->ctx, "pid %d: every selection answer known from an earlier process\n", r->pid);
+	}
 	for (size_t i = 0; i < img->n_slots && !ret; i++)
 		ret = plan_slot(r, i);
 	for (size_t i = 0; i < img->n_states && !ret; i++)
@@ -865,7 +951,7 @@ int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_tab
 
 static void sym_name(const struct restore *r, uint32_t obj, uint64_t off, char *buf, size_t len)
 {
-	const struct elf_symbol *s = obj < r->img->n_objects ? elf_sym_at(&r->objs[obj].elf, off) : NULL;
+	const struct elf_symbol *s = obj < r->img->n_objects ? elf_sym_at(r->objs[obj].elf, off) : NULL;
 
 	if (s && s->value == off)
 		snprintf(buf, len, "%s", s->name);

@@ -11,7 +11,7 @@
 #include "internal.h"
 
 struct scan_obj {
-	struct elf_info elf;
+	const struct elf_info *elf;	/* shared, from the context's cache */
 	uint64_t base, start, end, dev, ino;
 	char *path;
 	int link_order;		/* position in ld.so's link map; INT_MAX if unknown */
@@ -56,7 +56,7 @@ static Cpuport__Location *location(struct scan *s, uint64_t addr)
 	cpuport__location__init(l);
 	l->object = oi;
 	l->offset = addr - s->objs[oi].base;
-	sym = elf_sym_at(&s->objs[oi].elf, l->offset);
+	sym = elf_sym_at(s->objs[oi].elf, l->offset);
 	if (sym) {
 		if (sym->value == l->offset)
 			snprintf(name, sizeof(name), "%s", sym->name);
@@ -115,6 +115,7 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	struct scan_obj *o, *n;
 	char open_path[96];
 	uint64_t base;
+	int ret;
 
 	for (size_t i = 0; i < s->n_objs; i++)	/* same file, later mapping of a known object */
 		if (s->objs[i].dev == m->dev && s->objs[i].ino == m->ino && m->start >= s->objs[i].start &&
@@ -127,29 +128,25 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	o = &s->objs[s->n_objs];
 	memset(o, 0, sizeof(*o));
 	proc_map_file_path(&s->proc, m, open_path, sizeof(open_path));
-	if (elf_info_load(s->ctx, open_path, &o->elf))
-		return 0;	/* not an ELF object (locale archive, data file) */
-	base = m->start - elf_first_load_vaddr(&o->elf);
-	if (!loaded_at(&s->proc, m, &o->elf, base) || known_object(s, m, base)) {
-		elf_info_free(&o->elf);
+	o->elf = elf_cache_get(s->ctx, open_path, s->root, &ret);
+	if (!o->elf)
+		return ret == -ENOMEM ? ret : 0;	/* not an ELF object (locale archive, data file) */
+	base = m->start - elf_first_load_vaddr(o->elf);
+	if (!loaded_at(&s->proc, m, o->elf, base) || known_object(s, m, base))
 		return 0;	/* mapped as data, not loaded */
-	}
 	o->path = strdup(m->path);
-	if (!o->path) {
-		elf_info_free(&o->elf);
+	if (!o->path)
 		return -ENOMEM;
-	}
-	elf_info_debug_from(s->ctx, &o->elf, s->root);
 	o->dev = m->dev;
 	o->ino = m->ino;
 	o->base = base;
 	o->link_order = INT32_MAX;
-	o->is_interp = elf_dynsym_find(&o->elf, "_dl_x86_get_cpu_features", NULL) != NULL;
+	o->is_interp = elf_dynsym_find(o->elf, "_dl_x86_get_cpu_features", NULL) != NULL;
 	/* the span the segments cover, .bss (an anonymous mapping) included */
 	o->start = UINT64_MAX;
-	for (size_t i = 0; i < o->elf.n_segs; i++) {
-		uint64_t lo = (base + o->elf.segs[i].vaddr) & ~0xfffULL;
-		uint64_t hi = (base + o->elf.segs[i].vaddr + o->elf.segs[i].memsz + 0xfff) & ~0xfffULL;
+	for (size_t i = 0; i < o->elf->n_segs; i++) {
+		uint64_t lo = (base + o->elf->segs[i].vaddr) & ~0xfffULL;
+		uint64_t hi = (base + o->elf->segs[i].vaddr + o->elf->segs[i].memsz + 0xfff) & ~0xfffULL;
 
 		o->start = lo < o->start ? lo : o->start;
 		o->end = hi > o->end ? hi : o->end;
@@ -174,7 +171,7 @@ static uint64_t find_r_debug(const struct scan *s)
 
 	for (size_t i = 0; i < s->n_objs; i++) {
 		const struct scan_obj *o = &s->objs[i];
-		const struct elf_symbol *sym = o->is_interp ? elf_dynsym_find(&o->elf, "_r_debug", NULL) : NULL;
+		const struct elf_symbol *sym = o->is_interp ? elf_dynsym_find(o->elf, "_r_debug", NULL) : NULL;
 
 		if (sym)
 			return o->base + sym->value;
@@ -182,9 +179,9 @@ static uint64_t find_r_debug(const struct scan *s)
 	for (size_t i = 0; i < s->n_objs; i++) {
 		const struct scan_obj *o = &s->objs[i];
 
-		if (!(o->elf.is_exec || o->elf.is_pie) || !o->elf.dynamic)
+		if (!(o->elf->is_exec || o->elf->is_pie) || !o->elf->dynamic)
 			continue;
-		for (uint64_t a = o->base + o->elf.dynamic;; a += sizeof(dyn)) {
+		for (uint64_t a = o->base + o->elf->dynamic;; a += sizeof(dyn)) {
 			if (proc_read(&s->proc, a, dyn, sizeof(dyn)) || dyn[0] == DT_NULL)
 				break;
 			if (dyn[0] == DT_DEBUG)
@@ -209,7 +206,7 @@ static void read_link_order(struct scan *s)
 		if (proc_read(&s->proc, lm, l, sizeof(l)))
 			break;
 		for (size_t i = 0; i < s->n_objs; i++)
-			if (s->objs[i].elf.dynamic && s->objs[i].base + s->objs[i].elf.dynamic == l[2])
+			if (s->objs[i].elf->dynamic && s->objs[i].base + s->objs[i].elf->dynamic == l[2])
 				s->objs[i].link_order = order;
 		order++;
 		lm = l[3];
@@ -228,7 +225,7 @@ static const struct scan_obj *find_definer(const struct scan *s, const char *sym
 					   const struct elf_symbol **def)
 {
 	for (size_t i = 0; i < s->n_objs; i++) {
-		*def = elf_dynsym_find(&s->objs[i].elf, sym, ver);
+		*def = elf_dynsym_find(s->objs[i].elf, sym, ver);
 		if (*def)
 			return &s->objs[i];
 	}
@@ -258,18 +255,50 @@ static int add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t 
 	return sl->resolver ? 0 : -ENOMEM;
 }
 
+/*
+ * All of an object's slots in one read when they sit close together (the
+ * GOT, .data.rel.ro): one pread instead of one per relocation.  NULL: read
+ * them one by one.
+ */
+#define MAX_SLOT_SPAN (4u << 20)
+
+static uint8_t *read_slot_span(const struct scan *s, const struct scan_obj *o, uint64_t *lo)
+{
+	uint64_t hi = 0;
+	uint8_t *buf;
+
+	*lo = UINT64_MAX;
+	for (size_t i = 0; i < o->elf->n_relocs; i++) {
+		*lo = o->elf->relocs[i].offset < *lo ? o->elf->relocs[i].offset : *lo;
+		hi = o->elf->relocs[i].offset + 8 > hi ? o->elf->relocs[i].offset + 8 : hi;
+	}
+	if (!o->elf->n_relocs || hi - *lo > MAX_SLOT_SPAN)
+		return NULL;
+	buf = malloc(hi - *lo);
+	if (buf && proc_read(&s->proc, o->base + *lo, buf, hi - *lo)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static int scan_relocs(struct scan *s, int oi)
 {
 	const struct scan_obj *o = &s->objs[oi];
+	uint64_t lo;
+	uint8_t *span = read_slot_span(s, o, &lo);
+	int ret = 0;
 
-	for (size_t i = 0; i < o->elf.n_relocs; i++) {
-		const struct elf_reloc *r = &o->elf.relocs[i];
+	for (size_t i = 0; i < o->elf->n_relocs && !ret; i++) {
+		const struct elf_reloc *r = &o->elf->relocs[i];
 		const struct elf_symbol *def;
 		const struct scan_obj *d;
 		uint64_t value;
-		int di, ret;
+		int di;
 
-		if (read_u64(s, o->base + r->offset, &value)) {
+		if (span)
+			memcpy(&value, span + (r->offset - lo), 8);
+		else if (read_u64(s, o->base + r->offset, &value)) {
 			log_warn(s->ctx, "pid %d: cannot read slot %#" PRIx64 " in %s\n", s->proc.pid,
 				 o->base + r->offset, o->path);
 			continue;
@@ -279,9 +308,9 @@ static int scan_relocs(struct scan *s, int oi)
 		} else {
 			/* bound: the value lies in the object whose IFUNC was run */
 			di = obj_index_at(s, value);
-			def = di >= 0 ? elf_dynsym_find(&s->objs[di].elf, r->sym, r->version) : NULL;
+			def = di >= 0 ? elf_dynsym_find(s->objs[di].elf, r->sym, r->version) : NULL;
 			uint64_t off = value - o->base;
-			bool at_stub = di == oi && off >= o->elf.plt_start && off < o->elf.plt_end;
+			bool at_stub = di == oi && off >= o->elf->plt_start && off < o->elf->plt_end;
 
 			if (def && def->type == STT_GNU_IFUNC && !at_stub) {
 				ret = add_slot(s, oi, r, value, s->objs[di].base + def->value, true);
@@ -295,10 +324,9 @@ static int scan_relocs(struct scan *s, int oi)
 				continue;
 			}
 		}
-		if (ret)
-			return ret;
 	}
-	return 0;
+	free(span);
+	return ret;
 }
 
 static int add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char *name, uint64_t offset,
@@ -338,31 +366,31 @@ static int scan_states(struct scan *s, int oi)
 	int ret = 0;
 
 	/* GOT[2]: the lazy-binding trampoline ld.so chose for this CPU */
-	if (o->elf.pltgot && !o->elf.bind_now) {
+	if (o->elf->pltgot && !o->elf->bind_now) {
 		uint64_t v;
 
-		if (!read_u64(s, o->base + o->elf.pltgot + 16, &v) && v) {
+		if (!read_u64(s, o->base + o->elf->pltgot + 16, &v) && v) {
 			int di = obj_index_at(s, v);
 
 			if (di >= 0 && s->objs[di].is_interp)
 				ret = add_state(s, oi, CPUPORT__STATE_KIND__LAZY_TRAMPOLINE, "GOT[2]",
-						o->elf.pltgot + 16, 8, true);
+						o->elf->pltgot + 16, 8, true);
 		}
 	}
 	/* libgcc's model, in libgcc_s or statically linked into this object */
-	if (!ret && (sym = elf_sym_named(&o->elf, "__cpu_model")) && sym->type == STT_OBJECT)
+	if (!ret && (sym = elf_sym_named(o->elf, "__cpu_model")) && sym->type == STT_OBJECT)
 		ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL, sym->name, sym->value, sym->size,
 				false);
-	if (!ret && (sym = elf_sym_named(&o->elf, "__cpu_features2")) && sym->type == STT_OBJECT)
+	if (!ret && (sym = elf_sym_named(o->elf, "__cpu_features2")) && sym->type == STT_OBJECT)
 		ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBGCC_FEATURES2, sym->name, sym->value, sym->size,
 				false);
 	if (!ret && o->is_interp) {
-		const struct glibc_layout *l = glibc_layout_find(o->elf.glibc_version);
-		const struct elf_symbol *ro = elf_dynsym_find(&o->elf, "_rtld_global_ro", NULL);
+		const struct glibc_layout *l = glibc_layout_find(o->elf->glibc_version);
+		const struct elf_symbol *ro = elf_dynsym_find(o->elf, "_rtld_global_ro", NULL);
 
 		if (!l || !ro) {
 			log_warn(s->ctx, "pid %d: %s: glibc %s has no known layout; its cpu_features cannot be refreshed\n",
-				 s->proc.pid, o->path, o->elf.glibc_version[0] ? o->elf.glibc_version : "(unknown)");
+				 s->proc.pid, o->path, o->elf->glibc_version[0] ? o->elf->glibc_version : "(unknown)");
 			return 0;
 		}
 		ret = add_state(s, oi, CPUPORT__STATE_KIND__CPU_FEATURES, "cpu_features", ro->value + l->cpu_features,
@@ -374,9 +402,9 @@ static int scan_states(struct scan *s, int oi)
 		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_MINSIGSTKSZ, "_dl_minsigstacksize",
 				       ro->value + l->minsigstacksize, 8, false);
 	}
-	if (!ret && o->elf.glibc_version[0] && !o->is_interp) {
+	if (!ret && o->elf->glibc_version[0] && !o->is_interp) {
 		for (const char *const *n = glibc_libc_tuning_syms; !ret && *n; n++) {
-			sym = elf_sym_named(&o->elf, *n);
+			sym = elf_sym_named(o->elf, *n);
 			if (sym && sym->type == STT_OBJECT && sym->size && sym->size <= 8)
 				ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBC_TUNING, *n, sym->value, sym->size,
 						false);
@@ -395,18 +423,18 @@ static int add_objects_to_image(struct scan *s)
 			return -ENOMEM;
 		cpuport__object__init(ob);
 		ob->path = arena_strdup(&s->t->arena, o->path);
-		ob->has_build_id = o->elf.build_id_len > 0;
-		ob->build_id.len = o->elf.build_id_len;
-		ob->build_id.data = arena_memdup(&s->t->arena, o->elf.build_id, o->elf.build_id_len);
+		ob->has_build_id = o->elf->build_id_len > 0;
+		ob->build_id.len = o->elf->build_id_len;
+		ob->build_id.data = arena_memdup(&s->t->arena, o->elf->build_id, o->elf->build_id_len);
 		ob->load_base = o->base;
 		ob->has_start = ob->has_end = true;
 		ob->start = o->start;
 		ob->end = o->end;
 		ob->has_is_exe = ob->has_is_interp = true;
-		ob->is_exe = o->elf.is_exec || o->elf.is_pie;	/* cannot be dlopen()ed */
+		ob->is_exe = o->elf->is_exec || o->elf->is_pie;	/* cannot be dlopen()ed */
 		ob->is_interp = o->is_interp;
-		if (o->elf.glibc_version[0])
-			ob->glibc_version = arena_strdup(&s->t->arena, o->elf.glibc_version);
+		if (o->elf->glibc_version[0])
+			ob->glibc_version = arena_strdup(&s->t->arena, o->elf->glibc_version);
 	}
 	return 0;
 }
@@ -475,10 +503,8 @@ static int add_process(struct scan *s)
 
 static void scan_free(struct scan *s)
 {
-	for (size_t i = 0; i < s->n_objs; i++) {
-		elf_info_free(&s->objs[i].elf);
+	for (size_t i = 0; i < s->n_objs; i++)
 		free(s->objs[i].path);
-	}
 	free(s->objs);
 	proc_close(&s->proc);
 }
@@ -515,7 +541,7 @@ int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
 	for (size_t i = 0; i < s.n_objs && !ret; i++) {
 		ret = scan_relocs(&s, i);
 		ret = ret ?: scan_states(&s, i);
-		s.t->img->relocs_seen += s.objs[i].elf.relocs_seen;
+		s.t->img->relocs_seen += s.objs[i].elf->relocs_seen;
 	}
 	ret = ret ?: add_process(&s);
 	ret = ret ?: proc_for_each_thread(pid, add_thread, &s);

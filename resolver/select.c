@@ -67,7 +67,7 @@ int sel_call(struct selection *s, int obj, uint64_t off)
 {
 	int n = new_answer(s);
 
-	if (n >= 0)
+	if (n >= 0 && ++s->pending)
 		fprintf(s->req, "call %d %d %" PRIu64 "\n", n, obj, off);
 	return n;
 }
@@ -76,7 +76,7 @@ int sel_read(struct selection *s, int obj, uint64_t off, uint32_t size)
 {
 	int n = new_answer(s);
 
-	if (n >= 0)
+	if (n >= 0 && ++s->pending)
 		fprintf(s->req, "read %d %d %" PRIu64 " %u\n", n, obj, off, size);
 	return n;
 }
@@ -85,8 +85,23 @@ int sel_ptr(struct selection *s, int obj, uint64_t off)
 {
 	int n = new_answer(s);
 
-	if (n >= 0)
+	if (n >= 0 && ++s->pending)
 		fprintf(s->req, "ptr %d %d %" PRIu64 "\n", n, obj, off);
+	return n;
+}
+
+int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off, const uint8_t *bytes,
+	      size_t len)
+{
+	int n = new_answer(s);
+
+	if (n < 0)
+		return n;
+	s->ans[n] = (struct sel_answer){ .status = status, .obj = obj, .off = off, .len = len };
+	if (len && !(s->ans[n].bytes = malloc(len)))
+		return -ENOMEM;
+	if (len)
+		memcpy(s->ans[n].bytes, bytes, len);
 	return n;
 }
 

@@ -29,6 +29,7 @@ struct selection {
 	int cpu_features_obj, tramp_obj;
 	uint64_t cpu_features_off, tramp_off;
 	char glibc[16];
+	size_t pending;		/* requests that need the helper (not answered from the cache) */
 	bool done;
 	uint64_t ns;
 };
@@ -40,6 +41,9 @@ int sel_pass_fd(struct selection *s, int fd);
 int sel_call(struct selection *s, int obj, uint64_t off);
 int sel_read(struct selection *s, int obj, uint64_t off, uint32_t size);
 int sel_ptr(struct selection *s, int obj, uint64_t off);
+/* An answer known without the helper (from the cache); returns its number or -ENOMEM. */
+int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off, const uint8_t *bytes,
+	      size_t len);
 /* Run the helper through @interp_fd (the process's ld.so). */
 int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const char *library_path,
 	    const char *tunables, uid_t uid, gid_t gid);
