@@ -464,7 +464,8 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 		info->relocs[i].sym = arena_strdup(&info->arena, info->relocs[i].sym);
 		info->relocs[i].version = arena_strdup(&info->arena, info->relocs[i].version);
 	}
-	qsort(info->relocs, info->n_relocs, sizeof(*info->relocs), cmp_reloc);	/* for elf_reloc_at() */
+	if (info->n_relocs)	/* sorted for elf_reloc_at() */
+		qsort(info->relocs, info->n_relocs, sizeof(*info->relocs), cmp_reloc);
 	if (!info->syms) {	/* last resort for names: the dynamic symbols */
 		info->syms = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*info->syms));
 		info->n_syms = info->syms ? info->n_dynsyms : 0;
