@@ -16,8 +16,8 @@ CRIU_INCLUDE ?= /usr/local/include/criu
 VERSION    := 0.1
 
 export PKG_CONFIG_PATH := /usr/local/lib/pkgconfig:$(PKG_CONFIG_PATH)
-DEPS_CFLAGS := $(shell pkg-config --cflags libelf libprotobuf-c capstone 'libcpuid >= 0.7.0' 2>/dev/null)
-DEPS_LIBS   := $(shell pkg-config --libs libelf libprotobuf-c capstone 'libcpuid >= 0.7.0' 2>/dev/null)
+DEPS_CFLAGS := $(shell pkg-config --cflags libelf liblzma libprotobuf-c capstone 'libcpuid >= 0.7.0' 2>/dev/null)
+DEPS_LIBS   := $(shell pkg-config --libs libelf liblzma libprotobuf-c capstone 'libcpuid >= 0.7.0' 2>/dev/null)
 
 CC      ?= gcc
 CFLAGS  ?= -g -O2
@@ -62,7 +62,7 @@ endif
 all: check-deps $(PLUGIN) $(CLI) $(HELPER)
 
 check-deps:
-	@pkg-config --exists libelf libprotobuf-c capstone || \
+	@pkg-config --exists libelf liblzma libprotobuf-c capstone || \
 		{ echo "missing build dependencies: run scripts/setup.sh (see README.md)" >&2; exit 1; }
 	@pkg-config --exists 'libcpuid >= 0.7.0' || \
 		{ echo "libcpuid >= 0.7.0 not found (Debian 12's 0.6.2 misreads AVX-512): run scripts/setup.sh" >&2; exit 1; }

@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <gelf.h>
+#include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,13 +360,59 @@ static void read_glibc_version(Elf *elf, Elf_Scn *scn, struct elf_info *info)
 	(void)elf;
 }
 
+/* The .symtab of an in-memory ELF image (a debug file or MiniDebugInfo). */
+static bool read_symtab_of(Elf *elf, struct elf_info *info)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
+			return !read_symbols(elf, scn, &sh, info, NULL, false);
+	return false;
+}
+
+#define MAX_MINIDEBUG (64u << 20)
+
+/*
+ * MiniDebugInfo: an xz-compressed ELF with a .symtab in .gnu_debugdata
+ * (Fedora and others ship stripped binaries with it).
+ */
+static void read_gnu_debugdata(Elf *elf, Elf_Scn *scn, struct elf_info *info)
+{
+	Elf_Data *d = elf_rawdata(scn, NULL);
+	uint64_t memlimit = MAX_MINIDEBUG;
+	size_t in_pos = 0, out_pos = 0, cap = 1 << 20;
+	uint8_t *out = NULL;
+	lzma_ret lr;
+	Elf *mini;
+
+	(void)elf;
+	if (!d || !d->d_buf)
+		return;
+	do {	/* grow until it fits, within the limit */
+		free(out);
+		out = malloc(cap *= 2);
+		in_pos = out_pos = 0;
+		lr = out ? lzma_stream_buffer_decode(&memlimit, 0, NULL, d->d_buf, &in_pos, d->d_size, out, &out_pos, cap)
+			 : LZMA_MEM_ERROR;
+	} while (lr == LZMA_BUF_ERROR && cap < MAX_MINIDEBUG);
+	if (lr == LZMA_OK && (mini = elf_memory((char *)out, out_pos))) {
+		if (read_symtab_of(mini, info)) {
+			info->syms_from_debug = true;
+			for (size_t i = 0; i < info->n_syms; i++)	/* names live in @out */
+				info->syms[i].name = arena_strdup(&info->arena, info->syms[i].name);
+		}
+		elf_end(mini);
+	}
+	free(out);
+}
+
 static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, const char *root)
 {
 	char path[512];
 	int pos, fd = -1;
 	Elf *elf;
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
 
 	if (info->build_id_len < 2)
 		return;
@@ -378,12 +425,7 @@ static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, c
 	elf = elf_open(ctx, path, &fd);
 	if (!elf)
 		return;
-	while ((scn = elf_nextscn(elf, scn)))
-		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB) {
-			if (!read_symbols(elf, scn, &sh, info, NULL, false))
-				info->syms_from_debug = true;
-			break;
-		}
+	info->syms_from_debug = read_symtab_of(elf, info);
 	/* names point into the debug file's mapping: copy them before closing */
 	for (size_t i = 0; info->syms_from_debug && i < info->n_syms; i++)
 		info->syms[i].name = arena_strdup(&info->arena, info->syms[i].name);
@@ -394,7 +436,7 @@ static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, c
 int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
 {
 	struct versions v = { 0 };
-	Elf_Scn *scn = NULL;
+	Elf_Scn *scn = NULL, *gnu_debugdata = NULL;
 	GElf_Ehdr eh;
 	GElf_Shdr sh;
 	int fd = -1, ret;
@@ -441,6 +483,8 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 				if (sh.sh_addr + sh.sh_size > info->plt_end)
 					info->plt_end = sh.sh_addr + sh.sh_size;
 			}
+			if (name && !strcmp(name, ".gnu_debugdata") && !info->syms)
+				gnu_debugdata = scn;
 			if (name && !strcmp(name, ".rodata") && !info->is_pie && !info->is_exec &&
 			    (elf_dynsym_find(info, "_dl_x86_get_cpu_features", NULL) ||
 			     elf_dynsym_find(info, "gnu_get_libc_version", NULL)))
@@ -450,6 +494,8 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 		if (ret)
 			goto out;
 	}
+	if (!info->syms && gnu_debugdata)
+		read_gnu_debugdata(elf, gnu_debugdata, info);
 	info->has_symtab = info->syms != NULL;
 	if (!info->syms)
 		load_debug_symbols(ctx, info, "");

@@ -37,7 +37,7 @@ command -v apt-get >/dev/null || fail "apt-get not found: this set-up is for Deb
 
 PKGS=(
 	# build
-	build-essential pkg-config libelf-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
+	build-essential pkg-config libelf-dev liblzma-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev
 	libcapstone-dev cmake xz-utils
 	# CRIU 4.1 build dependencies (all from bookworm)
 	libprotobuf-dev protobuf-compiler python3-protobuf libnl-3-dev libnl-route-3-dev libnet1-dev
@@ -46,8 +46,8 @@ PKGS=(
 	libc6-dbg gdb binutils python3 qemu-system-x86 busybox-static cpio sqlite3 bc util-linux
 	# container runtimes (runc, Podman; criu locks a container's network with iptables)
 	runc podman iptables
-	# fuzzing (libFuzzer) and sanitizers
-	clang libclang-rt-14-dev
+	# fuzzing (libFuzzer) and sanitizers; the benchmark's chart
+	clang libclang-rt-14-dev gnuplot-nox
 )
 
 # --- Debian packages ---------------------------------------------------------
