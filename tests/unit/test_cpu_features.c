@@ -5,8 +5,8 @@
  * machine: the kernel (/proc/cpuinfo), ld.so (--help, --list-diagnostics)
  * and the compiler's own -march definitions (cc -dM -E).
  */
-#include "unit.h"
 #include "internal.h"
+#include "unit.h"
 
 #define LDSO "/lib64/ld-linux-x86-64.so.2"
 
@@ -16,13 +16,7 @@ static struct cpu_desc all;	/* a host with every feature: targets come back uncl
 static int group_setup(void **state)
 {
 	(void)state;
-	if (cpu_desc_host(&host))
-		return -1;
-	memset(&all, 0, sizeof(all));
-	for (int f = 0; f < F__COUNT; f++)
-		featset_set(&all.feat, f);
-	all.level = featset_level(&all.feat);
-	return 0;
+	return unit_cpus(&host, &all);
 }
 
 static bool has(const struct cpu_desc *d, const char *name)

@@ -14,8 +14,8 @@
  */
 #include <libcpuid.h>
 
-#include "unit.h"
 #include "internal.h"
+#include "unit.h"
 
 #define DUMPS "/usr/local/src/cpuport/libcpuid-0.7.1/tests"
 #define DASHES "--------------------------------------------------------------------------------"
@@ -122,11 +122,8 @@ static void compare(const char *path, const struct cpu_desc *d, const struct exp
 static int group_setup(void **state)
 {
 	(void)state;
-	if (cpu_desc_host(&host))
+	if (unit_cpus(&host, &all))
 		return -1;
-	memset(&all, 0, sizeof(all));
-	for (int f = 0; f < F__COUNT; f++)
-		featset_set(&all.feat, f);
 	for (size_t i = 0; i < ARRAY_SIZE(fmap); i++)
 		for (int k = 0; k < NUM_CPU_FEATURES; k++)
 			if (cpu_feature_str(k) && !strcmp(cpu_feature_str(k), fmap[i].libcpuid))

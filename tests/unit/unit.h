@@ -343,4 +343,18 @@ static inline void unit_hex(const uint8_t *b, size_t n, char *out, size_t len)
 		sprintf(out + 2 * i, "%02x", b[i]);
 }
 
+#ifdef CPUPORT_INTERNAL_H
+/* This CPU, and a CPU with every feature (targets come back unclipped from it). */
+static inline int unit_cpus(struct cpu_desc *host, struct cpu_desc *all)
+{
+	if (cpu_desc_host(host))
+		return -1;
+	memset(all, 0, sizeof(*all));
+	for (int f = 0; f < F__COUNT; f++)
+		featset_set(&all->feat, f);
+	all->level = featset_level(&all->feat);
+	return 0;
+}
+#endif
+
 #endif
