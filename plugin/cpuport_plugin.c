@@ -48,10 +48,10 @@ static void print_criu(enum cpuport_log_level level, const char *msg, void *arg)
 }
 
 /*
- * CRIU calls a hook on each plugin in plugin-directory order and stops at
- * the first that returns anything but -ENOTSUP.  CRIU's cuda plugin returns
- * 0 for processes without CUDA state on GPU hosts, which hides our hooks
- * when it comes first.  Say so once, naming the neighbours.
+ * CRIU calls a hook on each plugin in plugin-directory order (readdir) and
+ * stops at the first that returns anything but -ENOTSUP.  CRIU's cuda
+ * plugin returns 0 for processes without CUDA state on GPU hosts, which
+ * hides our hooks when it comes first.  Name the plugins listed before us.
  */
 static void warn_other_plugins(void)
 {
@@ -65,17 +65,16 @@ static void warn_other_plugins(void)
 		return;
 	*strrchr(dir, '/') = 0;
 	d = opendir(dir);
-	while (d && (de = readdir(d))) {
+	while (d && (de = readdir(d)) && strcmp(de->d_name, "cpuport_plugin.so")) {
 		size_t n = strlen(de->d_name);
 
-		if (n > 3 && !strcmp(de->d_name + n - 3, ".so") && strcmp(de->d_name, "cpuport_plugin.so") &&
-		    pos + n + 3 < sizeof(others))
+		if (n > 3 && !strcmp(de->d_name + n - 3, ".so") && pos + n + 3 < sizeof(others))
 			pos += snprintf(others + pos, sizeof(others) - pos, "%s%s", pos ? ", " : "", de->d_name);
 	}
 	if (d)
 		closedir(d);
 	if (pos)
-		pr_warn("other plugins in %s (%s) are called in directory order; one that returns 0 for every "
+		pr_warn("plugins listed before cpuport in %s (%s) are called first; one that returns 0 for every "
 			"process (CRIU's cuda_plugin on GPU hosts) hides cpuport's hooks: cpuport then refuses the "
 			"restore. List cpuport_plugin.so first (ls -f %s) or keep it in its own --libdir\n", dir,
 			others, dir);
