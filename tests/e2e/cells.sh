@@ -21,22 +21,24 @@
 # Settings come from e2e.env next to this script (written by run.sh). Exit 0 when every step
 # ran (outcomes are judged on the host by run.sh), non-zero when a step could not run.
 E2E_DIR=$(cd "$(dirname "$0")" && pwd)
-. "$E2E_DIR/e2e.env"   # E2E_ROOT FIX CPBIN PLUGDIR REAP PY SQLITE CRIU OBS_SECS SQL_QUERIES ALONE
+. "$E2E_DIR/e2e.env"   # E2E_ROOT FIX CPBIN PLUGDIR REAP PY SQLITE CRIU OBS_SECS MIN_LINES SQL_QUERIES ALONE CAPMASK
 export CPUPORT_HELPER="$CPBIN/cpuport-select"
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 log() { echo "cells: $*"; }
 now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
 nlines() { if [ -f "$1" ]; then wc -l < "$1" | tr -d ' '; else echo 0; fi; }
-# wait_until TENTHS CMD...: poll CMD every 0.1 s, at most TENTHS times
+# centiseconds since boot, without a fork (slow guests spend most of a poll loop forking)
+now_cs() { read -r _up _ < /proc/uptime; _up=${_up%.*}${_up#*.}; echo "${_up#0}"; }
+# wait_until TENTHS CMD...: poll CMD every 0.1 s until it succeeds or TENTHS tenths of a
+# second (wall clock) have passed
 wait_until() {
-    _n=$1; shift
-    while [ "$_n" -gt 0 ]; do
+    _end=$(($(now_cs) + $1 * 10)); shift
+    while :; do
         "$@" && return 0
+        [ "$(now_cs)" -lt "$_end" ] || return 1
         sleep 0.1
-        _n=$((_n - 1))
     done
-    return 1
 }
 has_lines() { [ "$(nlines "$1")" -ge "$2" ]; }
 has_match() { grep -q "$2" "$1" 2>/dev/null; }
@@ -56,12 +58,16 @@ wl_start() {   # wl_start WL W PIDNS(0|1): start it, print the pid of the worklo
         c-pie-t2) set -- "$FIX/workload" "$_w/out.txt" threads 2 ;;
         c-nopie) set -- "$FIX/workload-nopie" "$_w/out.txt" ;;
         c-now) set -- "$FIX/workload-now" "$_w/out.txt" ;;
+        c-spin) set -- "$FIX/workload" "$_w/out.txt" spin ;;
         python) set -- "$PY" -I -S "$E2E_DIR/pywork.py" "$_w/out.txt" ;;
         python-openssl) set -- "$PY" -I -S "$E2E_DIR/pywork.py" --hashlib "$_w/out.txt" ;;
         sqlite) set -- "$SQLITE" -batch ;;
     esac
     mkdir -p "$_w"
     cd "$_w" || return 1
+    # no capability the host's root lacks (a guest's root has them all), or CRIU cannot
+    # restore on the host what it dumped in a guest
+    [ -n "${CAPMASK:-}" ] && set -- "$CPBIN/e2e-capmask" "$CAPMASK" "$@"
     if [ "$_ns" = 1 ]; then
         # pid 1 of a new pid namespace (its pid is free anywhere), in a session of its own
         set -- setsid unshare -p -f setsid "$@"
@@ -139,7 +145,11 @@ cmd_restore() {   # SRC WL MODE RES
     "$REAP" "$res/reap.log" "$@" > "$res/criu.out" 2>&1 &
     rpid=$!
     cd /
-    wait_until 1200 has_match "$res/reap.log" '^cmd-exit' || { log "$wl: criu restore did not finish in 120 s"; }
+    if ! wait_until 600 has_match "$res/reap.log" '^cmd-exit'; then
+        log "$wl: criu restore did not finish in 60 s: killing it"
+        echo "cells: criu restore did not finish in 60 s, killed" >> "$res/criu.out"
+        kill -9 $(cat "/proc/$rpid/task/$rpid/children" 2>/dev/null) 2>/dev/null
+    fi
     rc=$(sed -n 's/^cmd-exit \([0-9]*\) .*/\1/p' "$res/reap.log")
     pid=$(cat "$res/pid" 2>/dev/null)
     [ -n "$pid" ] && echo "$pid" >> "$E2E_ROOT/pids"
@@ -151,7 +161,10 @@ cmd_restore() {   # SRC WL MODE RES
             wait_until $((OBS_SECS * 10 + 300)) eval 'has_lines "$w/out.txt" $want || has_match "$res/reap.log" "^death"' || true
             kill "$feeder" 2>/dev/null
         else
-            wait_until $((OBS_SECS * 10)) has_match "$res/reap.log" '^death' || true
+            wait_until $((OBS_SECS * 10)) has_match "$res/reap.log" '^death' ||
+                # a slow (busy) machine: give it up to a minute for MIN_LINES new lines
+                wait_until 600 eval 'has_lines "$w/out.txt" $((before + MIN_LINES)) || has_match "$res/reap.log" "^death"' ||
+                true
         fi
         cp "$res/reap.log" "$res/reap-observed.log"
         if [ -d "/proc/$pid" ]; then
@@ -161,7 +174,10 @@ cmd_restore() {   # SRC WL MODE RES
     else
         cp "$res/reap.log" "$res/reap-observed.log"
     fi
-    wait_until 300 has_match "$res/reap.log" '^end' || log "$wl: restored processes still alive after kill"
+    if ! wait_until 300 has_match "$res/reap.log" '^end'; then
+        log "$wl: processes still alive 30 s after the kill: $(cat "/proc/$rpid/task/$rpid/children" 2>/dev/null)"
+        kill -9 $(cat "/proc/$rpid/task/$rpid/children" 2>/dev/null) "$rpid" 2>/dev/null
+    fi
     wait "$rpid" 2>/dev/null
     mkdir -p "$res/work"
     for f in "$w"/out.txt*; do [ -f "$f" ] && cp "$f" "$res/work/"; done
@@ -216,10 +232,10 @@ case "${1:-}" in
         echo "E2E-CPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') |${flags#*:}"
         dmesg -c > /dev/null
         mkdir -p "$E2E_ROOT/results/$E2E_TAG"
-        t0=$(now_ms)
+        plan_t0=$(now_ms)
         cmd_plan "$E2E_DIR/plan-$E2E_TAG"
         rc=$?
-        echo "E2E-PLAN-DONE rc=$rc ms=$(($(now_ms) - t0))"
+        echo "E2E-PLAN-DONE rc=$rc ms=$(($(now_ms) - plan_t0))"
         # results, and the checkpoints this guest made (dump steps), go back to the host
         set -- "results/$E2E_TAG"
         for s in $(awk '$1 == "dump" { print $2 }' "$E2E_DIR/plan-$E2E_TAG" | sort -u); do

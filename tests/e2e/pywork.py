@@ -8,7 +8,8 @@
 # line from iteration 0 and reports the lines from FROM_LINE (1-based) on.
 # --hashlib uses hashlib.sha256 (OpenSSL's libcrypto, which picks its own SHA code from CPUID
 # at load time and keeps it in OPENSSL_ia32cap_P) instead of the built-in _sha256.
-import json, re, sys, time, zlib
+# `--modules [--hashlib]` lists the stdlib files the workload loads (for a guest's initramfs).
+import json, os, re, sys, time, zlib
 
 WORDS = ["alpha", "b\u03b2ta", "gamma", "\u03b4elta", "epsilon", "zeta", "eta", "\u03b8eta"]
 PAT = re.compile(r"item-\d+|ipsum \d+")
@@ -65,6 +66,19 @@ def main():
     use_hashlib = "--hashlib" in args
     args = [a for a in args if a != "--hashlib"]
     sha256 = hasher(use_hashlib)
+    if args and args[0] == "--modules":
+        # the files this interpreter loaded for the workload: what a guest needs of the stdlib
+        import importlib.util
+        for m in list(sys.modules.values()):
+            f = getattr(m, "__file__", None)
+            if not f:
+                continue
+            print(f)
+            if f.endswith(".py"):
+                c = importlib.util.cache_from_source(f)
+                if os.path.exists(c):
+                    print(c)
+        return 0
     if args and args[0] == "--verify":
         return verify(args[1], int(args[2]) if len(args) > 2 else 1, sha256)
     out, acc, i = args[0], "", 0
