@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,11 +230,32 @@ static const char *restore_failure(int ret)
 	}
 }
 
-/* The process must not run code this CPU cannot execute: stop it for good. */
+/*
+ * The process must not run code this CPU cannot execute: stop it for good.
+ * CRIU still traces every thread here; reap the non-leader threads we kill
+ * (__WALL), or a multi-threaded pid-namespace init never exits and CRIU's
+ * cleanup, which waits for it without __WALL, hangs.
+ */
 static void fail_closed(int pid, const char *why)
 {
+	char path[64];
+	struct dirent *de;
+	pid_t tids[4096];
+	size_t n = 0;
+	DIR *d;
+	int st;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d)) && n < sizeof(tids) / sizeof(tids[0]))
+		if (atoi(de->d_name) > 0 && atoi(de->d_name) != pid)
+			tids[n++] = atoi(de->d_name);
+	if (d)
+		closedir(d);
 	pr_err("pid %d: %s; killing the restored process instead of resuming it unsafely\n", pid, why);
 	kill(pid, SIGKILL);
+	for (size_t i = 0; i < n; i++)
+		waitpid(tids[i], &st, __WALL);
 }
 
 int cpuport_plugin_resume_devices_late(int pid)

@@ -41,6 +41,26 @@ restore "$WORK/spin" || die "restore on the host itself failed"
 check_running "$out" "$PID"
 kill -9 "$PID"
 
+# 1b. the same as the init of its own pid namespace (a container's shape): the
+# refusal must not leave criu waiting for a thread only it can reap
+out=$WORK/spin-ns.out
+unshare --pid --fork setsid "$FIX/workload" "$out" spin </dev/null >/dev/null 2>&1 &
+disown
+wait_lines "$out" 3
+root=$(pgrep -f "^$FIX/workload $out" | while read -r p; do
+	if grep -q "NSpid:.*[[:space:]]1$" "/proc/$p/status"; then echo "$p"; fi; done | head -n1)
+[ -n "$root" ] || die "no pid-namespace init"
+PIDS+=("$root")
+sleep 0.2
+dump "$root" "$WORK/spin-ns"
+rc=0
+timeout 60 env CPUPORT_TARGET=x86-64-v2 "$CRIU" restore -D "$WORK/spin-ns" -L "$PLUGIN_DIR" -d -v4 \
+	-o restore.log || rc=$?
+[ $rc -ne 124 ] || die "criu restore hung after cpuport refused (multi-threaded pid-namespace init)"
+[ $rc -ne 0 ] || die "restore of a thread inside spin_kernel.avx2 succeeded as x86-64-v2"
+grep -q 'stopped inside spin_kernel\.avx2' "$WORK/spin-ns/restore.log" || die "no refusal message"
+info "pid-namespace init refused, criu exited: $(grep -m1 'Restoring FAILED' "$WORK/spin-ns/restore.log" | sed 's/^.*Error/Error/')"
+
 # 2 + 3: missing / corrupt image (a second copy of a plain dump)
 out=$WORK/w.out
 start_workload "$FIX/workload" "$out"
