@@ -484,6 +484,16 @@ static bool runs_on_target(struct restore *r, uint64_t addr, uint64_t len, struc
 	return !missing->w[0] && !missing->w[1];
 }
 
+/* How messages name the CPU re-selection is for. */
+static const char *target_label(const struct restore *r)
+{
+	const struct cpu_desc *t = &r->ctx->target;
+
+	if (!r->ctx->target_is_host)
+		return t->name;
+	return t->codename[0] ? t->codename : t->brand[0] ? t->brand : "this host";
+}
+
 static void featset_str(const struct featset *s, char *buf, size_t len)
 {
 	size_t pos = 0;
@@ -680,7 +690,7 @@ static int check_threads(struct restore *r, const struct repoint *v, size_t n)
 			log_err(r->ctx, "pid %d: thread %u stopped %s %s, which needs %s that this CPU (%s) lacks: "
 				"cannot make the process safe; re-dump it when the thread is elsewhere (e.g. idle "
 				"in a system call)\n", r->pid, th->tid, in_pc ? "inside" : "with a return into", v[i].name,
-				miss[0] ? miss : "instructions", r->ctx->target.name);
+				miss[0] ? miss : "instructions", target_label(r));
 			return -EDEADLK;
 		}
 	}
@@ -863,6 +873,47 @@ static int check_layout_known(struct restore *r)
 	return -EPROTONOSUPPORT;
 }
 
+/*
+ * Libraries that pick their code from a private CPUID copy, not through
+ * IFUNCs (OpenSSL's OPENSSL_ia32cap_P, libgcrypt's hwfeatures, OpenBLAS's
+ * core table): cpuport cannot re-select inside them.  On a CPU without some
+ * of the source's features they may run instructions it lacks: refuse.
+ */
+static const char *const self_dispatching[] = {
+	"libcrypto.so", "libgcrypt.so", "libopenblas", "libblis.so", "libmkl_", "libx264.so", "libdav1d.so",
+	NULL,
+};
+
+static int check_self_dispatching(struct restore *r)
+{
+	struct cpu_desc src;
+	struct featset missing;
+	char miss[256];
+
+	if (cpu_desc_from_image(r->img->source_cpu, &src))
+		return 0;
+	missing.w[0] = src.feat.w[0] & ~r->ctx->target.feat.w[0];
+	missing.w[1] = src.feat.w[1] & ~r->ctx->target.feat.w[1];
+	if (!missing.w[0] && !missing.w[1])
+		return 0;	/* same or better CPU: such libraries keep working (on their old paths) */
+	for (size_t i = 0; i < r->img->n_objects; i++) {
+		const char *base = strrchr(r->img->objects[i]->path, '/');
+
+		base = base ? base + 1 : r->img->objects[i]->path;
+		for (const char *const *lib = self_dispatching; *lib; lib++) {
+			if (strncmp(base, *lib, strlen(*lib)))
+				continue;
+			featset_str(&missing, miss, sizeof(miss));
+			log_err(r->ctx, "pid %d: %s chooses its code from its own CPUID copy, which cpuport cannot "
+				"re-select, and this CPU (%s) lacks %s that the source had: it could run instructions "
+				"this CPU lacks. Restore on a CPU with the source's features, or re-dump here\n", r->pid,
+				r->img->objects[i]->path, target_label(r), miss);
+			return -EDEADLK;
+		}
+	}
+	return 0;
+}
+
 /* Everything up to the writes: shared by restore and check. */
 static int plan(struct restore *r)
 {
@@ -899,6 +950,7 @@ static int plan(struct restore *r)
 			return ret;
 	}
 	ret = check_layout_known(r);
+	ret = ret ?: check_self_dispatching(r);
 	if (ret)
 		return ret;
 	if (r->ctx->faults & FAULT_NOMEM) {

@@ -61,6 +61,35 @@ timeout 60 env CPUPORT_TARGET=x86-64-v2 "$CRIU" restore -D "$WORK/spin-ns" -L "$
 grep -q 'stopped inside spin_kernel\.avx2' "$WORK/spin-ns/restore.log" || die "no refusal message"
 info "pid-namespace init refused, criu exited: $(grep -m1 'Restoring FAILED' "$WORK/spin-ns/restore.log" | sed 's/^.*Error/Error/')"
 
+# 1c. a library that dispatches on its own CPUID copy (OpenSSL's libcrypto, via
+# python's hashlib): refused on a CPU with fewer features, fine on the same one
+if "$PY" -c 'import _hashlib' 2>/dev/null; then
+	cat >"$WORK/h.py" <<'PYSRC'
+import hashlib, sys, time
+out = sys.argv[1]
+i = 0
+while True:
+    d = hashlib.sha256(str(i).encode()).hexdigest()
+    with open(out, "a") as f:
+        f.write("iter=%d %s ok\n" % (i, d[:8]))
+    i += 1
+    time.sleep(0.05)
+PYSRC
+	setsid "$PY" "$WORK/h.py" "$WORK/h.out" </dev/null >/dev/null 2>&1 &
+	PID=$!
+	disown
+	PIDS+=("$PID")
+	wait_lines "$WORK/h.out" 3
+	grep -q libcrypto "/proc/$PID/maps" || die "python's hashlib did not map libcrypto"
+	dump "$PID" "$WORK/openssl"
+	expect_refusal "$WORK/openssl" 'libcrypto\.so.* chooses its code from its own CPUID copy' CPUPORT_TARGET=x86-64-v2
+	restore "$WORK/openssl" || die "same-CPU restore of the hashlib process failed"
+	check_running "$WORK/h.out" "$PID"
+	kill -9 "$PID"
+else
+	info "python3 has no _hashlib: OpenSSL case not run"
+fi
+
 # 2 + 3: missing / corrupt image (a second copy of a plain dump)
 out=$WORK/w.out
 start_workload "$FIX/workload" "$out"
