@@ -2,7 +2,7 @@
 # tests/e2e/run.sh - the heterogeneous migration matrix (`make e2e`; see README.md).
 #
 # Usage: tests/e2e/run.sh [--quick] [--keep] [--timeout SEC] [-v]
-#   --quick        CI subset: host -> Nehalem and Nehalem -> host, for the C fixture
+#   --quick        CI subset: host -> Nehalem and Nehalem -> host, for the C fixture (and spin)
 #                  (PIE, 2 threads), python3 and sqlite3 (see README.md)
 #   --keep         keep the work dir (/tmp/cpuport-e2e.*: payload, images, initramfs,
 #                  console logs, every cell's evidence)
@@ -63,7 +63,7 @@ secs_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a
 
 # ---------------------------------------------------------------- the matrix
 if ((quick)); then
-    WLS=(c-pie-t2 python sqlite)
+    WLS=(c-pie-t2 c-spin python sqlite)
     DIRECTIONS=(host-nehalem nehalem-host)
 else
     WLS=(c-pie-t2 c-nopie c-now c-spin python sqlite)
@@ -344,7 +344,9 @@ judge() {
             n0=$(wc -l < "$f") n1=$(cat "$res/work/$(basename "$f")" 2>/dev/null | wc -l)
             if ((n1 != n0)); then OUT=REFUSED-BUT-RAN INFO="$(basename "$f") went from $n0 to $n1 lines; $INFO"; fi
         done
-        grep -q "^death .* signal 9 " "$res/reap-observed.log" || { OUT=REFUSED-NOT-KILLED; INFO="no SIGKILL seen; $INFO"; }
+        # killed: we saw the SIGKILL, or criu reaped it itself and reported the restore failed
+        grep -q "^death .* signal 9 " "$res/reap-observed.log" || [[ -n "$rc" && "$rc" != 0 ]] ||
+            { OUT=REFUSED-NOT-KILLED; INFO="no SIGKILL seen and criu reported success; $INFO"; }
         if grep -q 'did not finish' "$res/criu.out" 2>/dev/null; then
             OUT=REFUSED-CRIU-HUNG
             INFO="criu restore never returned after cpuport killed the process (killed after 60 s); $INFO"
