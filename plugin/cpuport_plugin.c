@@ -163,11 +163,6 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-static pid_t image_id(pid_t pid, struct cpuport_table *t)
-{
-	return t ? cpuport_table__nspid(t) : pid;
-}
-
 int cpuport_plugin_checkpoint_devices(int pid)
 {
 	struct cpuport_table *t = NULL;
@@ -183,7 +178,7 @@ int cpuport_plugin_checkpoint_devices(int pid)
 		return -1;
 	}
 	t0 = mono_ns();
-	ret = image_write(t, image_id(pid, t));
+	ret = image_write(t, cpuport_table__nspid(t));
 	if (!ret) {
 		cpuport_table__stats(t, &st);
 		pr_info("pid %d: recorded %u slots (%u bound to variants), %u cached states, %u threads from %u "
@@ -196,24 +191,6 @@ int cpuport_plugin_checkpoint_devices(int pid)
 }
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__CHECKPOINT_DEVICES, cpuport_plugin_checkpoint_devices)
 
-static pid_t restored_id(pid_t pid)
-{
-	char path[64], line[256];
-	pid_t id = pid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "NSpid:", 6)) {
-			char *last = strrchr(line, '\t');
-
-			id = atoi(last ? last + 1 : line + 6);
-		}
-	if (f)
-		fclose(f);
-	return id;
-}
 
 
 static const char *restore_failure(int ret)
@@ -268,7 +245,7 @@ int cpuport_plugin_resume_devices_late(int pid)
 
 	if (disabled)
 		return -ENOTSUP;
-	id = restored_id(pid);
+	id = cpuport_image_key(pid);
 	images_handled++;
 	t0 = mono_ns();
 	ret = image_read(ctx, id, &t);

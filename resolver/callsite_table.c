@@ -49,6 +49,13 @@ pid_t cpuport_table__nspid(const struct cpuport_table *table)
 	return p ? (pid_t)(p->has_nspid ? p->nspid : p->pid) : 0;
 }
 
+pid_t cpuport_image_key(pid_t pid)
+{
+	pid_t nspid;
+
+	return proc_nspid(pid, &nspid, NULL, NULL) ? pid : nspid;
+}
+
 void cpuport_table__stats(const struct cpuport_table *table, struct cpuport_table_stats *st)
 {
 	const Cpuport__Image *img = table->img;

@@ -144,6 +144,13 @@ struct cpuport_table_stats {
 	uint64_t scan_ns;	/* time the scan took */
 };
 
+/**
+ * cpuport_image_key() - the key a process's image is stored under: its pid
+ * in the innermost pid namespace (the same at dump and at restore, while the
+ * pid CRIU's hooks see may differ).  @pid itself if that cannot be read.
+ */
+CPUPORT_API pid_t cpuport_image_key(pid_t pid);
+
 /** cpuport_table__stats() - counts for summary lines. */
 CPUPORT_API void cpuport_table__stats(const struct cpuport_table *table,
 				      struct cpuport_table_stats *stats);

@@ -56,24 +56,6 @@ static void print_stderr(enum cpuport_log_level level, const char *msg, void *ar
 		fprintf(stderr, "probe: %s", msg);
 }
 
-static pid_t nspid(pid_t pid)
-{
-	char path[64], line[256];
-	pid_t id = pid;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "NSpid:", 6)) {
-			char *last = strrchr(line, '\t');
-
-			id = atoi(last ? last + 1 : line + 6);
-		}
-	if (f)
-		fclose(f);
-	return id;
-}
 
 static long rss_kb(void)
 {
@@ -166,7 +148,7 @@ int main(int argc, char **argv)
 	pid = atoi(argv[3]);
 	before = rss_kb();
 	t0 = now_ns();
-	snprintf(img, sizeof(img), "%s/cpuport-%d.img", argv[2], nspid(pid));
+	snprintf(img, sizeof(img), "%s/cpuport-%d.img", argv[2], cpuport_image_key(pid));
 	fd = open(img, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "probe: %s: %s\n", img, strerror(errno));

@@ -65,7 +65,7 @@ unset CPUPORT_TARGET CPUPORT_DISABLE CPUPORT_TIMEOUT_MS
 # The bench programs, built now with the project's compiler and library.
 CC=${CC:-gcc}
 DEPS_LIBS=$(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig:${PKG_CONFIG_PATH:-} \
-	pkg-config --libs libelf libprotobuf-c capstone libcpuid)
+	pkg-config --libs libelf liblzma libprotobuf-c capstone libcpuid)
 $CC -O2 -g -fno-builtin -Wall -Werror -o "$WORK/bin/strbench" "$BENCH/strbench.c"
 $CC -O2 -g -Wall -Werror -o "$WORK/bin/tree" "$BENCH/tree.c"
 cp "$OUTDIR/tcmd" "$WORK/bin/tcmd"
