@@ -54,7 +54,7 @@ PKGS=(
 step "Debian packages"
 missing=()
 for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing: ${missing[*]}"
@@ -65,69 +65,107 @@ else
 	echo "all ${#PKGS[@]} packages present"
 fi
 
+# --- where Debian's archive is -------------------------------------------------------
+# The mirror this machine's apt already uses for bookworm (never a hard-coded host).
+# Pipelines here never end early (no `| head`, no `grep -q` on a pipe): under pipefail
+# a writer killed by SIGPIPE would end the script with status 141 and no message.
+debian_mirror() {
+	local f uri
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		case $f in
+		*.sources) uri=$(awk 'tolower($1) == "uris:" && !u { u = $2 } tolower($1) == "suites:" && u && / bookworm( |$)/ && !m { m = u }
+			/^[[:space:]]*$/ { u = "" } END { print m }' "$f") ;;
+		*) uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) { if ($(i+1) == "bookworm" && !m) m = $i; break } } END { print m }' "$f") ;;
+		esac
+		[ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+	done
+	fail "no 'bookworm' entry in apt's sources (/etc/apt/sources.list*): cannot tell where Debian's archive is"
+}
+MIRROR=$(debian_mirror)
+
 # --- trixie source packages (never binaries) --------------------------------
 TRIXIE_SRC=/etc/apt/sources.list.d/cpuport-trixie-src.sources
-trixie_source() {	# trixie_source PKG VERSION_GLOB: fetch and verify PKG's orig tarball into $SRC
-	local pkg=$1 uris line file sum
+trixie_source() {	# trixie_source PKG: fetch and verify PKG's orig tarball into $SRC; print its path
+	local pkg=$1 uris line file sum empty
 	mkdir -p "$SRC"
-	if [ ! -f "$TRIXIE_SRC" ]; then
-		cat >"$TRIXIE_SRC" <<-SRC
+	if [ ! -f "$TRIXIE_SRC" ] || ! grep "URIs: $MIRROR\$" "$TRIXIE_SRC" >/dev/null; then
+		cat >"$TRIXIE_SRC.tmp" <<-SRC
 		# added by cpuport's scripts/setup.sh: source packages only (CRIU 4.1, libcpuid 0.7)
 		Types: deb-src
-		URIs: http://deb.debian.org/debian
+		URIs: $MIRROR
 		Suites: trixie
 		Components: main
 		Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 		SRC
-	fi
-	uris=$(cd "$SRC" && apt-get source --print-uris "$pkg/trixie" 2>/dev/null) || true
-	if ! grep -q "orig.tar" <<<"$uris"; then
+		mv "$TRIXIE_SRC.tmp" "$TRIXIE_SRC"
 		apt-get update -qq || fail "apt-get update failed"
-		uris=$(cd "$SRC" && apt-get source --print-uris "$pkg/trixie") ||
-			fail "no trixie source package for $pkg"
 	fi
-	line=$(grep "orig.tar" <<<"$uris" | head -n1)
+	# --print-uris in an empty directory: where a file is already downloaded apt prints
+	# "Skipping already downloaded file ..." instead of its URI.
+	empty=$(mktemp -d)
+	uris=$(cd "$empty" && apt-get source --print-uris "$pkg/trixie" 2>/dev/null) || true
+	if [[ $uris != *orig.tar* ]]; then
+		apt-get update -qq || fail "apt-get update failed"
+		uris=$(cd "$empty" && apt-get source --print-uris "$pkg/trixie") || true
+	fi
+	rmdir "$empty"
+	line=$(awk '/orig\.tar/ && !l { l = $0 } END { print l }' <<<"$uris")
+	[ -n "$line" ] || fail "no trixie source package for $pkg (apt-get source --print-uris $pkg/trixie)"
 	file=$(awk '{print $2}' <<<"$line")
-	sum=$(grep -o 'SHA256:[0-9a-f]*' <<<"$line" | cut -d: -f2)
-	# only the orig tarball is needed (the .dsc fetch may fail where the tarball works)
-	(cd "$SRC" && apt-get source --download-only "$pkg/trixie" >/dev/null 2>&1) || true
-	[ -f "$SRC/$file" ] || fail "could not download $file"
-	if [ -n "$sum" ]; then
-		echo "$sum  $SRC/$file" | sha256sum -c --quiet - || fail "$file: checksum mismatch"
+	sum=$(grep -o 'SHA256:[0-9a-f]*' <<<"$line" | cut -d: -f2) || true
+	[ -n "$sum" ] || fail "$pkg: apt gave no SHA256 for $file"
+	# A partial or corrupt tarball from an earlier, interrupted run is fetched again.
+	if [ -f "$SRC/$file" ] && ! echo "$sum  $SRC/$file" | sha256sum -c --quiet - >/dev/null 2>&1; then
+		rm -f "$SRC/$file"
 	fi
+	if [ ! -f "$SRC/$file" ]; then
+		# only the orig tarball is needed (the .dsc fetch may fail where the tarball works)
+		(cd "$SRC" && apt-get source --download-only "$pkg/trixie" >/dev/null 2>&1) || true
+	fi
+	[ -f "$SRC/$file" ] || fail "could not download $file from $MIRROR"
+	echo "$sum  $SRC/$file" | sha256sum -c --quiet - || fail "$file: checksum mismatch"
 	echo "$SRC/$file"
+}
+# unpack TARBALL NAME: unpack into $SRC/NAME (its top directory stripped) and print it.
+# Unpacked into NAME.tmp and renamed, so an interrupted run never leaves half a tree.
+unpack() {
+	local tarball=$1 dir=$SRC/$2
+	if [ ! -f "$dir/.unpacked" ] || [ "$(cat "$dir/.unpacked")" != "$(basename "$tarball")" ]; then
+		rm -rf "$dir" "$dir.tmp" && mkdir -p "$dir.tmp"
+		tar xf "$tarball" -C "$dir.tmp" --strip-components=1 || fail "cannot unpack $tarball"
+		basename "$tarball" >"$dir.tmp/.unpacked"
+		mv "$dir.tmp" "$dir"
+	fi
+	echo "$dir"
 }
 
 # --- CRIU >= 4.1 -------------------------------------------------------------
 criu_ok() {
 	local v
-	v=$(/usr/local/sbin/criu --version 2>/dev/null | sed -n 's/^Version: //p')
-	[ -n "$v" ] && [ "$(printf '%s\n4.1\n' "$v" | sort -V | head -n1)" = 4.1 ] &&
+	v=$(/usr/local/sbin/criu --version 2>/dev/null | sed -n 's/^Version: //p') || true
+	[ -n "$v" ] && [ "$(printf '%s\n4.1\n' "$v" | sort -V | sed -n 1p)" = 4.1 ] &&
 		[ -f /usr/local/include/criu/criu-plugin.h ]
 }
+CRIU_DIR=$SRC/criu
 step "CRIU >= 4.1 (/usr/local/sbin/criu)"
 if criu_ok; then
-	echo "present: $(/usr/local/sbin/criu --version | head -n1)"
+	echo "present: $(/usr/local/sbin/criu --version | sed -n 1p)"
 else
-	tarball=$(trixie_source criu | tail -n1)
-	dir=$SRC/$(tar tf "$tarball" | head -n1 | cut -d/ -f1)
-	[ -d "$dir" ] || tar xf "$tarball" -C "$SRC"
+	dir=$(unpack "$(trixie_source criu)" criu)
 	echo "building CRIU in $dir"
 	make -C "$dir" -j"$(nproc)" criu >"$SRC/criu-build.log" 2>&1 ||
 		{ tail -n 30 "$SRC/criu-build.log"; fail "CRIU build failed (log: $SRC/criu-build.log)"; }
-	install -D -m 755 "$dir/criu/criu" /usr/local/sbin/criu
 	install -D -m 644 "$dir/criu/include/criu-plugin.h" /usr/local/include/criu/criu-plugin.h
 	install -D -m 644 "$dir/criu/include/criu-log.h" /usr/local/include/criu/criu-log.h
+	# the binary last: criu_ok() checks it, so a run cut short before here builds again
+	install -D -m 755 "$dir/criu/criu" /usr/local/sbin/criu.tmp
+	mv /usr/local/sbin/criu.tmp /usr/local/sbin/criu
 	criu_ok || fail "installed criu does not report version >= 4.1"
 fi
 # CRIU's cuda plugin, only to test that cpuport lives next to it (tests/integration/75-*)
-if ! ls "$SRC"/criu-*/plugins/cuda/cuda_plugin.so >/dev/null 2>&1; then
-	dir=$(ls -d "$SRC"/criu-4.* 2>/dev/null | head -n1)
-	if [ -z "$dir" ]; then
-		tarball=$(trixie_source criu | tail -n1)
-		tar xf "$tarball" -C "$SRC"
-		dir=$(ls -d "$SRC"/criu-4.* | head -n1)
-	fi
+if [ ! -f "$CRIU_DIR/plugins/cuda/cuda_plugin.so" ]; then
+	dir=$(unpack "$(trixie_source criu)" criu)
 	make -C "$dir" -j"$(nproc)" cuda_plugin >>"$SRC/criu-build.log" 2>&1 ||
 		fail "building CRIU's cuda plugin failed (log: $SRC/criu-build.log)"
 fi
@@ -144,12 +182,11 @@ echo "criu check: Looks good."
 # --- libcpuid >= 0.7 -------------------------------------------------------------
 step "libcpuid >= 0.7.0 (/usr/local)"
 if PKG_CONFIG_PATH=/usr/local/lib/pkgconfig pkg-config --exists 'libcpuid >= 0.7.0' &&
-	[ -d "$SRC"/libcpuid-*/tests ]; then
+	[ -d "$SRC/libcpuid/tests" ]; then
 	echo "present: $(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig pkg-config --modversion libcpuid)"
 else
-	tarball=$(trixie_source libcpuid | tail -n1)
-	dir=$SRC/$(tar tf "$tarball" | head -n1 | cut -d/ -f1)
-	[ -d "$dir" ] || tar xf "$tarball" -C "$SRC"
+	dir=$(unpack "$(trixie_source libcpuid)" libcpuid)
+	rm -rf "$dir/build"
 	cmake -S "$dir" -B "$dir/build" -DCMAKE_INSTALL_PREFIX=/usr/local -DCMAKE_BUILD_TYPE=Release \
 		-DLIBCPUID_ENABLE_TESTS=OFF >"$SRC/libcpuid-build.log" 2>&1 &&
 		make -C "$dir/build" -j"$(nproc)" install >>"$SRC/libcpuid-build.log" 2>&1 ||
@@ -168,12 +205,13 @@ if [ -x "$TROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ] && [ -d "$TROOT
 else
 	TAPT=$CACHE/trixie-apt
 	mkdir -p "$TAPT/lists/partial" "$TAPT/archives/partial"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR trixie main" \
 		>"$TAPT/sources.list"
 	APTP=(-o Dir::Etc::SourceList="$TAPT/sources.list" -o Dir::Etc::SourceParts=/dev/null
 		-o Dir::State::Lists="$TAPT/lists" -o Dir::Cache::Archives="$TAPT/archives"
 		-o Dir::State::status=/dev/null)
 	apt-get "${APTP[@]}" update -qq || fail "cannot read trixie's package index"
+	rm -f "$TAPT"/archives/*.deb	# an older run's versions would make two matches below
 	(cd "$TAPT/archives" && apt-get "${APTP[@]}" download libc6 libc6-dbg >/dev/null 2>&1) ||
 		fail "cannot download trixie's libc6 and libc6-dbg"
 	rm -rf "$TROOT" "$TROOT.tmp" && mkdir -p "$TROOT.tmp"

@@ -10,7 +10,7 @@
 #    stale code.  Listed first, cpuport does not warn.
 . "$(dirname "$0")/../lib.sh"
 require_criu
-CUDA=$(ls /usr/local/src/cpuport/criu-*/plugins/cuda/cuda_plugin.so 2>/dev/null | head -n1)
+CUDA=/usr/local/src/cpuport/criu/plugins/cuda/cuda_plugin.so; [ -f "$CUDA" ] || CUDA=
 [ -n "$CUDA" ] || skip "CRIU's cuda_plugin.so not built (scripts/setup.sh builds it)"
 
 mkdir -p "$WORK/bin"

@@ -17,7 +17,7 @@
 #include "internal.h"
 #include "unit.h"
 
-#define DUMPS "/usr/local/src/cpuport/libcpuid-0.7.1/tests"
+#define DUMPS "/usr/local/src/cpuport/libcpuid/tests"
 #define DASHES "--------------------------------------------------------------------------------"
 
 static struct cpu_desc host, all;
