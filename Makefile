@@ -39,7 +39,7 @@ endif
 CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
 
-LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
+LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_scan.c glibc_layout.c helper_sandbox.c image_codec.c \
 	isa.c libgcc_model.c print.c proc.c restore.c scan.c select.c
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
 PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
@@ -82,7 +82,7 @@ $(B)/libgcc_bits.h: resolver/gen_libgcc_bits.c
 $(B)/cpuport.pb-c.o: $(B)/cpuport.pb-c.c
 	$(CC) $(CFLAGS) -fPIC $(DEPS_CFLAGS) -c -o $@ $<
 
-RESOLVER_DEPS := resolver/internal.h resolver/cpuport.h resolver/select.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
+RESOLVER_DEPS := resolver/internal.h resolver/cpuport.h resolver/select.h resolver/helper_sandbox.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
 
 $(B)/resolver/%.o: resolver/%.c $(RESOLVER_DEPS)
 	@mkdir -p $(B)/resolver
@@ -114,7 +114,7 @@ $(CLI): resolver/cli.c $(LIB)
 
 # libc only, lazy binding (its own GOT[2] tells which trampoline ld.so picks here).
 # Never sanitized: it maps executables at their link addresses and runs foreign resolvers.
-$(HELPER): resolver/select_helper.c
+$(HELPER): resolver/select_helper.c resolver/helper_seccomp.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ resolver/select_helper.c
 

@@ -384,9 +384,6 @@ static int run_helper(struct restore *r)
 	char lib_path[4096] = "", dir[512], root[512];
 	size_t pos = 0;
 	int interp_fd;
-	pid_t nspid;
-	uid_t uid = 0;
-	gid_t gid = 0;
 
 	if (r->interp < 0) {
 		log_err(r->ctx, "pid %d: no dynamic linker mapped: cannot re-run selection\n", r->pid);
@@ -410,17 +407,13 @@ static int run_helper(struct restore *r)
 			pos += snprintf(lib_path + pos, sizeof(lib_path) - pos, "%s/proc/self/fd/%d", pos ? ":" : "", fd);
 	}
 	interp_fd = r->objs[r->interp].fd;
-	if (!r->dry_run)
-		proc_nspid(r->pid, &nspid, &uid, &gid);
-	else
-		uid = getuid(), gid = getgid();
 	r->sel.pid = r->pid;
 	{
 		char tun[512] = "";
 
 		if (!r->ctx->target_is_host)
 			cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, tun, sizeof(tun));
-		return sel_run(&r->sel, r->ctx, interp_fd, lib_path, tun, uid, gid);
+		return sel_run(&r->sel, r->ctx, interp_fd, lib_path, tun, r->dry_run ? 0 : r->pid);
 	}
 }
 

@@ -3,8 +3,9 @@
  * Running cpuport-select for one restored process: build the request,
  * start the helper through the process's own ld.so with its own libraries
  * (opened here, as root, from /proc/PID/map_files and /proc/PID/root, and
- * handed over as file descriptors), drop to the process's uid/gid with
- * no_new_privs, enforce the time limit, and parse the answers.
+ * handed over as file descriptors), in the process's sandbox
+ * (helper_sandbox.c: its namespaces, cgroup, ids, no capabilities), enforce
+ * the time limit on every step, and parse the answers.
  *
  * Request lines (one per line, on the helper's stdin):
  *   interp I | dso I PATH | exe I PATH | seg I OFF VADDR FILESZ MEMSZ PROT
@@ -27,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helper_sandbox.h"
 #include "select.h"
 
 int sel_init(struct selection *s)
@@ -165,6 +167,8 @@ static void parse_line(struct selection *s, struct cpuport_ctx *ctx, char *line)
 		s->tramp_off = off;
 	} else if (sscanf(line, "ids %u %u %d", &n, &obj, &sig) == 3) {
 		log_debug(ctx, "pid %d: selection helper runs as uid %u gid %u, no_new_privs %d\n", s->pid, n, obj, sig);
+	} else if (!strncmp(line, "sandbox ", 8)) {
+		log_debug(ctx, "pid %d: selection helper sandbox: %s", s->pid, line + 8);
 	} else if (sscanf(line, "glibc %15s", s->glibc) == 1) {
 	} else if (!strncmp(line, "error ", 6)) {
 		log_warn(ctx, "pid %d: helper: %s", s->pid, line + 6);
@@ -173,32 +177,21 @@ static void parse_line(struct selection *s, struct cpuport_ctx *ctx, char *line)
 	}
 }
 
-struct child_args {
-	int interp_fd, in_fd, out_fd;
-	uid_t uid;
-	gid_t gid;
-	char *const *argv, *const *envp;
-};
-
-/* In the child: drop privileges, keep only what the helper needs, exec ld.so. */
-static void child_exec(const struct child_args *c, const struct selection *s)
+/* In the child: the pipes on 0 and 1, then the sandbox (helper_sandbox.c) and exec ld.so. */
+static void child_exec(const struct helper_sandbox *sb, int interp_fd, int in_fd, int out_fd, int helper_fd,
+		       char *const argv[], char *const envp[], const struct selection *s)
 {
-	if (dup2(c->in_fd, 0) < 0 || dup2(c->out_fd, 1) < 0)
+	int keep[s->n_fds + 1];
+
+	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0)
 		_exit(126);
-	for (size_t i = 0; i < s->n_fds; i++)
-		fcntl(s->fds[i], F_SETFD, 0);
-	fcntl(c->interp_fd, F_SETFD, FD_CLOEXEC);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* resolvers come from the checkpointed program's files: never as root */
-	if (setgroups(0, NULL) || setgid(c->gid) || setuid(c->uid) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		_exit(126);
-	syscall(SYS_execveat, c->interp_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
-	_exit(127);
+	memcpy(keep, s->fds, s->n_fds * sizeof(int));
+	keep[s->n_fds] = helper_fd;
+	helper_sandbox_exec(sb, interp_fd, argv, envp, keep, s->n_fds + 1);
 }
 
-static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pid_t child)
+static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pid_t child, uint64_t deadline)
 {
-	uint64_t deadline = now_ns() + (uint64_t)ctx->helper_timeout_ms * 1000000;
 	char buf[65536], *line = NULL;
 	size_t have = 0, cap = 0;
 	int ret = 0;
@@ -208,13 +201,24 @@ static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pi
 		int64_t left = (int64_t)(deadline - now_ns()) / 1000000;
 		ssize_t r;
 
-		if (left <= 0 || poll(&p, 1, left) == 0) {
+		int pr = left > 0 ? poll(&p, 1, left) : 0;
+
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0) {
+			ret = -errno;
+			helper_sandbox_kill(child);
+			break;
+		}
+		if (pr == 0) {
 			log_err(ctx, "pid %d: selection helper timed out after %u ms\n", s->pid, ctx->helper_timeout_ms);
-			kill(child, SIGKILL);
+			helper_sandbox_kill(child);
 			ret = -ETIMEDOUT;
 			break;
 		}
 		r = read(fd, buf, sizeof(buf));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (r <= 0)
 			break;
 		for (ssize_t i = 0; i < r; i++) {
@@ -223,7 +227,7 @@ static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pi
 
 				if (!nl) {
 					free(line);
-					kill(child, SIGKILL);
+					helper_sandbox_kill(child);
 					return -ENOMEM;
 				}
 				line = nl;
@@ -240,17 +244,79 @@ static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pi
 	return ret;
 }
 
-int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const char *library_path,
-	    const char *tunables, uid_t uid, gid_t gid)
+/* Wait until @fd is ready for @events, or the deadline; 1, 0 (deadline) or -errno. */
+static int wait_fd(int fd, short events, uint64_t deadline)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status, ret;
-	char env_tun[512];
-	char *argv[] = { "cpuport-select", "--library-path", (char *)library_path, ctx->helper_path, NULL };
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int64_t left = ((int64_t)(deadline - now_ns()) + 999999) / 1000000;
+		int r;
+
+		if (left <= 0)
+			return 0;
+		r = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The whole request, or the deadline (a helper that does not read cannot hold us). */
+static int write_request(struct selection *s, int fd, uint64_t deadline)
+{
+	size_t done = 0;
+
+	while (done < s->req_len) {
+		int w = wait_fd(fd, POLLOUT, deadline);
+		ssize_t r;
+
+		if (w <= 0)
+			return w ? w : -ETIMEDOUT;
+		r = write(fd, s->req_buf + done, s->req_len - done);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return errno == EPIPE ? 0 : -errno;	/* it exited: its status says why */
+		done += r;
+	}
+	return 0;
+}
+
+/* Reap the helper: killed (with its process group) at the deadline, never an unbounded wait. */
+static int reap(pid_t child, int *status, uint64_t deadline)
+{
+	bool killed = false;
+
+	for (;;) {
+		pid_t r = waitpid(child, status, WNOHANG);
+
+		if (r == child)
+			return killed ? -ETIMEDOUT : 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (!killed && now_ns() >= deadline) {
+			helper_sandbox_kill(child);
+			killed = true;
+			deadline = now_ns() + 2000000000ULL;	/* SIGKILL: gone within moments */
+		} else if (killed && now_ns() >= deadline) {
+			return -ETIMEDOUT;	/* stuck in the kernel; it dies with SIGKILL, reaped by criu */
+		}
+		usleep(1000);
+	}
+}
+
+int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const char *library_path,
+	    const char *tunables, pid_t task)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status = 0, ret, helper_fd = -1, wret;
+	char env_tun[512], helper_arg[32];
+	char *argv[] = { "cpuport-select", "--library-path", (char *)library_path, helper_arg, NULL };
 	char *envp[] = { "PATH=/usr/bin:/bin", NULL, NULL, NULL };
 	int ne = 1;
-	struct child_args c;
+	struct helper_sandbox sb;
 	pid_t child;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)ctx->helper_timeout_ms * 1000000;
 
 	snprintf(env_tun, sizeof(env_tun), "GLIBC_TUNABLES=%s", tunables ? tunables : "");
 	if (tunables && *tunables)
@@ -259,28 +325,51 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 		envp[ne++] = ctx->faults & FAULT_HELPER_CRASH ? "CPUPORT_SELECT_FAULT=crash" : "CPUPORT_SELECT_FAULT=hang";
 	fputs("go\n", s->req);
 	fflush(s->req);
+	ret = helper_sandbox_prepare(ctx, &sb, task);
+	if (ret)
+		return ret;
+	/* opened here, before the helper enters the task's mount namespace */
+	helper_fd = open(ctx->helper_path, O_RDONLY | O_CLOEXEC);
+	if (helper_fd < 0) {
+		ret = -errno;
+		log_err(ctx, "pid %d: cannot open the selection helper %s: %s\n", s->pid, ctx->helper_path,
+			strerror(-ret));
+		goto out;
+	}
+	snprintf(helper_arg, sizeof(helper_arg), "/proc/self/fd/%d", helper_fd);
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		goto err_errno;
 	/* big enough that neither side blocks while the other writes */
 	fcntl(in[1], F_SETPIPE_SZ, 1 << 20);
 	fcntl(out[1], F_SETPIPE_SZ, 1 << 20);
-	c = (struct child_args){ interp_fd, in[0], out[1], uid, gid, argv, envp };
 	child = fork();
 	if (child < 0)
 		goto err_errno;
 	if (child == 0)
-		child_exec(&c, s);
+		child_exec(&sb, interp_fd, in[0], out[1], helper_fd, argv, envp, s);
+	setpgid(child, child);	/* also done by the child: no window without its own group */
 	close(in[0]);
 	close(out[1]);
 	in[0] = out[1] = -1;
-	/* the request is small (a few KiB): the pipe buffer holds it */
-	if (write(in[1], s->req_buf, s->req_len) != (ssize_t)s->req_len)
-		log_warn(ctx, "pid %d: short write to the selection helper\n", s->pid);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	ret = write_request(s, in[1], deadline);
+	if (ret == -ETIMEDOUT)
+		log_err(ctx, "pid %d: selection helper timed out after %u ms (it did not read its request)\n", s->pid,
+			ctx->helper_timeout_ms);
 	close(in[1]);
 	in[1] = -1;
-	ret = read_answers(s, ctx, out[0], child);
+	if (ret)
+		helper_sandbox_kill(child);
+	else
+		ret = read_answers(s, ctx, out[0], child, deadline);
 	close(out[0]);
-	waitpid(child, &status, 0);
+	out[0] = -1;
+	wret = reap(child, &status, deadline);
+	if (!ret && wret) {
+		log_err(ctx, "pid %d: selection helper did not exit within %u ms\n", s->pid, ctx->helper_timeout_ms);
+		ret = wret;
+	}
 	s->ns = now_ns() - t0;
 	if (!ret && (!WIFEXITED(status) || WEXITSTATUS(status) || !s->done)) {
 		if (WIFSIGNALED(status))
@@ -290,14 +379,18 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 				s->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1, ctx->helper_path);
 		ret = -ECHILD;
 	}
-	return ret;
+	goto out;
 err_errno:
 	ret = -errno;
+out:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);
 		if (out[i] >= 0)
 			close(out[i]);
 	}
+	if (helper_fd >= 0)
+		close(helper_fd);
+	helper_sandbox_close(&sb);
 	return ret;
 }

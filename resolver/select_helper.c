@@ -35,6 +35,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "helper_seccomp.h"
+
 #define MAX_OBJS 1024
 #define PAGE 4096ULL
 
@@ -238,13 +240,59 @@ static void report_rtld(int interp)
 		printf("trampoline %d %" PRIu64 "\n", oi, off);
 }
 
+/*
+ * What this process runs with, as the kernel says (capabilities, no_new_privs,
+ * seccomp, ids, namespaces): debug lines for the log and the tests.
+ */
+static void report_sandbox(void)
+{
+	static const char *const keys[] = { "Uid", "Gid", "Groups", "NSpid", "CapInh", "CapPrm", "CapEff", "CapBnd",
+					    "CapAmb", "NoNewPrivs", "Seccomp" };
+	static const char *const ns[] = { "user", "mnt", "pid", "net", "ipc", "uts", "cgroup" };
+	char line[512], link[64], target[64];
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			size_t len = strlen(keys[k]);
+			char *v = line + len + 1;
+
+			if (strncmp(line, keys[k], len) || line[len] != ':')
+				continue;
+			v += strspn(v, " \t");
+			for (char *t = v; *t; t++)
+				if (*t == '\t')
+					*t = ' ';
+			printf("sandbox %s %s", keys[k], v);
+		}
+	}
+	if (f)
+		fclose(f);
+	for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/ns/%s", ns[k]);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			printf("sandbox ns %s\n", target);
+		}
+	}
+}
+
 int main(void)
 {
 	char line[1024], word[16];
 	struct sigaction sa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
-	int interp = -1;
+	int interp = -1, ret;
 	void *guard;
 
+	/* before anything from the process's files is loaded */
+	ret = helper_seccomp_install();
+	if (ret) {
+		printf("error seccomp: %s\n", strerror(-ret));
+		return 126;
+	}
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGILL, &sa, NULL);
@@ -253,6 +301,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	printf("glibc %s\n", gnu_get_libc_version());
 	printf("ids %u %u %d\n", (unsigned)getuid(), (unsigned)getgid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	report_sandbox();
 	while (fgets(line, sizeof(line), stdin)) {
 		uint64_t a = 0, b = 0, c = 0, d = 0, e = 0, res, off;
 		unsigned idx = 0, n = 0;
