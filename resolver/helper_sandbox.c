@@ -139,11 +139,51 @@ static int parse_groups(struct helper_sandbox *sb, const char *status)
 	}
 }
 
-/* The task's cgroup v2 directory, through the cgroup2 mount we see. */
-static int open_cgroup(struct cpuport_ctx *ctx, struct helper_sandbox *sb, pid_t pid)
+/* Does mountinfo's super-options field @opts name every controller of @ctrls ("cpu,cpuacct", "name=x")? */
+static bool has_controllers(const char *opts, const char *ctrls)
 {
-	char path[64], *cg = NULL, *mi = NULL, *line, *save = NULL, mnt[1024] = "", full[4200];
-	const char *rel = NULL;
+	char want[256], *tok, *save = NULL;
+
+	snprintf(want, sizeof(want), "%s", ctrls);
+	for (tok = strtok_r(want, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t n = strlen(tok);
+		const char *p = opts;
+		bool found = false;
+
+		while (p && !found) {
+			found = !strncmp(p, tok, n) && (p[n] == ',' || p[n] == 0 || p[n] == '\n' || p[n] == ' ');
+			p = strchr(p, ',');
+			p = p ? p + 1 : NULL;
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* Where the hierarchy of one /proc/PID/cgroup line is mounted (its root), or "". */
+static void hierarchy_mount(char *mountinfo, const char *ctrls, char *mnt, size_t len)
+{
+	mnt[0] = 0;
+	for (char *line = mountinfo; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		char root[1024], point[1024], type[16], opts[512];
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sep > strchr(line, '\n') ||
+		    sscanf(line, "%*u %*u %*u:%*u %1023s %1023s", root, point) != 2 ||
+		    sscanf(sep, " - %15s %*s %511s", type, opts) != 2 || strcmp(root, "/"))
+			continue;
+		if (*ctrls ? !strcmp(type, "cgroup") && has_controllers(opts, ctrls) : !strcmp(type, "cgroup2")) {
+			snprintf(mnt, len, "%s", point);
+			return;
+		}
+	}
+}
+
+/* The task's cgroup in every hierarchy mounted here (v2, and v1 controllers), for writing our pid. */
+static int open_cgroups(struct cpuport_ctx *ctx, struct helper_sandbox *sb, pid_t pid)
+{
+	char path[64], *cg = NULL, *mi = NULL, *line, *save = NULL, mnt[1024], full[4200];
 	int ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
@@ -151,41 +191,37 @@ static int open_cgroup(struct cpuport_ctx *ctx, struct helper_sandbox *sb, pid_t
 	mi = slurp("/proc/self/mountinfo");
 	if (!cg || !mi) {
 		ret = -errno;
-		log_err(ctx, "pid %d: cannot read its cgroup (%s): the selection helper cannot join it\n", pid,
+		log_err(ctx, "pid %d: cannot read its cgroups (%s): the selection helper cannot join them\n", pid,
 			strerror(-ret));
 		goto out;
 	}
-	for (line = strtok_r(cg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		if (!strncmp(line, "0::", 3))
-			rel = line + 3;
-	for (line = strtok_r(mi, "\n", &save); line && rel; line = strtok_r(NULL, "\n", &save)) {
-		char root[1024], point[1024];
-		const char *sep = strstr(line, " - ");
+	for (line = strtok_r(cg, "\n", &save); line && !ret; line = strtok_r(NULL, "\n", &save)) {
+		char *ctrls = strchr(line, ':'), *rel = ctrls ? strchr(ctrls + 1, ':') : NULL;
 
-		if (!sep || strncmp(sep, " - cgroup2 ", 11) ||
-		    sscanf(line, "%*u %*u %*u:%*u %1023s %1023s", root, point) != 2)
+		if (!rel)
 			continue;
-		if (!strcmp(root, "/")) {
-			snprintf(mnt, sizeof(mnt), "%s", point);
+		*rel++ = 0;
+		ctrls++;
+		hierarchy_mount(mi, ctrls, mnt, sizeof(mnt));
+		if (!mnt[0]) {
+			log_debug(ctx, "pid %d: cgroup hierarchy '%s' not mounted here: the selection helper stays in "
+				  "cpuport's cgroup there\n", pid, ctrls);
+			continue;
+		}
+		if (*rel != '/' || strstr(rel, "/..") || strchr(rel, '\\') || sb->n_cgroups >= SANDBOX_MAX_CGROUPS) {
+			ret = -EINVAL;	/* /proc escapes odd names: refuse, never guess */
+			log_err(ctx, "pid %d: unusual cgroup %s:%s: the selection helper cannot join it\n", pid, ctrls, rel);
 			break;
 		}
-	}
-	if (!rel || !mnt[0]) {
-		log_debug(ctx, "pid %d: no cgroup v2 hierarchy mounted here: the selection helper stays in cpuport's "
-			  "cgroup\n", pid);
-		goto out;
-	}
-	if (strstr(rel, "/..") || strchr(rel, '\\')) {	/* /proc shows paths with escapes: refuse, never guess */
-		ret = -EINVAL;
-		log_err(ctx, "pid %d: unusual cgroup path %s: the selection helper cannot join it\n", pid, rel);
-		goto out;
-	}
-	snprintf(full, sizeof(full), "%s%s%scgroup.procs", mnt, rel, rel[strlen(rel) - 1] == '/' ? "" : "/");
-	sb->cgroup_fd = open(full, O_WRONLY | O_CLOEXEC);
-	if (sb->cgroup_fd < 0) {
-		ret = -errno;
-		log_err(ctx, "pid %d: cannot open %s (%s): the selection helper cannot join its cgroup\n", pid, full,
-			strerror(-ret));
+		snprintf(full, sizeof(full), "%s%s%scgroup.procs", mnt, rel, rel[strlen(rel) - 1] == '/' ? "" : "/");
+		sb->cgroup_fd[sb->n_cgroups] = open(full, O_WRONLY | O_CLOEXEC);
+		if (sb->cgroup_fd[sb->n_cgroups] < 0) {
+			ret = -errno;
+			log_err(ctx, "pid %d: cannot open %s (%s): the selection helper cannot join its cgroup\n", pid,
+				full, strerror(-ret));
+			break;
+		}
+		sb->n_cgroups++;
 	}
 out:
 	free(cg);
@@ -233,7 +269,7 @@ int helper_sandbox_prepare(struct cpuport_ctx *ctx, struct helper_sandbox *sb, p
 	memset(sb, 0, sizeof(*sb));
 	for (int i = 0; i < SANDBOX_N_NS; i++)
 		sb->ns_fd[i] = -1;
-	sb->root_fd = sb->cgroup_fd = sb->null_fd = -1;
+	sb->root_fd = sb->null_fd = -1;
 	sb->pid = pid;
 	sb->parent = getpid();
 	sb->as_bytes = 8ULL << 30;
@@ -264,7 +300,7 @@ int helper_sandbox_prepare(struct cpuport_ctx *ctx, struct helper_sandbox *sb, p
 	sb->gid = (gid_t)gid;
 	if (pid) {
 		ret = open_namespaces(ctx, sb, pid);
-		ret = ret ?: open_cgroup(ctx, sb, pid);
+		ret = ret ?: open_cgroups(ctx, sb, pid);
 		if (ret)
 			goto err;
 		snprintf(path, sizeof(path), "/proc/%d/root", pid);
@@ -290,15 +326,15 @@ void helper_sandbox_close(struct helper_sandbox *sb)
 			close(sb->ns_fd[i]);
 	if (sb->root_fd >= 0)
 		close(sb->root_fd);
-	if (sb->cgroup_fd >= 0)
-		close(sb->cgroup_fd);
+	for (size_t i = 0; i < sb->n_cgroups; i++)
+		close(sb->cgroup_fd[i]);
 	if (sb->null_fd >= 0)
 		close(sb->null_fd);
 	free(sb->groups);
 	memset(sb, 0, sizeof(*sb));
 	for (int i = 0; i < SANDBOX_N_NS; i++)
 		sb->ns_fd[i] = -1;
-	sb->root_fd = sb->cgroup_fd = sb->null_fd = -1;
+	sb->root_fd = sb->null_fd = -1;
 }
 
 /* ---- child side: async-signal-safe only (no malloc, no stdio) ---- */
@@ -460,8 +496,9 @@ void helper_sandbox_exec(const struct helper_sandbox *sb, int exec_fd, char *con
 		fail("setpgid", errno);
 	if (dup2(sb->null_fd, 2) < 0)
 		fail("stderr", errno);
-	if (sb->cgroup_fd >= 0 && write(sb->cgroup_fd, "0\n", 2) != 2)
-		fail("cgroup", errno);
+	for (size_t i = 0; i < sb->n_cgroups; i++)
+		if (write(sb->cgroup_fd[i], "0\n", 2) != 2)
+			fail("cgroup", errno);
 	take_ids(sb);
 	join_namespaces(sb);
 	drop_capabilities();

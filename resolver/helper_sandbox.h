@@ -19,13 +19,15 @@
 
 #include "internal.h"
 
-#define SANDBOX_N_NS 7	/* user first: it decides who may join the rest */
+#define SANDBOX_N_NS 7
+#define SANDBOX_MAX_CGROUPS 32	/* user first: it decides who may join the rest */
 
 struct helper_sandbox {
 	pid_t pid;		/* the task whose privilege the helper gets; 0: none (cpuport check) */
 	int ns_fd[SANDBOX_N_NS];	/* the task's namespaces that differ from ours, else -1 */
 	int root_fd;		/* the task's root directory (O_PATH), -1 without a task */
-	int cgroup_fd;		/* its cgroup v2 cgroup.procs, open for writing; -1 if none */
+	int cgroup_fd[SANDBOX_MAX_CGROUPS];	/* its cgroup.procs in each hierarchy, open for writing */
+	size_t n_cgroups;
 	int null_fd;		/* /dev/null, the helper's stderr */
 	uid_t uid;
 	gid_t gid;

@@ -268,6 +268,11 @@ static void report_sandbox(void)
 	}
 	if (f)
 		fclose(f);
+	f = fopen("/proc/self/cgroup", "r");
+	while (f && fgets(line, sizeof(line), f))
+		printf("sandbox cgroup %s", line);
+	if (f)
+		fclose(f);
 	for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
 		ssize_t n;
 
