@@ -77,7 +77,7 @@ static int match_object(struct restore *r, uint32_t i)
 {
 	struct robj *o = &r->objs[i];
 	const Cpuport__Object *rec = o->rec;
-	char path[4096], want[130], have[130];
+	char path[4096], want[130], have[130], root[64];
 	const char *open_path = path;
 	const struct proc_map *m = NULL;
 	int ret;
@@ -92,7 +92,12 @@ static int match_object(struct restore *r, uint32_t i)
 	} else {
 		snprintf(path, sizeof(path), "%s%s", r->ctx->root, rec->path);
 	}
-	o->elf = elf_cache_get(r->ctx, open_path, NULL, &ret);
+	/* debug files from the process's root, as at dump (scan.c) */
+	if (r->dry_run)
+		snprintf(root, sizeof(root), "%s", r->ctx->root);
+	else
+		snprintf(root, sizeof(root), "/proc/%d/root", r->pid);
+	o->elf = elf_cache_get(r->ctx, open_path, root, &ret);
 	if (!o->elf) {
 		log_err(r->ctx, "pid %d: cannot read %s: %s\n", r->pid, rec->path, strerror(-ret));
 		return -ESTALE;
