@@ -453,7 +453,8 @@ static void read_gnu_debugdata(Elf *elf, Elf_Scn *scn, struct elf_info *info)
 
 /*
  * The debug file of @info by build-id, looked up inside @root (the process's
- * root: /proc/PID/root, at dump and at restore alike; "" for ours).
+ * root: /proc/PID/root, at dump and at restore alike; "" for ours).  Only
+ * symbol names and sizes come from it, for messages and hazard checks.
  */
 static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, const char *root)
 {
@@ -581,7 +582,13 @@ void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const c
 	if (info->has_symtab || info->syms_from_debug)
 		return;
 	info->syms = NULL;
+	/* the process's root first, then ours (the host's debug files, by build-id) */
 	load_debug_symbols(ctx, info, root);
+	if (!info->syms_from_debug && root && *root && strcmp(root, "/")) {
+		info->syms = NULL;
+		info->n_syms = 0;
+		load_debug_symbols(ctx, info, "");
+	}
 	if (!info->syms_from_debug) {	/* keep the dynamic-symbol names */
 		info->syms = syms;
 		info->n_syms = n;
