@@ -110,7 +110,8 @@ static int cpuport_plugin_init(int stage)
 	if (disabled)
 		return 0;
 	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_criu, .target = s.target[0] ? s.target : NULL,
-		     .helper_path = s.helper[0] ? s.helper : NULL, .helper_timeout_ms = s.timeout_ms);
+		     .helper_path = s.helper[0] ? s.helper : NULL, .helper_timeout_ms = s.timeout_ms,
+		     .unmask = s.unmask);
 	ctx = cpuport_ctx__new(&o);
 	if (!ctx) {
 		pr_err("cannot start (target '%s'): %s\n", s.target, strerror(errno));

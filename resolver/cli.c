@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -301,8 +302,10 @@ int main(int argc, char **argv)
 			printf("%s\n", *t);
 		return 0;
 	}
+	const char *unmask = getenv("CPUPORT_UNMASK");
+
 	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .target = target, .helper_path = helper,
-		     .root = root);
+		     .root = root, .unmask = unmask && (!strcmp(unmask, "1") || !strcasecmp(unmask, "yes")));
 	ctx = cpuport_ctx__new(&o);
 	if (!ctx) {
 		fprintf(stderr, "cpuport: %s\n", strerror(errno));

@@ -94,6 +94,16 @@ void libgcc_model_mask(const struct featset *target, uint8_t *model, size_t mode
 /* Space-separated "bit:keep" words for the helper. */
 int libgcc_mask_words(const struct featset *target, uint32_t *words, size_t n_words);
 
+/* ---- tunables.c: the GLIBC_TUNABLES the helper runs with ---- */
+#define TUNABLES_MAX 4096
+/*
+ * The process's own tunables (from its image; NULL: none), without its
+ * glibc.cpu.hwcaps if @unmask, with the target's hwcaps mask @mask
+ * ("glibc.cpu.hwcaps=-X,-Y" or "") merged into one glibc.cpu.hwcaps item.
+ * -EINVAL for a value glibc would not have read (characters, length).
+ */
+int tunables_for_helper(const char *process, bool unmask, const char *mask, char *out, size_t len);
+
 /* ---- context.c ---- */
 /*
  * Fault injection for tests (CPUPORT_FAULT=helper-crash,helper-hang,write,nomem),
@@ -118,6 +128,7 @@ struct cpuport_ctx {
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
 	bool target_is_host;
+	bool unmask;		/* re-select without the process's own glibc.cpu.hwcaps */
 };
 
 void cpuport_log(struct cpuport_ctx *ctx, enum cpuport_log_level level, const char *fmt, ...)
@@ -157,6 +168,7 @@ void proc_close(struct proc *p);
 int proc_read(const struct proc *p, uint64_t addr, void *buf, size_t len);
 int proc_write(const struct proc *p, uint64_t addr, const void *buf, size_t len);
 int proc_nspid(pid_t pid, pid_t *nspid, uid_t *uid, gid_t *gid);
+int proc_env(pid_t pid, const char *name, char *buf, size_t len);
 int proc_comm(pid_t pid, char *buf, size_t len);
 /* map_files path of the mapping, for opening the exact file the process maps */
 void proc_map_file_path(const struct proc *p, const struct proc_map *m, char *buf, size_t len);

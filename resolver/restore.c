@@ -414,10 +414,22 @@ static int run_helper(struct restore *r)
 	interp_fd = r->objs[r->interp].fd;
 	r->sel.pid = r->pid;
 	{
-		char tun[512] = "";
+		char mask[512] = "", tun[TUNABLES_MAX];
+		const char *own = r->img->proc ? r->img->proc->glibc_tunables : NULL;
+		int ret;
 
 		if (!r->ctx->target_is_host)
-			cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, tun, sizeof(tun));
+			cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, mask, sizeof(mask));
+		/* the process's own GLIBC_TUNABLES (recorded at dump) apply to its re-selection too */
+		ret = tunables_for_helper(own, r->ctx->unmask, mask, tun, sizeof(tun));
+		if (ret) {
+			log_err(r->ctx, "pid %d: the image's GLIBC_TUNABLES are not a value glibc reads (%s): the image "
+				"is corrupt or was tampered with\n", r->pid, strerror(-ret));
+			return -EBADMSG;
+		}
+		if (own && *own)
+			log_debug(r->ctx, "pid %d: its own GLIBC_TUNABLES=%s%s; the helper runs with GLIBC_TUNABLES=%s\n",
+				  r->pid, own, r->ctx->unmask ? " (hwcaps dropped: unmask)" : "", tun);
 		return sel_run(&r->sel, r->ctx, interp_fd, lib_path, tun, r->dry_run ? 0 : r->pid);
 	}
 }

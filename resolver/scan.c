@@ -497,6 +497,16 @@ static int add_process(struct scan *s)
 	}
 	proc_comm(s->proc.pid, comm, sizeof(comm));
 	p->comm = arena_strdup(&s->t->arena, comm);
+	{
+		char tun[TUNABLES_MAX];
+		int ret = proc_env(s->proc.pid, "GLIBC_TUNABLES", tun, sizeof(tun));
+
+		if (!ret && !(p->glibc_tunables = arena_strdup(&s->t->arena, tun)))
+			return -ENOMEM;
+		if (ret && ret != -ENOENT)
+			log_warn(s->ctx, "pid %d: cannot read its GLIBC_TUNABLES (%s): restore re-selects without them\n",
+				 s->proc.pid, strerror(-ret));
+	}
 	s->t->img->proc = p;
 	return 0;
 }

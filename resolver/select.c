@@ -310,7 +310,7 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 	    const char *tunables, pid_t task)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status = 0, ret, helper_fd = -1, wret;
-	char env_tun[512], helper_arg[32];
+	char env_tun[TUNABLES_MAX + 32], helper_arg[32];
 	char *argv[] = { "cpuport-select", "--library-path", (char *)library_path, helper_arg, NULL };
 	char *envp[] = { "PATH=/usr/bin:/bin", NULL, NULL, NULL };
 	int ne = 1;
