@@ -22,6 +22,8 @@
 struct arena_chunk;
 struct arena {
 	struct arena_chunk *head;
+	size_t limit;		/* bytes in all chunks at most; 0: no limit */
+	size_t total;
 };
 void *arena_alloc(struct arena *a, size_t size);		/* zeroed; NULL on ENOMEM */
 char *arena_strdup(struct arena *a, const char *s);
