@@ -284,22 +284,28 @@ static void fail_closed(int pid, const char *why)
 {
 	char path[64];
 	struct dirent *de;
-	pid_t tids[4096];
-	size_t n = 0;
+	bool more = true;
 	DIR *d;
 	int st;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	while (d && (de = readdir(d)) && n < sizeof(tids) / sizeof(tids[0]))
-		if (atoi(de->d_name) > 0 && atoi(de->d_name) != pid)
-			tids[n++] = atoi(de->d_name);
-	if (d)
-		closedir(d);
 	pr_err("pid %d: %s; killing the restored process instead of resuming it unsafely\n", pid, why);
 	kill(pid, SIGKILL);
-	for (size_t i = 0; i < n; i++)
-		waitpid(tids[i], &st, __WALL);
+	/* every thread, however many: passes until only the leader is left (each reaped one leaves) */
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	for (int pass = 0; more && pass < 1000; pass++) {
+		more = false;
+		d = opendir(path);
+		while (d && (de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+
+			if (tid <= 0 || tid == pid)
+				continue;
+			if (waitpid(tid, &st, __WALL) == tid || errno == EINTR)
+				more = true;
+		}
+		if (d)
+			closedir(d);
+	}
 }
 
 int cpuport_plugin_resume_devices_late(int pid)
