@@ -7,6 +7,7 @@
 #   huge-index     answer numbers and object indices near 2^32
 #   long-line      a 64 MiB line without a newline - must not grow criu without bound
 #   no-read        never reads its request, never answers (the request write must not block)
+#   closed-hang    closes its answer pipe at once and never exits (the wait must have a deadline)
 #   fork-sleep     forks a child that keeps the answer pipe open and sleeps; the helper exits
 #   garbage        unknown words, malformed numbers, binary bytes, then "done"
 #   resolver-self  answers each resolver call with the resolver's own address: code, but not a
@@ -37,6 +38,11 @@ int main(void)
 	unsigned long long off;
 
 #if MODE_NO_READ
+	for (;;)
+		pause();
+#endif
+#if MODE_CLOSED_HANG
+	close(1);	/* EOF for cpuport, which then waits for the exit */
 	for (;;)
 		pause();
 #endif
@@ -88,7 +94,7 @@ int main(void)
 	return 0;
 }
 EOF
-modes="outside-index huge-index long-line no-read fork-sleep garbage"
+modes="outside-index huge-index long-line no-read closed-hang fork-sleep garbage"
 for m in $modes; do
 	def=MODE_$(echo "$m" | tr a-z- A-Z_)
 	cc -O1 -D"$def"=1 -DPIDFILE="\"$WORK/forked.pid\"" -o "$WORK/helpers/$m" "$WORK/helpers/standin.c" || die "cannot build stand-in $m"
