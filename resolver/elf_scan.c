@@ -543,6 +543,12 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 		if (ret)
 			goto out;
 	}
+	/* no section headers (stripped): what ld.so reads, from the dynamic segment */
+	if (!info->dynsyms && !info->n_relocs && info->dynamic) {
+		ret = elf_dynamic_segment_read(elf, info);
+		if (ret)
+			goto out;
+	}
 	if (!info->syms && gnu_debugdata)
 		read_gnu_debugdata(elf, gnu_debugdata, info);
 	info->has_symtab = info->syms != NULL;

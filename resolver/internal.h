@@ -239,6 +239,11 @@ const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offse
 int64_t elf_vaddr_to_offset(const struct elf_info *info, uint64_t vaddr, uint64_t len);
 /* read @len bytes at @vaddr from the file's initial image; 0 / -EFAULT */
 
+/* ---- elf_dynamic.c: objects without section headers ---- */
+/* Dynamic symbols, versions, recorded relocations and flags from PT_DYNAMIC; 0 or -errno. */
+struct Elf;
+int elf_dynamic_segment_read(struct Elf *elf, struct elf_info *info);
+
 /* ---- elf_cache.c: parsed files shared for the context's lifetime ---- */
 struct elf_cache_entry;
 /* @debug_root: also look for debug symbols under it (NULL: don't); NULL + *err on failure */
