@@ -8,6 +8,9 @@
 #   scripts/setup.sh [--no-demo] [--no-install]
 #
 # Idempotent: a second run checks, finds everything in place and only re-runs the demo.
+# Safe to re-run after a failure at any step: downloads are checked against apt's SHA256 and
+# fetched again when partial, sources unpack into a temporary directory renamed when complete,
+# and criu is installed last, so an interrupted run is picked up where it stopped.
 # Never upgrades the system's libc: trixie is added as a deb-src (source only) entry.
 set -euo pipefail
 
