@@ -40,7 +40,10 @@ CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
 
 LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
-	isa.c libgcc_model.c print.c proc.c restore.c scan.c select.c
+	isa.c libgcc_model.c print.c proc.c scan.c select.c selproto.c \
+	restore.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c policy.c report.c \
+	kinds.c kind_common.c kind_ifunc.c kind_irelative.c kind_trampoline.c kind_libgcc.c kind_cpu_features.c \
+	kind_glibc_tuning.c
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
 PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
 PLUGIN_OBJS := $(addprefix $(B)/plugin/,$(PLUGIN_SRCS:.c=.o))
@@ -82,7 +85,7 @@ $(B)/libgcc_bits.h: resolver/gen_libgcc_bits.c
 $(B)/cpuport.pb-c.o: $(B)/cpuport.pb-c.c
 	$(CC) $(CFLAGS) -fPIC $(DEPS_CFLAGS) -c -o $@ $<
 
-RESOLVER_DEPS := resolver/internal.h resolver/cpuport.h resolver/select.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
+RESOLVER_DEPS := $(wildcard resolver/*.h) $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
 
 $(B)/resolver/%.o: resolver/%.c $(RESOLVER_DEPS)
 	@mkdir -p $(B)/resolver
@@ -114,9 +117,9 @@ $(CLI): resolver/cli.c $(LIB)
 
 # libc only, lazy binding (its own GOT[2] tells which trampoline ld.so picks here).
 # Never sanitized: it maps executables at their link addresses and runs foreign resolvers.
-$(HELPER): resolver/select_helper.c
+$(HELPER): resolver/select_helper.c resolver/selproto.c resolver/selproto.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ resolver/select_helper.c
+	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ resolver/select_helper.c resolver/selproto.c
 
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1

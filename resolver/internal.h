@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "cpuport.h"
@@ -277,6 +278,10 @@ struct cpuport_table {
 struct cpuport_table *table_new(void);
 /* object index containing @addr in the table, or -1 */
 int table_object_at(const Cpuport__Image *img, uint64_t addr);
+
+/* ---- print.c ---- */
+/* @s as a JSON string (quoted, escaped); NULL prints "" */
+void print_json_str(FILE *f, const char *s);
 
 /* ---- isa.c: which ISA extensions a piece of code needs (capstone) ---- */
 int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset *need);

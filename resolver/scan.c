@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "kinds.h"
 
 struct scan_obj {
 	const struct elf_info *elf;	/* shared, from the context's cache */
@@ -220,20 +220,18 @@ static int cmp_link_order(const void *a, const void *b)
 	return (x->link_order > y->link_order) - (x->link_order < y->link_order);
 }
 
-/* The object that defines @sym first in link order, as the dynamic linker finds it. */
-static const struct scan_obj *find_definer(const struct scan *s, const char *sym, const char *ver,
-					   const struct elf_symbol **def)
+/* The object that defines @sym first in link order, as the dynamic linker finds it; -1 if none. */
+int scan_find_definer(const struct scan *s, const char *sym, const char *ver, const struct elf_symbol **def)
 {
 	for (size_t i = 0; i < s->n_objs; i++) {
 		*def = elf_dynsym_find(s->objs[i].elf, sym, ver);
 		if (*def)
-			return &s->objs[i];
+			return i;
 	}
-	return NULL;
+	return -1;
 }
 
-static int add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t value,
-		    uint64_t resolver, bool bound)
+int scan_add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t value, uint64_t resolver, bool bound)
 {
 	Cpuport__Slot **pp = PUSH(s, slots), *sl;
 
@@ -253,6 +251,51 @@ static int add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t 
 	if (bound)
 		sl->target = location(s, value);
 	return sl->resolver ? 0 : -ENOMEM;
+}
+
+const struct elf_info *scan_elf(const struct scan *s, int oi)
+{
+	return s->objs[oi].elf;
+}
+
+bool scan_is_interp(const struct scan *s, int oi)
+{
+	return s->objs[oi].is_interp;
+}
+
+int scan_object_at(const struct scan *s, uint64_t addr)
+{
+	return obj_index_at(s, addr);
+}
+
+uint64_t scan_base(const struct scan *s, int oi)
+{
+	return s->objs[oi].base;
+}
+
+int scan_read_u64(const struct scan *s, uint64_t addr, uint64_t *v)
+{
+	return read_u64(s, addr, v);
+}
+
+const char *scan_path(const struct scan *s, int oi)
+{
+	return s->objs[oi].path;
+}
+
+pid_t scan_pid(const struct scan *s)
+{
+	return s->proc.pid;
+}
+
+struct cpuport_ctx *scan_ctx(const struct scan *s)
+{
+	return s->ctx;
+}
+
+struct cpuport_table *scan_table(struct scan *s)
+{
+	return s->t;
 }
 
 /*
@@ -291,10 +334,7 @@ static int scan_relocs(struct scan *s, int oi)
 
 	for (size_t i = 0; i < o->elf->n_relocs && !ret; i++) {
 		const struct elf_reloc *r = &o->elf->relocs[i];
-		const struct elf_symbol *def;
-		const struct scan_obj *d;
 		uint64_t value;
-		int di;
 
 		if (span)
 			memcpy(&value, span + (r->offset - lo), 8);
@@ -303,34 +343,16 @@ static int scan_relocs(struct scan *s, int oi)
 				 o->base + r->offset, o->path);
 			continue;
 		}
-		if (r->type == R_X86_64_IRELATIVE) {
-			ret = add_slot(s, oi, r, value, o->base + r->addend, true);
-		} else {
-			/* bound: the value lies in the object whose IFUNC was run */
-			di = obj_index_at(s, value);
-			def = di >= 0 ? elf_dynsym_find(s->objs[di].elf, r->sym, r->version) : NULL;
-			uint64_t off = value - o->base;
-			bool at_stub = di == oi && off >= o->elf->plt_start && off < o->elf->plt_end;
-
-			if (def && def->type == STT_GNU_IFUNC && !at_stub) {
-				ret = add_slot(s, oi, r, value, s->objs[di].base + def->value, true);
-			} else if (r->type == R_X86_64_JUMP_SLOT && at_stub) {
-				/* lazy slot still at its PLT stub: who will it bind to? */
-				d = find_definer(s, r->sym, r->version, &def);
-				if (!d || def->type != STT_GNU_IFUNC)
-					continue;
-				ret = add_slot(s, oi, r, value, d->base + def->value, false);
-			} else {
-				continue;
-			}
-		}
+		for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+			if ((*k)->record_reloc)
+				ret = (*k)->record_reloc(s, oi, r, value);
 	}
 	free(span);
 	return ret;
 }
 
-static int add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char *name, uint64_t offset,
-		     uint32_t size, bool pointer)
+int scan_add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char *name, uint64_t offset,
+		   uint32_t size, bool pointer)
 {
 	const struct scan_obj *o = &s->objs[oi];
 	Cpuport__State **pp, *st;
@@ -359,57 +381,14 @@ static int add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char
 	return st->value.data ? 0 : -ENOMEM;
 }
 
+/* Every kind's per-object records (cached CPU state), in the registry's order. */
 static int scan_states(struct scan *s, int oi)
 {
-	const struct scan_obj *o = &s->objs[oi];
-	const struct elf_symbol *sym;
 	int ret = 0;
 
-	/* GOT[2]: the lazy-binding trampoline ld.so chose for this CPU */
-	if (o->elf->pltgot && !o->elf->bind_now) {
-		uint64_t v;
-
-		if (!read_u64(s, o->base + o->elf->pltgot + 16, &v) && v) {
-			int di = obj_index_at(s, v);
-
-			if (di >= 0 && s->objs[di].is_interp)
-				ret = add_state(s, oi, CPUPORT__STATE_KIND__LAZY_TRAMPOLINE, "GOT[2]",
-						o->elf->pltgot + 16, 8, true);
-		}
-	}
-	/* libgcc's model, in libgcc_s or statically linked into this object */
-	if (!ret && (sym = elf_sym_named(o->elf, "__cpu_model")) && sym->type == STT_OBJECT)
-		ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL, sym->name, sym->value, sym->size,
-				false);
-	if (!ret && (sym = elf_sym_named(o->elf, "__cpu_features2")) && sym->type == STT_OBJECT)
-		ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBGCC_FEATURES2, sym->name, sym->value, sym->size,
-				false);
-	if (!ret && o->is_interp) {
-		const struct glibc_layout *l = glibc_layout_find(o->elf->glibc_version);
-		const struct elf_symbol *ro = elf_dynsym_find(o->elf, "_rtld_global_ro", NULL);
-
-		if (!l || !ro) {
-			log_warn(s->ctx, "pid %d: %s: glibc %s has no known layout; its cpu_features cannot be refreshed\n",
-				 s->proc.pid, o->path, o->elf->glibc_version[0] ? o->elf->glibc_version : "(unknown)");
-			return 0;
-		}
-		ret = add_state(s, oi, CPUPORT__STATE_KIND__CPU_FEATURES, "cpu_features", ro->value + l->cpu_features,
-				l->cpu_features_size, false);
-		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_HWCAP, "_dl_hwcap", ro->value + l->hwcap, 8,
-				       false);
-		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_PLATFORM, "_dl_platform",
-				       ro->value + l->platform, 8, true);
-		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_MINSIGSTKSZ, "_dl_minsigstacksize",
-				       ro->value + l->minsigstacksize, 8, false);
-	}
-	if (!ret && o->elf->glibc_version[0] && !o->is_interp) {
-		for (const char *const *n = glibc_libc_tuning_syms; !ret && *n; n++) {
-			sym = elf_sym_named(o->elf, *n);
-			if (sym && sym->type == STT_OBJECT && sym->size && sym->size <= 8)
-				ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBC_TUNING, *n, sym->value, sym->size,
-						false);
-		}
-	}
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+		if ((*k)->record)
+			ret = (*k)->record(s, oi);
 	return ret;
 }
 

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The image against the destination's files: find every recorded object
+ * again, prove it is the same file (build-id), and let each record's kind
+ * re-derive the record from that file, so a tampered image cannot aim a
+ * write anywhere the file does not justify.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "restore.h"
+
+static void build_id_hex(const uint8_t *b, size_t n, char *out, size_t len)
+{
+	size_t pos = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < n && pos + 3 < len; i++)
+		pos += snprintf(out + pos, len - pos, "%02x", b[i]);
+}
+
+static const struct proc_map *find_mapping(const struct proc *p, const char *path)
+{
+	for (size_t i = 0; i < p->n_maps; i++)
+		if (p->maps[i].path && p->maps[i].off == 0 && !strcmp(p->maps[i].path, path))
+			return &p->maps[i];
+	return NULL;
+}
+
+/* Find one recorded object again and prove it is the same file (build-id). */
+static int match_object(struct restore *r, uint32_t i)
+{
+	struct robj *o = &r->objs[i];
+	const Cpuport__Object *rec = o->rec;
+	char path[4096], want[130], have[130];
+	const struct proc_map *m = NULL;
+	int ret;
+
+	if (!r->dry_run) {
+		m = find_mapping(&r->proc, rec->path);
+		if (!m) {
+			log_err(r->ctx, "pid %d: %s is not mapped in the restored process\n", r->pid, rec->path);
+			return -ESTALE;
+		}
+		proc_map_file_path(&r->proc, m, path, sizeof(path));
+	} else {
+		snprintf(path, sizeof(path), "%s%s", r->ctx->root, rec->path);
+	}
+	o->elf = elf_cache_get(r->ctx, path, NULL, &ret);
+	if (!o->elf) {
+		log_err(r->ctx, "pid %d: cannot read %s: %s\n", r->pid, rec->path, strerror(-ret));
+		return -ESTALE;
+	}
+	o->base = m ? m->start - elf_first_load_vaddr(o->elf) : rec->load_base;
+	if (rec->has_build_id &&
+	    (rec->build_id.len != o->elf->build_id_len || memcmp(rec->build_id.data, o->elf->build_id, o->elf->build_id_len))) {
+		build_id_hex(rec->build_id.data, rec->build_id.len, want, sizeof(want));
+		build_id_hex(o->elf->build_id, o->elf->build_id_len, have, sizeof(have));
+		log_err(r->ctx, "pid %d: %s changed since the dump (build-id %s, now %s): restore where the same "
+			"file is installed, or re-dump\n", r->pid, rec->path, want, have);
+		return -ESTALE;
+	}
+	o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	return 0;
+}
+
+int verify_image(struct restore *r)
+{
+	const Cpuport__Image *img = r->img;
+	int ret = 0;
+
+	for (size_t i = 0; i < img->n_objects && !ret; i++)
+		ret = match_object(r, i);
+	for (size_t i = 0; i < img->n_slots && !ret; i++) {
+		const struct cpuport_kind *k = kind_of_slot(img->slots[i]->kind);
+
+		ret = !k ? slot_bad(r, img->slots[i]) : k->verify ? k->verify(r, i) : 0;
+	}
+	for (size_t i = 0; i < img->n_states && !ret; i++) {
+		const struct cpuport_kind *k = kind_of_state(img->states[i]->kind);
+
+		ret = !k ? state_bad(r, img->states[i]) : k->verify ? k->verify(r, i) : 0;
+	}
+	return ret;
+}
