@@ -41,7 +41,7 @@ CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 
 LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
 	isa.c libgcc_model.c print.c proc.c scan.c select.c selproto.c \
-	restore.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c policy.c report.c \
+	restore.c target_proc.c target_files.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c policy.c report.c \
 	kinds.c kind_common.c kind_ifunc.c kind_irelative.c kind_trampoline.c kind_libgcc.c kind_cpu_features.c \
 	kind_glibc_tuning.c
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o

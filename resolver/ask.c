@@ -188,7 +188,6 @@ static int run_helper(struct restore *r)
 {
 	char lib_path[4096] = "", dir[512], root[512], tun[512] = "";
 	size_t pos = 0;
-	pid_t nspid;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int ret;
@@ -197,10 +196,7 @@ static int run_helper(struct restore *r)
 		log_err(r->ctx, "pid %d: no dynamic linker mapped: cannot re-run selection\n", r->pid);
 		return -ENOEXEC;
 	}
-	if (r->dry_run)
-		snprintf(root, sizeof(root), "%s", r->ctx->root);
-	else
-		snprintf(root, sizeof(root), "/proc/%d/root", r->pid);
+	snprintf(root, sizeof(root), "%s", r->tgt->root);
 	for (size_t i = 0; i < r->img->n_objects; i++) {
 		char *copy = strdup(r->img->objects[i]->path), full[1100];
 		int fd;
@@ -214,9 +210,8 @@ static int run_helper(struct restore *r)
 		if (fd >= 0 && pos + 32 < sizeof(lib_path))
 			pos += snprintf(lib_path + pos, sizeof(lib_path) - pos, "%s/proc/self/fd/%d", pos ? ":" : "", fd);
 	}
-	if (r->dry_run) {
-		uid = getuid(), gid = getgid();
-	} else if ((ret = proc_nspid(r->pid, &nspid, &uid, &gid))) {
+	ret = r->tgt->ops->ids(r->tgt->arg, &uid, &gid);
+	if (ret) {
 		/* the helper runs with the process's ids, never with ours */
 		log_err(r->ctx, "pid %d: cannot read its uid and gid: %s\n", r->pid, strerror(-ret));
 		return ret;

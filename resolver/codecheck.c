@@ -11,7 +11,7 @@
 
 #include "restore.h"
 
-/* Which ISA extensions the code at [addr, addr+len) needs (process memory, or the file for check). */
+/* Which ISA extensions the code at [addr, addr+len) needs (as the target reads it). */
 int code_needs(struct restore *r, uint64_t addr, uint64_t len, struct featset *need)
 {
 	uint8_t *code;
@@ -23,16 +23,7 @@ int code_needs(struct restore *r, uint64_t addr, uint64_t len, struct featset *n
 	code = malloc(len);
 	if (!code)
 		return -ENOMEM;
-	if (r->dry_run) {
-		int oi = table_object_at(r->img, addr);
-		int64_t off = oi >= 0 ? elf_vaddr_to_offset(r->objs[oi].elf, addr - r->img->objects[oi]->load_base, len)
-				      : -1;
-
-		if (off < 0 || r->objs[oi].fd < 0 || pread(r->objs[oi].fd, code, len, off) != (ssize_t)len)
-			ret = -EIO;
-	} else {
-		ret = proc_read(&r->proc, addr, code, len);
-	}
+	ret = target_read(r->tgt, addr, code, len);
 	if (!ret)
 		ret = isa_required(code, len, addr, need);
 	free(code);

@@ -80,15 +80,15 @@ int scan_pointers(struct restore *r, struct repoint *v, size_t n)
 		return -ENOMEM;
 	sort_writes(r);
 	qsort(v, n, sizeof(*v), cmp_repoint);
-	for (size_t m = 0; m < r->proc.n_maps && !ret; m++) {
-		const struct proc_map *mp = &r->proc.maps[m];
+	for (size_t m = 0; m < r->tgt->n_maps && !ret; m++) {
+		const struct proc_map *mp = &r->tgt->maps[m];
 
 		if (mp->perms[1] != 'w' || mp->perms[3] != 'p' || is_stack(r, mp))
 			continue;
 		for (uint64_t a = mp->start; a < mp->end && !ret; a += WRITE_MAX) {
 			size_t len = mp->end - a < WRITE_MAX ? mp->end - a : WRITE_MAX;
 
-			if (proc_read(&r->proc, a, buf, len))
+			if (target_read(r->tgt, a, buf, len))
 				break;
 			ret = repoint_chunk(r, a, buf, len / 8, v, n, n_planned);
 		}

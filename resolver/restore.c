@@ -54,8 +54,6 @@ static void restore_free(struct restore *r)
 	free(r->keys);
 	free_writes(r);
 	sel_free(&r->sel);
-	if (!r->dry_run)
-		proc_close(&r->proc);
 }
 
 /* Every kind's writes, record by record, in the image's order. */
@@ -109,24 +107,18 @@ static int plan(struct restore *r)
 	ret = ret ?: plan_records(r);
 	ret = ret ?: collect_repoints(r, &v, &nv);
 	ret = ret ?: check_threads(r, v, nv);
-	if (!ret && !r->dry_run)
-		ret = scan_pointers(r, v, nv);
+	ret = ret ?: scan_pointers(r, v, nv);
 	free(v);
 	return ret;
 }
 
-int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_table *table,
+int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct target *t,
 		    struct cpuport_restore_stats *stats)
 {
-	struct restore r = { .ctx = ctx, .img = table->img, .pid = pid };
+	struct restore r = { .ctx = ctx, .img = img, .pid = pid, .tgt = t };
 	uint64_t t0 = now_ns(), t1;
 	int ret;
 
-	ret = proc_open(&r.proc, pid, true);
-	if (ret) {
-		log_err(ctx, "pid %d: cannot open its memory for writing: %s\n", pid, strerror(-ret));
-		return set_errno(ret);
-	}
 	ret = plan(&r);
 	t1 = now_ns();
 	ret = ret ?: apply_writes(&r);
@@ -136,19 +128,44 @@ int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_tab
 	if (!ret && stats)
 		*stats = r.st;
 	restore_free(&r);
+	return ret;
+}
+
+int check_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct target *t, FILE *f,
+		  bool json)
+{
+	struct restore r = { .ctx = ctx, .img = img, .pid = pid, .tgt = t };
+	int ret = plan(&r);
+
+	if (ret == -EDEADLK || ret == 0 || r.sel.done)
+		report_check(&r, f, json, ret);
+	restore_free(&r);
+	return ret;
+}
+
+int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_table *table,
+		    struct cpuport_restore_stats *stats)
+{
+	struct target t;
+	int ret;
+
+	ret = target_proc_open(&t, ctx, pid);
+	if (ret) {
+		log_err(ctx, "pid %d: cannot open its memory for writing: %s\n", pid, strerror(-ret));
+		return set_errno(ret);
+	}
+	ret = restore_through(ctx, table->img, pid, &t, stats);
+	target_close(&t);
 	return set_errno(ret);
 }
 
 int cpuport_check(struct cpuport_ctx *ctx, const struct cpuport_table *table, FILE *f, bool json)
 {
-	struct restore r = { .ctx = ctx, .img = table->img, .pid = cpuport_table__pid(table), .dry_run = true };
-	int ret = plan(&r);
+	struct target t;
+	int ret;
 
-	if (ret != -EDEADLK && ret != 0 && !r.sel.done) {
-		restore_free(&r);
-		return set_errno(ret);
-	}
-	report_check(&r, f, json, ret);
-	restore_free(&r);
+	ret = target_files_open(&t, ctx, table->img);
+	ret = ret ?: check_through(ctx, table->img, cpuport_table__pid(table), &t, f, json);
+	target_close(&t);
 	return set_errno(ret);
 }

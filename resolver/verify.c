@@ -20,39 +20,26 @@ static void build_id_hex(const uint8_t *b, size_t n, char *out, size_t len)
 		pos += snprintf(out + pos, len - pos, "%02x", b[i]);
 }
 
-static const struct proc_map *find_mapping(const struct proc *p, const char *path)
-{
-	for (size_t i = 0; i < p->n_maps; i++)
-		if (p->maps[i].path && p->maps[i].off == 0 && !strcmp(p->maps[i].path, path))
-			return &p->maps[i];
-	return NULL;
-}
-
 /* Find one recorded object again and prove it is the same file (build-id). */
 static int match_object(struct restore *r, uint32_t i)
 {
 	struct robj *o = &r->objs[i];
 	const Cpuport__Object *rec = o->rec;
 	char path[4096], want[130], have[130];
-	const struct proc_map *m = NULL;
-	int ret;
+	uint64_t start = 0;
+	int mapped, ret;
 
-	if (!r->dry_run) {
-		m = find_mapping(&r->proc, rec->path);
-		if (!m) {
-			log_err(r->ctx, "pid %d: %s is not mapped in the restored process\n", r->pid, rec->path);
-			return -ESTALE;
-		}
-		proc_map_file_path(&r->proc, m, path, sizeof(path));
-	} else {
-		snprintf(path, sizeof(path), "%s%s", r->ctx->root, rec->path);
+	mapped = r->tgt->ops->locate(r->tgt->arg, rec->path, path, sizeof(path), &start);
+	if (mapped < 0) {
+		log_err(r->ctx, "pid %d: %s is not mapped in the restored process\n", r->pid, rec->path);
+		return -ESTALE;
 	}
 	o->elf = elf_cache_get(r->ctx, path, NULL, &ret);
 	if (!o->elf) {
 		log_err(r->ctx, "pid %d: cannot read %s: %s\n", r->pid, rec->path, strerror(-ret));
 		return -ESTALE;
 	}
-	o->base = m ? m->start - elf_first_load_vaddr(o->elf) : rec->load_base;
+	o->base = mapped ? start - elf_first_load_vaddr(o->elf) : rec->load_base;
 	if (rec->has_build_id &&
 	    (rec->build_id.len != o->elf->build_id_len || memcmp(rec->build_id.data, o->elf->build_id, o->elf->build_id_len))) {
 		build_id_hex(rec->build_id.data, rec->build_id.len, want, sizeof(want));
