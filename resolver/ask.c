@@ -188,6 +188,7 @@ static int run_helper(struct restore *r)
 {
 	char lib_path[4096] = "", dir[512], root[512], tun[512] = "";
 	size_t pos = 0;
+	pid_t nspid;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	int ret;
@@ -210,7 +211,7 @@ static int run_helper(struct restore *r)
 		if (fd >= 0 && pos + 32 < sizeof(lib_path))
 			pos += snprintf(lib_path + pos, sizeof(lib_path) - pos, "%s/proc/self/fd/%d", pos ? ":" : "", fd);
 	}
-	ret = r->tgt->ops->ids(r->tgt->arg, &uid, &gid);
+	ret = r->tgt->ops->ids(r->tgt->arg, &nspid, &uid, &gid);
 	if (ret) {
 		/* the helper runs with the process's ids, never with ours */
 		log_err(r->ctx, "pid %d: cannot read its uid and gid: %s\n", r->pid, strerror(-ret));

@@ -23,7 +23,7 @@ int code_needs(struct restore *r, uint64_t addr, uint64_t len, struct featset *n
 	code = malloc(len);
 	if (!code)
 		return -ENOMEM;
-	ret = target_read(r->tgt, addr, code, len);
+	ret = pview_read(r->tgt, addr, code, len);
 	if (!ret)
 		ret = isa_required(code, len, addr, need);
 	free(code);

@@ -55,7 +55,7 @@ int check_threads(struct restore *r, const struct repoint *v, size_t n)
 
 		if (!th->has_pc)
 			continue;
-		if (th->has_sp && !target_read(r->tgt, th->sp, stack, sizeof(stack)))
+		if (th->has_sp && !pview_read(r->tgt, th->sp, stack, sizeof(stack)))
 			nstack = ARRAY_SIZE(stack);
 		for (size_t i = 0; i < n; i++) {
 			struct featset missing;

@@ -61,7 +61,7 @@ int slot_plan(struct restore *r, size_t i)
 		r->st.unchanged++;
 		return 0;
 	}
-	if (target_read(r->tgt, slot, &old, 8))
+	if (pview_read(r->tgt, slot, &old, 8))
 		return -EIO;
 	if (!a || a->status != SEL_OK) {
 		uint64_t len = s->target->has_size ? s->target->size : 0;

@@ -74,6 +74,8 @@ int state_plan_bytes(struct restore *r, size_t i);
 int state_bad(struct restore *r, const Cpuport__State *st);
 int state_verify_symbol(struct restore *r, size_t i);
 
+/* scan.c: the table of the process @v shows (cpuport_scan() on a live one; tests on a recording) */
+int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table **out);
 /* scan.c: what record hooks see of the process being dumped */
 int scan_add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char *name, uint64_t offset,
 		   uint32_t size, bool pointer);

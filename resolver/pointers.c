@@ -88,7 +88,7 @@ int scan_pointers(struct restore *r, struct repoint *v, size_t n)
 		for (uint64_t a = mp->start; a < mp->end && !ret; a += WRITE_MAX) {
 			size_t len = mp->end - a < WRITE_MAX ? mp->end - a : WRITE_MAX;
 
-			if (target_read(r->tgt, a, buf, len))
+			if (pview_read(r->tgt, a, buf, len))
 				break;
 			ret = repoint_chunk(r, a, buf, len / 8, v, n, n_planned);
 		}

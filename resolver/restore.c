@@ -112,7 +112,7 @@ static int plan(struct restore *r)
 	return ret;
 }
 
-int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct target *t,
+int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct pview *t,
 		    struct cpuport_restore_stats *stats)
 {
 	struct restore r = { .ctx = ctx, .img = img, .pid = pid, .tgt = t };
@@ -131,7 +131,7 @@ int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pi
 	return ret;
 }
 
-int check_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct target *t, FILE *f,
+int check_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct pview *t, FILE *f,
 		  bool json)
 {
 	struct restore r = { .ctx = ctx, .img = img, .pid = pid, .tgt = t };
@@ -146,26 +146,26 @@ int check_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid,
 int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_table *table,
 		    struct cpuport_restore_stats *stats)
 {
-	struct target t;
+	struct pview t;
 	int ret;
 
-	ret = target_proc_open(&t, ctx, pid);
+	ret = pview_proc_open(&t, pid, true);
 	if (ret) {
 		log_err(ctx, "pid %d: cannot open its memory for writing: %s\n", pid, strerror(-ret));
 		return set_errno(ret);
 	}
 	ret = restore_through(ctx, table->img, pid, &t, stats);
-	target_close(&t);
+	pview_close(&t);
 	return set_errno(ret);
 }
 
 int cpuport_check(struct cpuport_ctx *ctx, const struct cpuport_table *table, FILE *f, bool json)
 {
-	struct target t;
+	struct pview t;
 	int ret;
 
-	ret = target_files_open(&t, ctx, table->img);
+	ret = pview_image_open(&t, ctx, table->img);
 	ret = ret ?: check_through(ctx, table->img, cpuport_table__pid(table), &t, f, json);
-	target_close(&t);
+	pview_close(&t);
 	return set_errno(ret);
 }

@@ -3,7 +3,6 @@
  * The restore side's shared state and the dispatcher-kind interface.
  * Not installed.  Files (one concern each):
  *   restore.c     cpuport_restore() / cpuport_check(): the order of the steps
- *   target_*.c    the seam: the live process, or the process as its image says
  *   verify.c      the image against the destination's files (objects, records)
  *   ask.c         questions to cpuport-select, the answer cache, running it
  *   codecheck.c   which ISA extensions code needs, and whether it runs here
@@ -23,51 +22,6 @@
 #include "select.h"
 
 #include "kinds.h"
-
-/* ---- the seam: how the restore side reaches the process ---- */
-/*
- * A restore reads and writes the restored process and opens the files it
- * maps through these, never directly: target_proc.c is the live process
- * (/proc/PID/mem, map_files), target_files.c the process as its image
- * records it (cpuport check), and unit tests plug in a recorded process.
- */
-struct target_ops {
-	/* @len bytes at @addr: 0 or -errno (-EFAULT/-EIO: not there) */
-	int (*read)(void *arg, uint64_t addr, void *buf, size_t len);
-	int (*write)(void *arg, uint64_t addr, const void *buf, size_t len);
-	/*
-	 * The object recorded as @path: where to open its file (@open_path) and,
-	 * when the process maps it, the start of its offset-0 mapping.  1: mapped
-	 * (*start set); 0: not a live process, the image's load base holds;
-	 * -ESTALE: not mapped.
-	 */
-	int (*locate)(void *arg, const char *path, char *open_path, size_t len, uint64_t *start);
-	/* the uid and gid the helper runs with: the process's own */
-	int (*ids)(void *arg, uid_t *uid, gid_t *gid);
-	void (*close)(void *arg);
-};
-
-struct target {
-	const struct target_ops *ops;
-	void *arg;
-	const struct proc_map *maps;	/* for the copied-pointer scan; none: no scan */
-	size_t n_maps;
-	char root[512];			/* the process's "/" ("/proc/PID/root", a rootfs, "") */
-};
-
-int target_proc_open(struct target *t, struct cpuport_ctx *ctx, pid_t pid);	/* target_proc.c */
-int target_files_open(struct target *t, struct cpuport_ctx *ctx, const Cpuport__Image *img);	/* target_files.c */
-void target_close(struct target *t);
-
-static inline int target_read(const struct target *t, uint64_t addr, void *buf, size_t len)
-{
-	return t->ops->read(t->arg, addr, buf, len);
-}
-
-static inline int target_write(const struct target *t, uint64_t addr, const void *buf, size_t len)
-{
-	return t->ops->write(t->arg, addr, buf, len);
-}
 
 /* ---- one restore (or check) of one process ---- */
 struct robj {
@@ -91,7 +45,7 @@ struct restore {
 	struct cpuport_ctx *ctx;
 	const Cpuport__Image *img;
 	pid_t pid;
-	struct target *tgt;
+	struct pview *tgt;
 	struct robj *objs;
 	struct selection sel;
 	int *slot_ans, *state_ans;	/* answer number per record, -1: none */
@@ -112,9 +66,9 @@ struct repoint {
 };
 
 /* restore.c: plan (and, with @stats, apply) through @t; for tests and the public entry points */
-int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct target *t,
+int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct pview *t,
 		    struct cpuport_restore_stats *stats);
-int check_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct target *t, FILE *f,
+int check_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct pview *t, FILE *f,
 		  bool json);
 const char *obj_name(const struct restore *r, uint32_t i);
 uint64_t new_addr(const struct restore *r, uint32_t obj, uint64_t off);

@@ -20,8 +20,7 @@ struct scan_obj {
 
 struct scan {
 	struct cpuport_ctx *ctx;
-	char root[32];		/* /proc/PID/root: the process's own file view */
-	struct proc proc;
+	struct pview *v;	/* the process (its root: its own file view) */
 	struct cpuport_table *t;
 	struct scan_obj *objs;
 	size_t n_objs;
@@ -72,7 +71,7 @@ static Cpuport__Location *location(struct scan *s, uint64_t addr)
 }
 
 /* Is there a mapping of this file at @addr with file offset @off? */
-static bool mapped_at(const struct proc *p, const struct proc_map *f, uint64_t addr, uint64_t off)
+static bool mapped_at(const struct pview *p, const struct proc_map *f, uint64_t addr, uint64_t off)
 {
 	for (size_t i = 0; i < p->n_maps; i++) {
 		const struct proc_map *m = &p->maps[i];
@@ -89,7 +88,7 @@ static bool mapped_at(const struct proc *p, const struct proc_map *f, uint64_t a
  * base + vaddr from its file offset.  Rules out the same file mapped as data
  * (a crash reporter reading its libraries) and tells dlmopen copies apart.
  */
-static bool loaded_at(const struct proc *p, const struct proc_map *m, const struct elf_info *e, uint64_t base)
+static bool loaded_at(const struct pview *p, const struct proc_map *m, const struct elf_info *e, uint64_t base)
 {
 	for (size_t i = 0; i < e->n_segs; i++) {
 		uint64_t pad = e->segs[i].vaddr & 0xfff;
@@ -113,7 +112,7 @@ static bool known_object(const struct scan *s, const struct proc_map *m, uint64_
 static int add_object(struct scan *s, const struct proc_map *m)
 {
 	struct scan_obj *o, *n;
-	char open_path[96];
+	char open_path[4096];
 	uint64_t base;
 	int ret;
 
@@ -127,12 +126,12 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	s->objs = n;
 	o = &s->objs[s->n_objs];
 	memset(o, 0, sizeof(*o));
-	proc_map_file_path(&s->proc, m, open_path, sizeof(open_path));
-	o->elf = elf_cache_get(s->ctx, open_path, s->root, &ret);
+	s->v->ops->file_path(s->v->arg, m, open_path, sizeof(open_path));
+	o->elf = elf_cache_get(s->ctx, open_path, s->v->root, &ret);
 	if (!o->elf)
 		return ret == -ENOMEM ? ret : 0;	/* not an ELF object (locale archive, data file) */
 	base = m->start - elf_first_load_vaddr(o->elf);
-	if (!loaded_at(&s->proc, m, o->elf, base) || known_object(s, m, base))
+	if (!loaded_at(s->v, m, o->elf, base) || known_object(s, m, base))
 		return 0;	/* mapped as data, not loaded */
 	o->path = strdup(m->path);
 	if (!o->path)
@@ -157,7 +156,7 @@ static int add_object(struct scan *s, const struct proc_map *m)
 
 static int read_u64(const struct scan *s, uint64_t addr, uint64_t *v)
 {
-	return proc_read(&s->proc, addr, v, sizeof(*v));
+	return pview_read(s->v, addr, v, sizeof(*v));
 }
 
 /*
@@ -182,7 +181,7 @@ static uint64_t find_r_debug(const struct scan *s)
 		if (!(o->elf->is_exec || o->elf->is_pie) || !o->elf->dynamic)
 			continue;
 		for (uint64_t a = o->base + o->elf->dynamic;; a += sizeof(dyn)) {
-			if (proc_read(&s->proc, a, dyn, sizeof(dyn)) || dyn[0] == DT_NULL)
+			if (pview_read(s->v, a, dyn, sizeof(dyn)) || dyn[0] == DT_NULL)
 				break;
 			if (dyn[0] == DT_DEBUG)
 				return dyn[1];
@@ -203,7 +202,7 @@ static void read_link_order(struct scan *s)
 		/* struct link_map { l_addr, l_name, l_ld, l_next, l_prev } */
 		uint64_t l[4];
 
-		if (proc_read(&s->proc, lm, l, sizeof(l)))
+		if (pview_read(s->v, lm, l, sizeof(l)))
 			break;
 		for (size_t i = 0; i < s->n_objs; i++)
 			if (s->objs[i].elf->dynamic && s->objs[i].base + s->objs[i].elf->dynamic == l[2])
@@ -285,7 +284,7 @@ const char *scan_path(const struct scan *s, int oi)
 
 pid_t scan_pid(const struct scan *s)
 {
-	return s->proc.pid;
+	return s->v->pid;
 }
 
 struct cpuport_ctx *scan_ctx(const struct scan *s)
@@ -318,7 +317,7 @@ static uint8_t *read_slot_span(const struct scan *s, const struct scan_obj *o, u
 	if (!o->elf->n_relocs || hi - *lo > MAX_SLOT_SPAN)
 		return NULL;
 	buf = malloc(hi - *lo);
-	if (buf && proc_read(&s->proc, o->base + *lo, buf, hi - *lo)) {
+	if (buf && pview_read(s->v, o->base + *lo, buf, hi - *lo)) {
 		free(buf);
 		return NULL;
 	}
@@ -339,7 +338,7 @@ static int scan_relocs(struct scan *s, int oi)
 		if (span)
 			memcpy(&value, span + (r->offset - lo), 8);
 		else if (read_u64(s, o->base + r->offset, &value)) {
-			log_warn(s->ctx, "pid %d: cannot read slot %#" PRIx64 " in %s\n", s->proc.pid,
+			log_warn(s->ctx, "pid %d: cannot read slot %#" PRIx64 " in %s\n", s->v->pid,
 				 o->base + r->offset, o->path);
 			continue;
 		}
@@ -358,7 +357,7 @@ int scan_add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char *
 	Cpuport__State **pp, *st;
 	uint8_t buf[1024];
 
-	if (size > sizeof(buf) || proc_read(&s->proc, o->base + offset, buf, size))
+	if (size > sizeof(buf) || pview_read(s->v, o->base + offset, buf, size))
 		return 0;	/* not readable: nothing cached there to carry */
 	pp = PUSH(s, states);
 	if (!pp || !(st = *pp = arena_alloc(&s->t->arena, sizeof(*st))))
@@ -467,14 +466,15 @@ static int add_process(struct scan *s)
 	if (!p)
 		return -ENOMEM;
 	cpuport__process__init(p);
-	p->pid = s->proc.pid;
-	if (!proc_nspid(s->proc.pid, &nspid, &uid, &gid)) {
+	p->pid = s->v->pid;
+	if (!s->v->ops->ids(s->v->arg, &nspid, &uid, &gid)) {
 		p->has_nspid = p->has_uid = p->has_gid = true;
 		p->nspid = nspid;
 		p->uid = uid;
 		p->gid = gid;
 	}
-	proc_comm(s->proc.pid, comm, sizeof(comm));
+	if (s->v->ops->comm)
+		s->v->ops->comm(s->v->arg, comm, sizeof(comm));
 	p->comm = arena_strdup(&s->t->arena, comm);
 	s->t->img->proc = p;
 	return 0;
@@ -485,29 +485,22 @@ static void scan_free(struct scan *s)
 	for (size_t i = 0; i < s->n_objs; i++)
 		free(s->objs[i].path);
 	free(s->objs);
-	proc_close(&s->proc);
 }
 
-int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
+int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table **out)
 {
-	struct scan s = { .ctx = ctx };
+	struct scan s = { .ctx = ctx, .v = v };
 	uint64_t t0 = now_ns();
-	int ret;
+	int ret = 0;
 
 	*out = NULL;
-	snprintf(s.root, sizeof(s.root), "/proc/%d/root", pid);
-	ret = proc_open(&s.proc, pid, false);
-	if (ret) {
-		log_err(ctx, "pid %d: cannot open its memory: %s\n", pid, strerror(-ret));
-		return set_errno(ret == -ENOENT ? -ESRCH : ret);
-	}
 	s.t = table_new();
 	if (!s.t) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < s.proc.n_maps && !ret; i++) {
-		const struct proc_map *m = &s.proc.maps[i];
+	for (size_t i = 0; i < v->n_maps && !ret; i++) {
+		const struct proc_map *m = &v->maps[i];
 
 		if (m->path && m->path[0] == '/' && m->off == 0 && m->ino)
 			ret = add_object(&s, m);
@@ -523,7 +516,7 @@ int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
 		s.t->img->relocs_seen += s.objs[i].elf->relocs_seen;
 	}
 	ret = ret ?: add_process(&s);
-	ret = ret ?: proc_for_each_thread(pid, add_thread, &s);
+	ret = ret ?: v->ops->for_each_thread(v->arg, add_thread, &s);
 	ret = ret ?: cpu_desc_to_image(&s.t->arena, &ctx->host, &s.t->img->source_cpu);
 	if (ret)
 		goto out;
@@ -534,5 +527,21 @@ int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
 out:
 	cpuport_table__free(s.t);
 	scan_free(&s);
+	return ret;
+}
+
+int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
+{
+	struct pview v;
+	int ret;
+
+	*out = NULL;
+	ret = pview_proc_open(&v, pid, false);
+	if (ret) {
+		log_err(ctx, "pid %d: cannot open its memory: %s\n", pid, strerror(-ret));
+		return set_errno(ret == -ENOENT ? -ESRCH : ret);
+	}
+	ret = scan_through(ctx, &v, out);
+	pview_close(&v);
 	return set_errno(ret);
 }

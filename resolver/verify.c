@@ -20,6 +20,26 @@ static void build_id_hex(const uint8_t *b, size_t n, char *out, size_t len)
 		pos += snprintf(out + pos, len - pos, "%02x", b[i]);
 }
 
+/*
+ * Where to open the object recorded as @path and, in a process, the start
+ * of its offset-0 mapping.  1: mapped (*start set); 0: no process, the
+ * image's load base holds; -ESTALE: not mapped.
+ */
+static int locate(const struct pview *v, const char *path, char *open_path, size_t len, uint64_t *start)
+{
+	if (v->as_recorded) {
+		snprintf(open_path, len, "%s%s", v->root, path);
+		return 0;
+	}
+	for (size_t i = 0; i < v->n_maps; i++)
+		if (v->maps[i].path && v->maps[i].off == 0 && !strcmp(v->maps[i].path, path)) {
+			v->ops->file_path(v->arg, &v->maps[i], open_path, len);
+			*start = v->maps[i].start;
+			return 1;
+		}
+	return -ESTALE;
+}
+
 /* Find one recorded object again and prove it is the same file (build-id). */
 static int match_object(struct restore *r, uint32_t i)
 {
@@ -29,7 +49,7 @@ static int match_object(struct restore *r, uint32_t i)
 	uint64_t start = 0;
 	int mapped, ret;
 
-	mapped = r->tgt->ops->locate(r->tgt->arg, rec->path, path, sizeof(path), &start);
+	mapped = locate(r->tgt, rec->path, path, sizeof(path), &start);
 	if (mapped < 0) {
 		log_err(r->ctx, "pid %d: %s is not mapped in the restored process\n", r->pid, rec->path);
 		return -ESTALE;

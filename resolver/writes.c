@@ -68,8 +68,8 @@ int apply_writes(struct restore *r)
 		const struct write *w = &r->writes[i];
 
 		ret = (r->ctx->faults & FAULT_WRITE) && i == r->n_writes / 2 ? -EIO
-		      : w->len > WRITE_MAX ? -E2BIG : target_write(r->tgt, w->addr, w->data, w->len);
-		ret = ret ?: target_read(r->tgt, w->addr, back, w->len);
+		      : w->len > WRITE_MAX ? -E2BIG : pview_write(r->tgt, w->addr, w->data, w->len);
+		ret = ret ?: pview_read(r->tgt, w->addr, back, w->len);
 		if (!ret && memcmp(back, w->data, w->len))
 			ret = -EIO;	/* read back differs */
 		if (ret)

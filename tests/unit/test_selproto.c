@@ -268,13 +268,13 @@ static void helper_decodes_strictly(void **state)
 	int st;
 
 	(void)state;
-	out = unit_run(&st, "printf 'call 0 5000 0\\ngo\\n' | %s/resolver/cpuport-select", unit_top());
+	out = unit_run(&st, "printf 'call 0 5000 0\\ngo\\n' | %s/build/bin/cpuport-select", unit_top());
 	assert_non_null(out);
 	assert_int_equal(st, 0);
 	assert_non_null(strstr(out, "res 0 unavailable\n"));	/* an object it was never told about */
 	assert_non_null(strstr(out, "done\n"));
 	free(out);
-	out = unit_run(&st, "printf 'call 0 1\\ngo\\n' | %s/resolver/cpuport-select", unit_top());
+	out = unit_run(&st, "printf 'call 0 1\\ngo\\n' | %s/build/bin/cpuport-select", unit_top());
 	assert_non_null(out);
 	assert_int_equal(st, 2);
 	assert_non_null(strstr(out, "error malformed request"));

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "restore.h"
+#include "internal.h"
 
-struct files_target {
+struct image_view {
 	struct cpuport_ctx *ctx;
 	const Cpuport__Image *img;
 	char root[512];
@@ -20,7 +20,7 @@ struct files_target {
 
 static int files_read(void *arg, uint64_t addr, void *buf, size_t len)
 {
-	const struct files_target *t = arg;
+	const struct image_view *t = arg;
 	const Cpuport__Image *img = t->img;
 	const Cpuport__Object *o;
 	const struct elf_info *e;
@@ -61,43 +61,34 @@ static int files_write(void *arg, uint64_t addr, const void *buf, size_t len)
 	return -EROFS;
 }
 
-static int files_locate(void *arg, const char *path, char *open_path, size_t len, uint64_t *start)
-{
-	const struct files_target *t = arg;
-
-	(void)start;
-	snprintf(open_path, len, "%s%s", t->root, path);
-	return 0;
-}
-
 /* the helper runs as whoever runs the check */
-static int files_ids(void *arg, uid_t *uid, gid_t *gid)
+static int files_ids(void *arg, pid_t *nspid, uid_t *uid, gid_t *gid)
 {
 	(void)arg;
+	*nspid = 0;
 	*uid = getuid();
 	*gid = getgid();
 	return 0;
 }
 
-static const struct target_ops files_ops = {
+static const struct pview_ops files_ops = {
 	.read = files_read,
 	.write = files_write,
-	.locate = files_locate,
 	.ids = files_ids,
 	.close = free,
 };
 
-int target_files_open(struct target *t, struct cpuport_ctx *ctx, const Cpuport__Image *img)
+int pview_image_open(struct pview *v, struct cpuport_ctx *ctx, const Cpuport__Image *img)
 {
-	struct files_target *ft = calloc(1, sizeof(*ft));
+	struct image_view *ft = calloc(1, sizeof(*ft));
 
-	memset(t, 0, sizeof(*t));
+	memset(v, 0, sizeof(*v));
 	if (!ft)
 		return -ENOMEM;
 	ft->ctx = ctx;
 	ft->img = img;
 	snprintf(ft->root, sizeof(ft->root), "%s", ctx->root);
-	*t = (struct target){ .ops = &files_ops, .arg = ft };
-	snprintf(t->root, sizeof(t->root), "%s", ctx->root);
+	*v = (struct pview){ .ops = &files_ops, .arg = ft, .as_recorded = true };
+	snprintf(v->root, sizeof(v->root), "%s", ctx->root);
 	return 0;
 }
