@@ -224,7 +224,7 @@ static void print_kernel_hidden(FILE *f, const struct cpu_desc *host, bool json)
 		else
 			fputc(' ', f);
 		if (json)
-			jstr(f, feature_name(i));
+			print_json_str(f, feature_name(i));
 		else
 			fputs(feature_name(i), f);
 		first = false;
