@@ -37,6 +37,8 @@ static void set(struct settings *s, const char *key, const char *val)
 		s->disabled = yes(val);
 	else if (!strcmp(key, "unmask"))
 		s->unmask = yes(val);
+	else if (!strcmp(key, "fault"))
+		snprintf(s->faults, sizeof(s->faults), "%s", val);
 	else
 		pr_warn("%s: unknown setting '%s' ignored\n", CPUPORT_CONF, key);
 }
@@ -49,6 +51,7 @@ void settings_load(struct settings *s)
 		{ "CPUPORT_TIMEOUT_MS", "timeout_ms" },
 		{ "CPUPORT_DISABLE", "disable" },
 		{ "CPUPORT_UNMASK", "unmask" },
+		{ "CPUPORT_FAULT", "fault" },	/* tests only */
 	};
 	char line[512];
 	FILE *f = fopen(CPUPORT_CONF, "re");

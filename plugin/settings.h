@@ -15,6 +15,7 @@ struct settings {
 	unsigned int timeout_ms; /* CPUPORT_TIMEOUT_MS / timeout_ms = */
 	bool disabled;		/* CPUPORT_DISABLE=1 / disable = yes */
 	bool unmask;		/* CPUPORT_UNMASK=1 / unmask = yes: drop the process's glibc.cpu.hwcaps */
+	char faults[128];	/* CPUPORT_FAULT / fault = (tests only: cpuport_ctx_opts.faults) */
 };
 
 /* Container runtimes such as Podman strip the environment: the file still applies. */

@@ -269,7 +269,7 @@ int helper_sandbox_prepare(struct cpuport_ctx *ctx, struct helper_sandbox *sb, p
 	memset(sb, 0, sizeof(*sb));
 	for (int i = 0; i < SANDBOX_N_NS; i++)
 		sb->ns_fd[i] = -1;
-	sb->root_fd = sb->null_fd = -1;
+	sb->root_fd = sb->null_fd = sb->report_fd = -1;
 	sb->pid = pid;
 	sb->parent = getpid();
 	sb->as_bytes = 8ULL << 30;
@@ -298,7 +298,12 @@ int helper_sandbox_prepare(struct cpuport_ctx *ctx, struct helper_sandbox *sb, p
 	}
 	sb->uid = (uid_t)uid;
 	sb->gid = (gid_t)gid;
-	if (pid) {
+	/*
+	 * Without privilege (cpuport as a user) the helper runs as ourselves:
+	 * joining the task's namespaces and cgroups needs privilege we do not
+	 * have, and the child checks the task's ids are ours.
+	 */
+	if (pid && geteuid() == 0) {
 		ret = open_namespaces(ctx, sb, pid);
 		ret = ret ?: open_cgroups(ctx, sb, pid);
 		if (ret)
@@ -334,108 +339,115 @@ void helper_sandbox_close(struct helper_sandbox *sb)
 	memset(sb, 0, sizeof(*sb));
 	for (int i = 0; i < SANDBOX_N_NS; i++)
 		sb->ns_fd[i] = -1;
-	sb->root_fd = sb->null_fd = -1;
+	sb->root_fd = sb->null_fd = sb->report_fd = -1;
 }
 
 /* ---- child side: async-signal-safe only (no malloc, no stdio) ---- */
 
-static void put(const char *s)
+static void put(int fd, const char *s)
 {
-	ssize_t r = write(1, s, strlen(s));
+	ssize_t r = write(fd, s, strlen(s));
 
 	(void)r;
 }
 
-static __attribute__((noreturn)) void fail(const char *step, int err)
+/* @fd: the answer pipe (-1: nowhere), for an "error sandbox: STEP: REASON" line */
+static __attribute__((noreturn)) void fail(int fd, const char *step, int err)
 {
-	put("error sandbox: ");
-	put(step);
-	put(": ");
-	put(strerrordesc_np(err) ?: "unknown error");
-	put("\n");
+	if (fd >= 0) {
+		put(fd, "error sandbox: ");
+		put(fd, step);
+		put(fd, ": ");
+		put(fd, strerrordesc_np(err) ?: "unknown error");
+		put(fd, "\n");
+	}
 	_exit(126);
 }
 
-static void set_limit(int res, uint64_t v, const char *what)
+static void set_limit(int rfd, int res, uint64_t v, const char *what)
 {
 	struct rlimit rl = { v, v };
 
 	if (setrlimit(res, &rl))
-		fail(what, errno);
+		fail(rfd, what, errno);
 }
 
 /* Every capability set empty, and no way back: checked, not assumed. */
-static void drop_capabilities(void)
+static void drop_capabilities(int rfd)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2] = { { 0 } };
 	int cap;
 
 	if (syscall(SYS_capget, &h, d))
-		fail("capget", errno);
+		fail(rfd, "capget", errno);
 	if (!(d[0].effective & (1U << CAP_SETPCAP))) {
 		/* a user without capabilities (cpuport check): no_new_privs keeps it so */
 		memset(d, 0, sizeof(d));
 		if (syscall(SYS_capset, &h, d))
-			fail("capset", errno);
+			fail(rfd, "capset", errno);
 		return;
 	}
 	memset(d, 0, sizeof(d));
 	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
 		  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
 		  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED, 0, 0, 0))
-		fail("securebits", errno);
+		fail(rfd, "securebits", errno);
 	for (cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
-			fail("bounding set", errno);
+			fail(rfd, "bounding set", errno);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
-		fail("ambient set", errno);
+		fail(rfd, "ambient set", errno);
 	if (syscall(SYS_capset, &h, d))
-		fail("capset", errno);
+		fail(rfd, "capset", errno);
 	if (syscall(SYS_capget, &h, d))
-		fail("capget", errno);
+		fail(rfd, "capget", errno);
 	if (d[0].effective | d[0].permitted | d[0].inheritable | d[1].effective | d[1].permitted | d[1].inheritable)
-		fail("capabilities left", EPERM);
+		fail(rfd, "capabilities left", EPERM);
 	for (cap = 0; cap < 64; cap++)
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0)
-			fail("bounding set left", EPERM);
+			fail(rfd, "bounding set left", EPERM);
 }
 
 static void take_ids(const struct helper_sandbox *sb)
 {
+	int rfd = sb->report_fd;
+
 	uid_t r, e, s;
 
 	if (geteuid() != 0) {	/* cpuport check as a user: nothing to take, only verify */
 		if (getuid() != sb->uid || getgid() != sb->gid || getegid() != sb->gid)
-			fail("uid", EPERM);
+			fail(rfd, "uid", EPERM);
 		return;
 	}
 	if (setgroups(sb->n_groups, sb->groups))
-		fail("setgroups", errno);
+		fail(rfd, "setgroups", errno);
 	if (setresgid(sb->gid, sb->gid, sb->gid))
-		fail("setresgid", errno);
+		fail(rfd, "setresgid", errno);
 	/* keep the capabilities needed to join the namespaces; dropped right after */
 	if (geteuid() == 0 && prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0))
-		fail("securebits", errno);
+		fail(rfd, "securebits", errno);
 	if (setresuid(sb->uid, sb->uid, sb->uid))
-		fail("setresuid", errno);
+		fail(rfd, "setresuid", errno);
 	if (getresuid(&r, &e, &s) || r != sb->uid || e != sb->uid || s != sb->uid)
-		fail("uid", EPERM);
+		fail(rfd, "uid", EPERM);
 }
 
 static void join_namespaces(const struct helper_sandbox *sb)
 {
+	int rfd = sb->report_fd;
+
 	for (int i = 0; i < SANDBOX_N_NS; i++) {
 		if (sb->ns_fd[i] < 0)
 			continue;
 		if (setns(sb->ns_fd[i], ns_types[i]))
-			fail(helper_sandbox_ns_names[i], errno);
+			fail(rfd, helper_sandbox_ns_names[i], errno);
 	}
 	/* the task's root, even within our own mount namespace (a chroot) */
 	if (sb->root_fd >= 0 && (fchdir(sb->root_fd) || chroot(".")))
-		fail("root", errno);
+		fail(rfd, "root", errno);
 	if (chdir("/"))
-		fail("chdir", errno);
+		fail(rfd, "chdir", errno);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -444,7 +456,7 @@ static int cmp_int(const void *a, const void *b)
 }
 
 /* Close everything but 0, 1, 2 and @keep (sorted here: the child's own copy). */
-static void close_others(int *keep, size_t n)
+static void close_others(int rfd, int *keep, size_t n)
 {
 	unsigned int from = 3;
 
@@ -453,13 +465,13 @@ static void close_others(int *keep, size_t n)
 		if (keep[i] < 3 || (unsigned int)keep[i] < from)
 			continue;
 		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0))
-			fail("close_range", errno);
+			fail(rfd, "close_range", errno);
 		if (fcntl(keep[i], F_SETFD, 0))
-			fail("kept fd", errno);
+			fail(rfd, "kept fd", errno);
 		from = keep[i] + 1;
 	}
 	if (syscall(SYS_close_range, from, ~0U, 0))
-		fail("close_range", errno);
+		fail(rfd, "close_range", errno);
 }
 
 static __attribute__((noreturn)) void mirror_exit(pid_t child)
@@ -483,7 +495,7 @@ void helper_sandbox_exec(const struct helper_sandbox *sb, int exec_fd, char *con
 			 const int *keep, size_t n_keep)
 {
 	int kept[n_keep + 1];
-	int max_fd = 2;
+	int max_fd = 2, rfd = sb->report_fd;
 	pid_t child;
 
 	for (size_t i = 0; i < n_keep; i++) {
@@ -493,41 +505,41 @@ void helper_sandbox_exec(const struct helper_sandbox *sb, int exec_fd, char *con
 	kept[n_keep] = exec_fd;
 	max_fd = exec_fd > max_fd ? exec_fd : max_fd;
 	if (setpgid(0, 0))
-		fail("setpgid", errno);
+		fail(rfd, "setpgid", errno);
 	if (dup2(sb->null_fd, 2) < 0)
-		fail("stderr", errno);
+		fail(rfd, "stderr", errno);
 	for (size_t i = 0; i < sb->n_cgroups; i++)
 		if (write(sb->cgroup_fd[i], "0\n", 2) != 2)
-			fail("cgroup", errno);
+			fail(rfd, "cgroup", errno);
 	take_ids(sb);
 	join_namespaces(sb);
-	drop_capabilities();
+	drop_capabilities(rfd);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		fail("no_new_privs", errno);
+		fail(rfd, "no_new_privs", errno);
 	/* the uid change cleared it; and the parent may be gone already */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
-		fail("pdeathsig", errno);
+		fail(rfd, "pdeathsig", errno);
 	if (getppid() != sb->parent)
 		_exit(126);
-	set_limit(RLIMIT_AS, sb->as_bytes, "RLIMIT_AS");
-	set_limit(RLIMIT_CPU, sb->cpu_s, "RLIMIT_CPU");
-	set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE");
-	set_limit(RLIMIT_NOFILE, (uint64_t)max_fd + 64, "RLIMIT_NOFILE");
+	set_limit(rfd, RLIMIT_AS, sb->as_bytes, "RLIMIT_AS");
+	set_limit(rfd, RLIMIT_CPU, sb->cpu_s, "RLIMIT_CPU");
+	set_limit(rfd, RLIMIT_CORE, 0, "RLIMIT_CORE");
+	set_limit(rfd, RLIMIT_NOFILE, (uint64_t)max_fd + 64, "RLIMIT_NOFILE");
 	if (sb->ns_fd[2] >= 0) {
 		/* setns(CLONE_NEWPID) moves our children only */
 		child = fork();
 		if (child < 0)
-			fail("fork into the pid namespace", errno);
+			fail(rfd, "fork into the pid namespace", errno);
 		if (child > 0)
 			mirror_exit(child);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
-			fail("pdeathsig", errno);
+			fail(rfd, "pdeathsig", errno);
 	}
 	/* no fork, no thread for a uid that is not root here (root: seccomp in the helper) */
-	set_limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC");
-	close_others(kept, n_keep + 1);
+	set_limit(rfd, RLIMIT_NPROC, 0, "RLIMIT_NPROC");
+	close_others(rfd, kept, n_keep + 1);
 	syscall(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
-	fail("exec", errno);
+	fail(rfd, "exec", errno);
 }
 
 void helper_sandbox_kill(pid_t child)

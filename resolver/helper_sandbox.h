@@ -28,7 +28,8 @@ struct helper_sandbox {
 	int root_fd;		/* the task's root directory (O_PATH), -1 without a task */
 	int cgroup_fd[SANDBOX_MAX_CGROUPS];	/* its cgroup.procs in each hierarchy, open for writing */
 	size_t n_cgroups;
-	int null_fd;		/* /dev/null, the helper's stderr */
+	int null_fd;		/* /dev/null, the helper's stdout and stderr */
+	int report_fd;		/* where the child writes "error sandbox: ..." (the answer pipe); -1 */
 	uid_t uid;
 	gid_t gid;
 	gid_t *groups;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "cpuport.h"
@@ -60,6 +61,14 @@ static inline void featset_set(struct featset *s, enum feature f)
 {
 	s->w[f / 64] |= 1ULL << (f % 64);
 }
+static inline void featset_clear(struct featset *s, enum feature f)
+{
+	s->w[f / 64] &= ~(1ULL << (f % 64));
+}
+static inline bool featset_is_empty(const struct featset *s)
+{
+	return !s->w[0] && !s->w[1];
+}
 
 struct cpuid_regs {
 	uint32_t leaf, subleaf, eax, ebx, ecx, edx;
@@ -86,6 +95,12 @@ int cpu_desc_target(const char *spec, const struct cpu_desc *host, struct cpu_de
 int cpu_desc_from_image(const Cpuport__Cpu *c, struct cpu_desc *out);
 int cpu_desc_to_image(struct arena *a, const struct cpu_desc *d, Cpuport__Cpu **out);
 int featset_level(const struct featset *s);
+/* ---- cpu_kernel.c: the kernel's flags against CPUID (the rule is in that file) ---- */
+const char *cpu_kernel_flag_name(enum feature f);	/* NULL: not compared */
+/* @hidden: CPUID has it, the kernel does not show it; @unexplained: the reverse (a decode error). */
+int cpu_kernel_compare(const struct cpu_desc *d, const char *flags, struct featset *hidden,
+		       struct featset *unexplained);
+int cpu_kernel_flags(char *buf, size_t len);	/* /proc/cpuinfo's first "flags" line; -errno */
 /* GLIBC_TUNABLES value that makes glibc on @host behave as on @target; "" if none. */
 int cpu_glibc_tunables(const struct cpu_desc *host, const struct cpu_desc *target, char *buf, size_t len);
 
@@ -108,8 +123,8 @@ int tunables_for_helper(const char *process, bool unmask, const char *mask, char
 
 /* ---- context.c ---- */
 /*
- * Fault injection for tests (CPUPORT_FAULT=helper-crash,helper-hang,write,nomem),
- * like CRIU's own fault injection: proves every failure path fails closed.
+ * Fault injection for tests (cpuport_ctx_opts.faults, from CPUPORT_FAULT in
+ * the plugin and the tool), like CRIU's own: proves every failure path fails closed.
  */
 enum fault {
 	FAULT_HELPER_CRASH = 1 << 0,
@@ -149,6 +164,31 @@ static inline int set_errno(int ret)
 
 uint64_t now_ns(void);
 
+/* Is a caller's output struct (size_t sz first) usable?  NULL is. */
+static inline bool out_valid(const void *dst)
+{
+	size_t sz;
+
+	if (!dst)
+		return true;
+	__builtin_memcpy(&sz, dst, sizeof(sz));
+	return sz >= sizeof(size_t);
+}
+
+/* Copy @src (a stats struct, size_t sz first) into the caller's @dst, as much as its sz asks. */
+static inline void out_copy(void *dst, const void *src, size_t size)
+{
+	size_t sz;
+
+	if (!dst)
+		return;
+	__builtin_memcpy(&sz, dst, sizeof(sz));
+	if (sz > size)
+		sz = size;
+	if (sz > sizeof(size_t))
+		__builtin_memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t), sz - sizeof(size_t));
+}
+
 /* ---- proc.c: a process seen through /proc ---- */
 struct proc_map {
 	uint64_t start, end, off;
@@ -176,6 +216,56 @@ int proc_comm(pid_t pid, char *buf, size_t len);
 void proc_map_file_path(const struct proc *p, const struct proc_map *m, char *buf, size_t len);
 typedef int (*proc_thread_fn)(pid_t tid, bool running, uint64_t pc, uint64_t sp, void *arg);
 int proc_for_each_thread(pid_t pid, proc_thread_fn fn, void *arg);
+
+/*
+ * ---- pview: a process as cpuport reads and writes it (the seam) ----
+ * The scan and the restore side reach a process only through these:
+ * pview_proc.c is a live process (/proc/PID/mem, map_files, /proc/PID/root),
+ * pview_image.c the process as its image records it (cpuport check), and
+ * unit tests plug in a recorded process.
+ */
+struct pview_ops {
+	/* @len bytes at @addr: 0 or -errno (-EFAULT/-EIO: not there; -EROFS: read only) */
+	int (*read)(void *arg, uint64_t addr, void *buf, size_t len);
+	int (*write)(void *arg, uint64_t addr, const void *buf, size_t len);
+	/* where to open the file mapping @m maps (live: /proc/PID/map_files/...) */
+	void (*file_path)(void *arg, const struct proc_map *m, char *buf, size_t len);
+	/* pid in its own namespace, uid and gid: 0 or -errno */
+	int (*ids)(void *arg, pid_t *nspid, uid_t *uid, gid_t *gid);
+	int (*comm)(void *arg, char *buf, size_t len);
+	int (*for_each_thread)(void *arg, proc_thread_fn fn, void *fn_arg);
+	void (*close)(void *arg);
+	/*
+	 * The live task (host pid) whose privilege the selection helper gets
+	 * (helper_sandbox.c); NULL or 0: none (a recording, cpuport check),
+	 * the helper runs as the caller without any capability.
+	 */
+	pid_t (*task)(void *arg);
+};
+
+struct pview {
+	const struct pview_ops *ops;
+	void *arg;
+	pid_t pid;
+	const struct proc_map *maps;	/* sorted by address; none for pview_image */
+	size_t n_maps;
+	char root[512];			/* its "/": "/proc/PID/root", a rootfs, "" */
+	bool as_recorded;		/* no process: objects at the image's load bases, files under root */
+};
+
+int pview_proc_open(struct pview *v, pid_t pid, bool writable);
+int pview_image_open(struct pview *v, struct cpuport_ctx *ctx, const Cpuport__Image *img);
+void pview_close(struct pview *v);
+
+static inline int pview_read(const struct pview *v, uint64_t addr, void *buf, size_t len)
+{
+	return v->ops->read(v->arg, addr, buf, len);
+}
+
+static inline int pview_write(const struct pview *v, uint64_t addr, const void *buf, size_t len)
+{
+	return v->ops->write(v->arg, addr, buf, len);
+}
 
 /* ---- elf_scan.c: what one ELF file says (libelf) ---- */
 struct elf_symbol {
@@ -296,6 +386,10 @@ struct cpuport_table {
 struct cpuport_table *table_new(void);
 /* object index containing @addr in the table, or -1 */
 int table_object_at(const Cpuport__Image *img, uint64_t addr);
+
+/* ---- print.c ---- */
+/* @s as a JSON string (quoted, escaped); NULL prints "" */
+void print_json_str(FILE *f, const char *s);
 
 /* ---- isa.c: which ISA extensions a piece of code needs (capstone) ---- */
 int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset *need);

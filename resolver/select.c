@@ -3,17 +3,10 @@
  * Running cpuport-select for one restored process: build the request,
  * start the helper through the process's own ld.so with its own libraries
  * (opened here, as root, from /proc/PID/map_files and /proc/PID/root, and
- * handed over as file descriptors), in the process's sandbox
- * (helper_sandbox.c: its namespaces, cgroup, ids, no capabilities), enforce
- * the time limit on every step, and parse the answers.
+ * handed over as file descriptors), drop to the process's uid/gid with
+ * no_new_privs, enforce the time limit, and parse the answers.
  *
- * Request lines (one per line, on the helper's stdin):
- *   interp I | dso I PATH | exe I PATH | seg I OFF VADDR FILESZ MEMSZ PROT
- *   map I | guard I OFF | mask W0 W1 .. | model I OFF SIZE F2OFF F2SIZE [INITOFF]
- *   call N I OFF | read N I OFF SIZE | ptr N I OFF | go
- * Answers: base I ADDR | res N I OFF | res N fault SIG | res N outside A |
- *   bytes N HEX | ptr N I OFF | cpu_features I OFF | trampoline I OFF |
- *   glibc VER | error TEXT | done
+ * The protocol itself (words, encoder, strict decoder): selproto.h.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -31,9 +24,10 @@
 #include "helper_sandbox.h"
 #include "select.h"
 
-int sel_init(struct selection *s)
+int sel_init(struct selection *s, uint32_t n_objects)
 {
 	memset(s, 0, sizeof(*s));
+	s->n_objects = n_objects;
 	s->req = open_memstream(&s->req_buf, &s->req_len);
 	s->cpu_features_obj = s->tramp_obj = -1;
 	return s->req ? 0 : -ENOMEM;
@@ -50,10 +44,13 @@ void sel_free(struct selection *s)
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);
 	free(s->fds);
+	free(s->line);
+	for (size_t i = 0; i < s->n_env; i++)
+		free(s->env[i]);
 	memset(s, 0, sizeof(*s));
 }
 
-static int new_answer(struct selection *s)
+static int new_answer(struct selection *s, enum selp_word asked, uint32_t size)
 {
 	struct sel_answer *a = realloc(s->ans, (s->n_ans + 1) * sizeof(*a));
 
@@ -62,40 +59,42 @@ static int new_answer(struct selection *s)
 	s->ans = a;
 	memset(&a[s->n_ans], 0, sizeof(*a));
 	a[s->n_ans].status = SEL_MISSING;
+	a[s->n_ans].asked = asked;
+	a[s->n_ans].size = size;
 	return s->n_ans++;
 }
 
 int sel_call(struct selection *s, int obj, uint64_t off)
 {
-	int n = new_answer(s);
+	int n = new_answer(s, SELP_CALL, 0);
 
 	if (n >= 0 && ++s->pending)
-		fprintf(s->req, "call %d %d %" PRIu64 "\n", n, obj, off);
+		selp_put_call(s->req, n, obj, off);
 	return n;
 }
 
 int sel_read(struct selection *s, int obj, uint64_t off, uint32_t size)
 {
-	int n = new_answer(s);
+	int n = new_answer(s, SELP_READ, size);
 
 	if (n >= 0 && ++s->pending)
-		fprintf(s->req, "read %d %d %" PRIu64 " %u\n", n, obj, off, size);
+		selp_put_read(s->req, n, obj, off, size);
 	return n;
 }
 
 int sel_ptr(struct selection *s, int obj, uint64_t off)
 {
-	int n = new_answer(s);
+	int n = new_answer(s, SELP_PTR, 0);
 
 	if (n >= 0 && ++s->pending)
-		fprintf(s->req, "ptr %d %d %" PRIu64 "\n", n, obj, off);
+		selp_put_ptr(s->req, n, obj, off);
 	return n;
 }
 
 int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off, const uint8_t *bytes,
 	      size_t len)
 {
-	int n = new_answer(s);
+	int n = new_answer(s, SELP_BAD, 0);
 
 	if (n < 0)
 		return n;
@@ -107,104 +106,195 @@ int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off
 	return n;
 }
 
-/* Keep @fd open for the helper; returns it, or -1. */
+/* One more NAME=VALUE in the helper's environment (a kind's own masking knob); copied. */
+int sel_setenv(struct selection *s, const char *name_value)
+{
+	if (s->n_env >= SEL_MAX_ENV || !strchr(name_value, '='))
+		return -EINVAL;
+	s->env[s->n_env] = strdup(name_value);
+	if (!s->env[s->n_env])
+		return -ENOMEM;
+	s->n_env++;
+	return 0;
+}
+
+/* Keep @fd open for the helper; returns it, -EBADF for fd < 0, or -ENOMEM. */
 int sel_pass_fd(struct selection *s, int fd)
 {
-	int *n = realloc(s->fds, (s->n_fds + 1) * sizeof(*n));
+	int *n;
 
-	if (fd < 0 || !n) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	if (fd < 0)
+		return -EBADF;
+	n = realloc(s->fds, (s->n_fds + 1) * sizeof(*n));
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
 	}
 	s->fds = n;
 	s->fds[s->n_fds++] = fd;
 	return fd;
 }
 
-static int hexval(char c)
+/* The request number an answer names: one that was asked, that kind, not answered yet. */
+static struct sel_answer *asked(struct selection *s, const struct selp_msg *m, enum selp_word kind)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	struct sel_answer *a = m->n < s->n_ans ? &s->ans[m->n] : NULL;
+
+	return a && a->asked == kind && a->status == SEL_MISSING && !a->answered ? a : NULL;
 }
 
-static void parse_line(struct selection *s, struct cpuport_ctx *ctx, char *line)
+/* One answer line; -EBADMSG if malformed or about something never asked. */
+static int parse_line(struct selection *s, struct cpuport_ctx *ctx, const char *line)
 {
-	unsigned int n, obj;
-	uint64_t off;
-	char word[16], rest[64];
-	int sig;
+	struct selp_msg m;
+	struct sel_answer *a = NULL;
 
-	if (sscanf(line, "res %u %u %" SCNu64, &n, &obj, &off) == 3 && n < s->n_ans) {
-		s->ans[n] = (struct sel_answer){ .status = SEL_OK, .obj = obj, .off = off };
-	} else if (sscanf(line, "res %u fault %d", &n, &sig) == 2 && n < s->n_ans) {
-		s->ans[n].status = SEL_FAULT;
-		s->ans[n].off = sig;
-	} else if (sscanf(line, "res %u %15s", &n, word) == 2 && n < s->n_ans) {
-		s->ans[n].status = SEL_OUTSIDE;
-	} else if (sscanf(line, "ptr %u %u %" SCNu64, &n, &obj, &off) == 3 && n < s->n_ans) {
-		s->ans[n] = (struct sel_answer){ .status = SEL_OK, .obj = obj, .off = off };
-	} else if (sscanf(line, "ptr %u %15s", &n, word) == 2 && n < s->n_ans) {
-		if (!strcmp(word, "null"))
-			s->ans[n] = (struct sel_answer){ .status = SEL_OK, .obj = -1 };
-		else
-			s->ans[n].status = SEL_OUTSIDE;
-	} else if (sscanf(line, "bytes %u %63s", &n, rest) == 2 && n < s->n_ans && strcmp(rest, "unavailable")) {
-		const char *hex = strchr(strchr(line, ' ') + 1, ' ') + 1;
-		size_t len = strcspn(hex, "\n") / 2;
-		uint8_t *b = malloc(len ? len : 1);
-
-		if (!b)
-			return;
-		for (size_t i = 0; i < len; i++)
-			b[i] = hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]);
-		free(s->ans[n].bytes);
-		s->ans[n] = (struct sel_answer){ .status = SEL_OK, .bytes = b, .len = len };
-	} else if (sscanf(line, "cpu_features %u %" SCNu64, &obj, &off) == 2) {
-		s->cpu_features_obj = obj;
-		s->cpu_features_off = off;
-	} else if (sscanf(line, "trampoline %u %" SCNu64, &obj, &off) == 2) {
-		s->tramp_obj = obj;
-		s->tramp_off = off;
-	} else if (sscanf(line, "ids %u %u %d", &n, &obj, &sig) == 3) {
-		log_debug(ctx, "pid %d: selection helper runs as uid %u gid %u, no_new_privs %d\n", s->pid, n, obj, sig);
-	} else if (!strncmp(line, "sandbox ", 8)) {
-		log_debug(ctx, "pid %d: selection helper sandbox: %s", s->pid, line + 8);
-	} else if (sscanf(line, "glibc %15s", s->glibc) == 1) {
-	} else if (!strncmp(line, "error ", 6)) {
-		log_warn(ctx, "pid %d: helper: %s", s->pid, line + 6);
-	} else if (!strncmp(line, "done", 4)) {
-		s->done = true;
+	if (selp_decode_answer(line, s->n_objects, &m))
+		return -EBADMSG;
+	switch (m.word) {
+	case SELP_RES: case SELP_RES_FAULT: case SELP_RES_OUTSIDE: case SELP_RES_UNAVAILABLE:
+		a = asked(s, &m, SELP_CALL);
+		break;
+	case SELP_BYTES: case SELP_BYTES_UNAVAILABLE:
+		a = asked(s, &m, SELP_READ);
+		break;
+	case SELP_PTR_ANS: case SELP_PTR_NULL: case SELP_PTR_OUTSIDE: case SELP_PTR_UNAVAILABLE:
+		a = asked(s, &m, SELP_PTR);
+		break;
+	default:
+		break;
 	}
+	switch (m.word) {
+	case SELP_RES: case SELP_PTR_ANS:
+		if (!a)
+			return -EBADMSG;
+		a->status = SEL_OK, a->obj = m.obj, a->off = m.arg[0];
+		break;
+	case SELP_RES_FAULT:
+		if (!a)
+			return -EBADMSG;
+		a->status = SEL_FAULT, a->off = m.arg[0];
+		break;
+	case SELP_RES_OUTSIDE: case SELP_RES_UNAVAILABLE: case SELP_PTR_OUTSIDE: case SELP_PTR_UNAVAILABLE:
+		if (!a)
+			return -EBADMSG;
+		a->status = SEL_OUTSIDE;
+		break;
+	case SELP_PTR_NULL:
+		if (!a)
+			return -EBADMSG;
+		a->status = SEL_OK, a->obj = -1, a->off = 0;
+		break;
+	case SELP_BYTES_UNAVAILABLE:
+		if (!a)
+			return -EBADMSG;
+		break;	/* stays SEL_MISSING */
+	case SELP_BYTES:
+		if (!a || m.text_len != 2 * (size_t)a->size)
+			return -EBADMSG;
+		a->bytes = malloc(a->size ? a->size : 1);
+		if (!a->bytes)
+			return -ENOMEM;
+		if (selp_decode_hex(m.text, m.text_len, a->bytes, a->size))
+			return -EBADMSG;
+		a->len = a->size;
+		a->status = SEL_OK;
+		break;
+	case SELP_CPU_FEATURES:
+		s->cpu_features_obj = m.obj;
+		s->cpu_features_off = m.arg[0];
+		break;
+	case SELP_TRAMPOLINE:
+		s->tramp_obj = m.obj;
+		s->tramp_off = m.arg[0];
+		break;
+	case SELP_IDS:
+		log_debug(ctx, "pid %d: selection helper runs as uid %" PRIu64 " gid %" PRIu64 ", no_new_privs %d\n",
+			  s->pid, m.arg[0], m.arg[1], (int)m.arg[2]);
+		break;
+	case SELP_SANDBOX:
+		log_debug(ctx, "pid %d: selection helper sandbox: %.*s\n", s->pid, (int)m.text_len, m.text);
+		break;
+	case SELP_GLIBC:
+		snprintf(s->glibc, sizeof(s->glibc), "%.*s", (int)m.text_len, m.text);
+		break;
+	case SELP_ERROR:
+		log_warn(ctx, "pid %d: helper: %.*s\n", s->pid, (int)m.text_len, m.text);
+		break;
+	case SELP_DONE:
+		s->done = true;
+		break;
+	case SELP_BASE:
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (a)
+		a->answered = true;
+	return 0;
 }
 
-/* In the child: the pipes on 0 and 1, then the sandbox (helper_sandbox.c) and exec ld.so. */
-static void child_exec(const struct helper_sandbox *sb, int interp_fd, int in_fd, int out_fd, int helper_fd,
+/* In the child: request on 0, stdout to /dev/null, then the sandbox (helper_sandbox.c) and exec ld.so. */
+static void child_exec(const struct helper_sandbox *sb, int interp_fd, int in_fd, int ans_fd, int helper_fd,
 		       char *const argv[], char *const envp[], const struct selection *s)
 {
-	int keep[s->n_fds + 1];
+	int keep[s->n_fds + 2];
 
-	if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0)
+	/* library constructors that print write to /dev/null, never into the answers */
+	if (dup2(in_fd, 0) < 0 || dup2(sb->null_fd, 1) < 0)
 		_exit(126);
 	memcpy(keep, s->fds, s->n_fds * sizeof(int));
 	keep[s->n_fds] = helper_fd;
-	helper_sandbox_exec(sb, interp_fd, argv, envp, keep, s->n_fds + 1);
+	keep[s->n_fds + 1] = ans_fd;
+	helper_sandbox_exec(sb, interp_fd, argv, envp, keep, s->n_fds + 2);
+}
+
+/*
+ * Answer bytes as they come: complete lines are decoded, the rest is kept.
+ * -EBADMSG for a line longer than SELP_MAX_LINE or one that does not decode
+ * (the caller gives up on the helper), -ENOMEM.
+ */
+int sel_feed(struct selection *s, struct cpuport_ctx *ctx, const char *buf, size_t len)
+{
+	int ret;
+
+	if (!s->line && !(s->line = malloc(SELP_MAX_LINE + 1)))
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		if (s->line_len >= SELP_MAX_LINE) {
+			log_err(ctx, "pid %d: selection helper sent a line longer than %d bytes\n", s->pid, SELP_MAX_LINE);
+			return -EBADMSG;
+		}
+		s->line[s->line_len++] = buf[i];
+		if (buf[i] != '\n')
+			continue;
+		s->line[s->line_len] = 0;
+		/* an embedded NUL would hide the rest of the line from the decoder */
+		ret = strlen(s->line) != s->line_len ? -EBADMSG : parse_line(s, ctx, s->line);
+		s->line_len = 0;
+		if (ret) {
+			if (ret == -EBADMSG)
+				log_err(ctx, "pid %d: selection helper sent a malformed answer: %.*s\n", s->pid,
+					(int)strcspn(s->line, "\n") > 120 ? 120 : (int)strcspn(s->line, "\n"), s->line);
+			return ret;
+		}
+	}
+	return 0;
 }
 
 static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pid_t child, uint64_t deadline)
 {
-	char buf[65536], *line = NULL;
-	size_t have = 0, cap = 0;
+	char buf[65536];
 	int ret = 0;
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = (int64_t)(deadline - now_ns()) / 1000000;
+		int64_t left = ((int64_t)(deadline - now_ns()) + 999999) / 1000000;
+		int pr = left > 0 ? poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left) : 0;
 		ssize_t r;
 
-		int pr = left > 0 ? poll(&p, 1, left) : 0;
-
 		if (pr < 0 && errno == EINTR)
-			continue;
+			continue;	/* never fall into a blocking read */
 		if (pr < 0) {
 			ret = -errno;
 			helper_sandbox_kill(child);
@@ -216,31 +306,18 @@ static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pi
 			ret = -ETIMEDOUT;
 			break;
 		}
-		r = read(fd, buf, sizeof(buf));
+		r = read(fd, buf, sizeof(buf));	/* O_NONBLOCK */
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			break;
-		for (ssize_t i = 0; i < r; i++) {
-			if (have + 2 > cap) {
-				char *nl = realloc(line, cap = cap ? cap * 2 : 4096);
-
-				if (!nl) {
-					free(line);
-					helper_sandbox_kill(child);
-					return -ENOMEM;
-				}
-				line = nl;
-			}
-			line[have++] = buf[i];
-			if (buf[i] == '\n') {
-				line[have] = 0;
-				parse_line(s, ctx, line);
-				have = 0;
-			}
+		ret = sel_feed(s, ctx, buf, r);
+		if (ret) {
+			helper_sandbox_kill(child);
+			ret = ret == -EBADMSG ? -EPROTO : ret;
+			break;
 		}
 	}
-	free(line);
 	return ret;
 }
 
@@ -300,7 +377,7 @@ static int reap(pid_t child, int *status, uint64_t deadline)
 			killed = true;
 			deadline = now_ns() + 2000000000ULL;	/* SIGKILL: gone within moments */
 		} else if (killed && now_ns() >= deadline) {
-			return -ETIMEDOUT;	/* stuck in the kernel; it dies with SIGKILL, reaped by criu */
+			return -ETIMEDOUT;	/* stuck in the kernel; it dies of SIGKILL */
 		}
 		usleep(1000);
 	}
@@ -310,9 +387,9 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 	    const char *tunables, pid_t task)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status = 0, ret, helper_fd = -1, wret;
-	char env_tun[TUNABLES_MAX + 32], helper_arg[32];
+	char env_tun[TUNABLES_MAX + 32], helper_arg[32], env_ans[48];
 	char *argv[] = { "cpuport-select", "--library-path", (char *)library_path, helper_arg, NULL };
-	char *envp[] = { "PATH=/usr/bin:/bin", NULL, NULL, NULL };
+	char *envp[5 + SEL_MAX_ENV] = { "PATH=/usr/bin:/bin" };
 	int ne = 1;
 	struct helper_sandbox sb;
 	pid_t child;
@@ -323,7 +400,9 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 		envp[ne++] = env_tun;
 	if (ctx->faults & (FAULT_HELPER_CRASH | FAULT_HELPER_HANG))
 		envp[ne++] = ctx->faults & FAULT_HELPER_CRASH ? "CPUPORT_SELECT_FAULT=crash" : "CPUPORT_SELECT_FAULT=hang";
-	fputs("go\n", s->req);
+	for (size_t i = 0; i < s->n_env; i++)
+		envp[ne++] = s->env[i];
+	selp_put_go(s->req);
 	fflush(s->req);
 	ret = helper_sandbox_prepare(ctx, &sb, task);
 	if (ret)
@@ -331,14 +410,18 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 	/* opened here, before the helper enters the task's mount namespace */
 	helper_fd = open(ctx->helper_path, O_RDONLY | O_CLOEXEC);
 	if (helper_fd < 0) {
-		ret = -errno;
 		log_err(ctx, "pid %d: cannot open the selection helper %s: %s\n", s->pid, ctx->helper_path,
-			strerror(-ret));
+			strerror(errno));
+		ret = -ECHILD;	/* as if it could not run */
 		goto out;
 	}
 	snprintf(helper_arg, sizeof(helper_arg), "/proc/self/fd/%d", helper_fd);
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		goto err_errno;
+	/* answers on their own pipe, not on stdout (constructors may print) */
+	snprintf(env_ans, sizeof(env_ans), "CPUPORT_SELECT_ANSWER_FD=%d", out[1]);
+	envp[ne++] = env_ans;
+	sb.report_fd = out[1];
 	/* big enough that neither side blocks while the other writes */
 	fcntl(in[1], F_SETPIPE_SZ, 1 << 20);
 	fcntl(out[1], F_SETPIPE_SZ, 1 << 20);

@@ -37,31 +37,34 @@ int main(void)
 	unsigned n, obj;
 	unsigned long long off;
 
+	/* answers go to the fd the library names (stdout is /dev/null) */
+	FILE *out = fdopen(atoi(getenv("CPUPORT_SELECT_ANSWER_FD")), "w");
+
 #if MODE_NO_READ
 	for (;;)
 		pause();
 #endif
 #if MODE_CLOSED_HANG
-	close(1);	/* EOF for cpuport, which then waits for the exit */
+	fclose(out);	/* EOF for cpuport, which then waits for the exit */
 	for (;;)
 		pause();
 #endif
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	setvbuf(out, NULL, _IOFBF, 1 << 16);
 	while (fgets(line, sizeof(line), stdin)) {
 		if (!strncmp(line, "go", 2))
 			break;
 #if MODE_OUTSIDE_INDEX
 		if (sscanf(line, "call %u %u %llu", &n, &obj, &off) == 3)
-			printf("res %u 99999 16\n", n);
+			fprintf(out, "res %u 99999 16\n", n);
 		else if (sscanf(line, "ptr %u %u %llu", &n, &obj, &off) == 3)
-			printf("ptr %u 99999 16\n", n);
+			fprintf(out, "ptr %u 99999 16\n", n);
 		else if (sscanf(line, "read %u %u %llu", &n, &obj, &off) == 3)
-			printf("bytes %u 00\n", n);
+			fprintf(out, "bytes %u 00\n", n);
 #elif MODE_HUGE_INDEX
 		if (sscanf(line, "call %u %u %llu", &n, &obj, &off) == 3)
-			printf("res 4294967295 4294967295 18446744073709551615\nres %u 2147483648 0\n", n);
+			fprintf(out, "res 4294967295 4294967295 18446744073709551615\nres %u 2147483648 0\n", n);
 		else if (sscanf(line, "ptr %u %u %llu", &n, &obj, &off) == 3)
-			printf("ptr %u 4294967294 8\n", n);
+			fprintf(out, "ptr %u 4294967294 8\n", n);
 #endif
 	}
 #if MODE_LONG_LINE
@@ -70,10 +73,10 @@ int main(void)
 
 		memset(junk, 'a', sizeof(junk));
 		for (int i = 0; i < 64; i++)
-			fwrite(junk, 1, sizeof(junk), stdout);
+			fwrite(junk, 1, sizeof(junk), out);
 	}
 #elif MODE_FORK_SLEEP
-	fflush(stdout);
+	fflush(out);
 	pid_t c = fork();
 
 	if (c == 0) {
@@ -84,13 +87,13 @@ int main(void)
 
 	if (f)
 		fprintf(f, "%d\n", (int)c), fclose(f);
-	printf("glibc 2.36\n");
+	fprintf(out, "glibc 2.36\n");
 #elif MODE_GARBAGE
-	printf("res\nres x y z\nbytes 4294967295 zz\nbytes 0 zq\ncpu_features -1 -1\ntrampoline 99999 1\n"
+	fprintf(out, "res\nres x y z\nbytes 4294967295 zz\nbytes 0 zq\ncpu_features -1 -1\ntrampoline 99999 1\n"
 	       "\x01\x02\xff res 0 0 0\nptr 0 9999999999999999999999\n");
 #endif
-	printf("done\n");
-	fflush(stdout);
+	fprintf(out, "done\n");
+	fflush(out);
 	return 0;
 }
 EOF
@@ -100,11 +103,12 @@ for m in $modes; do
 	cc -O1 -D"$def"=1 -DPIDFILE="\"$WORK/forked.pid\"" -o "$WORK/helpers/$m" "$WORK/helpers/standin.c" || die "cannot build stand-in $m"
 done
 # the real helper, except that it answers each resolver call with the resolver itself
-sed 's/sig = call_resolver(objs\[idx\].base + a, &res);/sig = 0; res = objs[idx].base + a;/' \
+sed 's/sig = call_resolver(objs\[m->obj\].base + m->arg\[0\], &res);/sig = 0; res = objs[m->obj].base + m->arg[0];/' \
 	"$TOP/resolver/select_helper.c" >"$WORK/helpers/resolver-self.c"
-grep -q 'res = objs\[idx\].base + a;' "$WORK/helpers/resolver-self.c" || die "cannot derive the lying helper"
-cc -O1 -I"$TOP/resolver" -Wl,-z,lazy -o "$WORK/helpers/resolver-self" "$WORK/helpers/resolver-self.c" ||
-	die "cannot build the lying helper"
+grep -q 'res = objs\[m->obj\].base + m->arg\[0\];' "$WORK/helpers/resolver-self.c" ||
+	die "cannot derive the lying helper"
+cc -O1 -I"$TOP/resolver" -Wl,-z,lazy -o "$WORK/helpers/resolver-self" "$WORK/helpers/resolver-self.c" \
+	"$TOP/resolver/selproto.c" || die "cannot build the lying helper"
 modes="$modes resolver-self"
 
 failures=0
