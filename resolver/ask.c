@@ -6,6 +6,7 @@
  * running the helper on the process's own ld.so and libraries.
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <gelf.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -71,6 +72,7 @@ static void object_key(const struct restore *r, struct answer_key *k, enum answe
 
 	answer_key_init(k, kind, o->has_build_id ? o->build_id.data : NULL, o->has_build_id ? o->build_id.len : 0,
 			off, size);
+	k->context = r->cache_context;
 	if (object_by_build_id(r, k->bid, k->bid_len) != (int)obj)
 		k->bid_len = 0;	/* not cacheable */
 }
@@ -108,6 +110,8 @@ int ask(struct restore *r, enum answer_kind kind, uint32_t obj, uint64_t off, ui
 	return n;
 }
 
+static uint32_t privilege_context(struct restore *r);
+
 /* Every kind's questions, in the image's order. */
 static int build_request(struct restore *r)
 {
@@ -119,6 +123,8 @@ static int build_request(struct restore *r)
 	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
 		if ((*k)->prepare)
 			ret = (*k)->prepare(r);
+	/* after prepare: the helper's environment is complete */
+	r->cache_context = privilege_context(r);
 	for (size_t i = 0; i < img->n_slots && !ret; i++) {
 		const struct cpuport_kind *k = kind_of_slot(img->slots[i]->kind);
 
@@ -246,9 +252,110 @@ static char *library_path(struct restore *r, int *err)
 	return lp;
 }
 
+/* The helper's GLIBC_TUNABLES: the process's own (recorded at dump) and the target's mask. */
+static int helper_tunables(struct restore *r, char *tun, size_t len)
+{
+	const char *own = r->img->proc ? r->img->proc->glibc_tunables : NULL;
+	char mask[512] = "";
+	int ret;
+
+	if (!r->ctx->target_is_host)
+		cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, mask, sizeof(mask));
+	ret = tunables_for_helper(own, r->ctx->unmask, mask, tun, len);
+	if (ret) {
+		log_err(r->ctx, "pid %d: the image's GLIBC_TUNABLES are not a value glibc reads (%s): the image is "
+			"corrupt or was tampered with\n", r->pid, strerror(-ret));
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void add_file(FILE *f, const char *label, const char *path)
+{
+	char buf[4096];
+	FILE *in = fopen(path, "re");
+	size_t n = in ? fread(buf, 1, sizeof(buf), in) : 0;
+
+	fprintf(f, "%s=", label);
+	fwrite(buf, 1, n, f);
+	fputc('\n', f);
+	if (in)
+		fclose(in);
+}
+
+/*
+ * Who this process's helper runs as and with what input, exactly (defect 2:
+ * answers are shared only within one context).  0: not cacheable.
+ */
+static uint32_t privilege_context(struct restore *r)
+{
+	pid_t task = r->tgt->ops->task ? r->tgt->ops->task(r->tgt->arg) : 0;
+	char *desc = NULL, path[96], tun[TUNABLES_MAX];
+	size_t len = 0;
+	uint32_t id = 0;
+	FILE *f;
+
+	if (helper_tunables(r, tun, sizeof(tun)))
+		return 0;
+	f = open_memstream(&desc, &len);
+	if (!f)
+		return 0;
+	if (task) {
+		char *status = NULL, *line, *save = NULL;
+		static const char *const ns[] = { "user", "mnt", "pid", "net", "ipc", "uts", "cgroup" };
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", task);
+		{
+			FILE *sf = fopen(path, "re");
+			size_t sl = 0;
+
+			if (!sf || getdelim(&status, &sl, 0, sf) < 0)
+				status = NULL;
+			if (sf)
+				fclose(sf);
+		}
+		if (!status) {
+			fclose(f);
+			free(desc);
+			return 0;
+		}
+		for (line = strtok_r(status, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) || !strncmp(line, "Groups:", 7))
+				fprintf(f, "%s\n", line);
+		free(status);
+		for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+			char link[64] = "";
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%d/ns/%s", task, ns[i]);
+			n = readlink(path, link, sizeof(link) - 1);
+			fprintf(f, "ns %s\n", n > 0 ? link : "?");
+		}
+		snprintf(path, sizeof(path), "/proc/%d/root", task);
+		if (stat(path, &st)) {
+			fclose(f);
+			free(desc);
+			return 0;
+		}
+		fprintf(f, "root %llu:%llu\n", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", task);
+		add_file(f, "cgroup", path);
+	} else {
+		fprintf(f, "self %u %u\n", (unsigned)getuid(), (unsigned)getgid());
+	}
+	fprintf(f, "tunables %s\n", tun);
+	for (size_t i = 0; i < r->sel.n_env; i++)
+		fprintf(f, "env %s\n", r->sel.env[i]);
+	if (!fclose(f))
+		id = answer_context(r->ctx, desc);
+	free(desc);
+	return id;
+}
+
 static int run_helper(struct restore *r)
 {
-	char mask[512] = "", tun[TUNABLES_MAX], *lib_path;
+	char tun[TUNABLES_MAX], *lib_path;
 	const char *own = r->img->proc ? r->img->proc->glibc_tunables : NULL;
 	int ret;
 
@@ -256,20 +363,14 @@ static int run_helper(struct restore *r)
 		log_err(r->ctx, "pid %d: no dynamic linker mapped: cannot re-run selection\n", r->pid);
 		return -ENOEXEC;
 	}
+	/* the process's own GLIBC_TUNABLES (recorded at dump) apply to its re-selection too */
+	ret = helper_tunables(r, tun, sizeof(tun));
+	if (ret)
+		return ret;
 	lib_path = library_path(r, &ret);
 	if (!lib_path)
 		return ret;
 	r->sel.pid = r->pid;
-	if (!r->ctx->target_is_host)
-		cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, mask, sizeof(mask));
-	/* the process's own GLIBC_TUNABLES (recorded at dump) apply to its re-selection too */
-	ret = tunables_for_helper(own, r->ctx->unmask, mask, tun, sizeof(tun));
-	if (ret) {
-		log_err(r->ctx, "pid %d: the image's GLIBC_TUNABLES are not a value glibc reads (%s): the image is "
-			"corrupt or was tampered with\n", r->pid, strerror(-ret));
-		free(lib_path);
-		return -EBADMSG;
-	}
 	if (own && *own)
 		log_debug(r->ctx, "pid %d: its own GLIBC_TUNABLES=%s%s; the helper runs with GLIBC_TUNABLES=%s\n", r->pid,
 			  own, r->ctx->unmask ? " (hwcaps dropped: unmask)" : "", tun);

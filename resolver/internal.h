@@ -350,6 +350,7 @@ struct answer_key {
 	uint8_t bid[64];	/* build-id of the object asked about */
 	uint64_t off;
 	uint32_t size;
+	uint32_t context;	/* answer_context(): who asked, with what helper input; 0: not cacheable */
 };
 
 struct answer {
@@ -366,6 +367,14 @@ void answer_key_init(struct answer_key *k, enum answer_kind kind, const uint8_t 
 const struct answer *answer_cache_get(struct cpuport_ctx *ctx, const struct answer_key *k);
 int answer_cache_put(struct cpuport_ctx *ctx, const struct answer_key *k, const struct answer *a);
 void answer_cache_free(struct cpuport_ctx *ctx);
+/*
+ * The id of an exact context description (the asking process's uid, gid,
+ * groups, namespaces, root, and the helper's input: GLIBC_TUNABLES and extra
+ * environment).  Answers are shared only between processes of one context:
+ * a process cannot get answers its own helper would not have given.
+ * 0 (not cacheable) on ENOMEM.
+ */
+uint32_t answer_context(struct cpuport_ctx *ctx, const char *desc);
 
 /* ---- glibc_layout.c: where a glibc build keeps CPU-derived state ---- */
 struct glibc_layout {

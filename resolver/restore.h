@@ -55,6 +55,7 @@ struct restore {
 	size_t n_writes;
 	struct cpuport_restore_stats st;
 	int interp;
+	uint32_t cache_context;	/* answer cache: this process's privilege context and helper input; 0: none */
 };
 
 /* Old variant entry -> new one, for slots that change; ambiguous if two disagree. */

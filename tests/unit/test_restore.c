@@ -500,6 +500,89 @@ static void answer_cache_serves_second_process(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* ---- defect 2: answers are shared only within one privilege context and helper input ---- */
+static pid_t other_task;	/* a process of another uid (root only) */
+
+static pid_t v_other_task(void *arg)
+{
+	(void)arg;
+	return other_task;
+}
+
+/*
+ * Process A's answers must not serve process B when B's helper would run
+ * otherwise: other GLIBC_TUNABLES, or another uid.  With the helper gone, B
+ * then fails closed (-ECHILD) instead of taking A's answers.
+ */
+static void answer_cache_keyed_by_context(void **state)
+{
+	struct cpuport_ctx *ctx = new_ctx(NULL);
+	Cpuport__Image img = *table->img;
+	Cpuport__Process proc = CPUPORT__PROCESS__INIT;
+	struct pview_ops other_ops = rec_ops;
+	struct recording a, b;
+	struct pview va, vb;
+
+	(void)state;
+	if (table->img->proc)
+		proc = *table->img->proc;
+	rec_clone(&a, &orig);
+	va = view_of(&a);
+	assert_int_equal(restore_through(ctx, table->img, a.pid, &va, NULL), 0);
+	free(ctx->helper_path);
+	ctx->helper_path = strdup("/nonexistent/cpuport-select");
+	/* the same image again: served from the cache (the helper is not there) */
+	rec_clone(&b, &orig);
+	vb = view_of(&b);
+	assert_int_equal(restore_through(ctx, table->img, b.pid, &vb, NULL), 0);
+	clone_free(&b);
+	/* other GLIBC_TUNABLES: not the same helper input */
+	proc.glibc_tunables = "glibc.cpu.x86_rep_movsb_threshold=4096";
+	img.proc = &proc;
+	rec_clone(&b, &orig);
+	vb = view_of(&b);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, &img, b.pid, &vb, NULL), -ECHILD);
+	assert_int_equal(b.writes, 0);
+	clone_free(&b);
+	/* another uid (a live process running as nobody): not the same privilege */
+	if (geteuid() == 0) {
+		pid_t c = fork();
+
+		if (c == 0) {
+			if (setgid(65534) || setuid(65534))
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		assert_true(c > 0);
+		for (int i = 0; i < 200; i++) {	/* until it runs as nobody */
+			char p[64], *st;
+
+			snprintf(p, sizeof(p), "/proc/%d/status", c);
+			st = unit_run(NULL, "grep '^Uid:' %s", p);
+			if (st && strstr(st, "65534")) {
+				free(st);
+				break;
+			}
+			free(st);
+			usleep(10000);
+		}
+		other_task = c;
+		other_ops.task = v_other_task;
+		rec_clone(&b, &orig);
+		vb = view_of(&b);
+		vb.ops = &other_ops;
+		assert_int_equal(restore_through(ctx, table->img, b.pid, &vb, NULL), -ECHILD);
+		assert_int_equal(b.writes, 0);
+		clone_free(&b);
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+	}
+	clone_free(&a);
+	cpuport_ctx__free(ctx);
+}
+
 /* A helper whose answers are malformed (object out of range, wrong sizes): no write at all. */
 static void malformed_helper_fails_closed(void **state)
 {
@@ -600,6 +683,7 @@ int main(void)
 		cmocka_unit_test(restore_as_v2_rebinds_and_repoints),
 		cmocka_unit_test(thread_in_changing_variant_refused),
 		cmocka_unit_test(answer_cache_serves_second_process),
+		cmocka_unit_test(answer_cache_keyed_by_context),
 		cmocka_unit_test(malformed_helper_fails_closed),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
