@@ -7,6 +7,7 @@
  * here.  Stacks are left to the thread hazards.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,17 +38,28 @@ static bool is_stack(const struct restore *r, const struct proc_map *m)
 	return false;
 }
 
-/* One chunk: re-point every word equal to a changed variant entry; one write per chunk. */
+/*
+ * One chunk: re-point every word equal to a changed variant entry.  Runs of
+ * changed words become one write each, but a run never spans a byte of a
+ * planned slot or state write: it would carry that write's old bytes back
+ * (and both read-backs would pass).
+ */
 static int repoint_chunk(struct restore *r, uint64_t a, uint64_t *buf, size_t words, const struct repoint *v,
 			 size_t n, size_t n_planned)
 {
-	size_t first = words, last = 0;
+	size_t first = SIZE_MAX, last = 0;
+	int ret = 0;
 
-	for (size_t w = 0; w < words; w++) {
-		const struct repoint *p = find_repoint(v, n, buf[w]);
+	for (size_t w = 0; w < words && !ret; w++) {
+		bool planned = overlaps_planned(r->writes, n_planned, a + w * 8, 8);
+		const struct repoint *p = planned ? NULL : find_repoint(v, n, buf[w]);
 		struct featset missing;
 
-		if (!p || is_planned(r->writes, n_planned, a + w * 8))
+		if (planned && first != SIZE_MAX) {
+			ret = add_write(r, a + first * 8, buf + first, (last - first + 1) * 8, "copied function pointers");
+			first = SIZE_MAX;
+		}
+		if (!p)
 			continue;
 		if (p->ambiguous) {
 			r->st.pointers_ambiguous++;
@@ -59,12 +71,12 @@ static int repoint_chunk(struct restore *r, uint64_t a, uint64_t *buf, size_t wo
 		}
 		buf[w] = p->new_;
 		r->st.pointers++;
-		first = w < first ? w : first;
+		first = first == SIZE_MAX ? w : first;
 		last = w;
 	}
-	if (first > last)
-		return 0;
-	return add_write(r, a + first * 8, buf + first, (last - first + 1) * 8, "copied function pointers");
+	if (!ret && first != SIZE_MAX)
+		ret = add_write(r, a + first * 8, buf + first, (last - first + 1) * 8, "copied function pointers");
+	return ret;
 }
 
 int scan_pointers(struct restore *r, struct repoint *v, size_t n)

@@ -95,6 +95,7 @@ bool in_code(const struct restore *r, int obj, uint64_t off);
 int add_write(struct restore *r, uint64_t addr, const void *data, uint32_t len, const char *what);
 void sort_writes(struct restore *r);
 bool is_planned(const struct write *w, size_t n, uint64_t addr);	/* @w sorted */
+bool overlaps_planned(const struct write *w, size_t n, uint64_t addr, uint64_t len);	/* @w sorted */
 int apply_writes(struct restore *r);
 void free_writes(struct restore *r);
 

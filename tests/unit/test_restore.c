@@ -500,6 +500,89 @@ static void answer_cache_serves_second_process(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* ---- defect 4: copied-pointer writes never put back the old bytes of a planned write ---- */
+static bool recorded_at(const Cpuport__Image *img, uint64_t addr)
+{
+	for (size_t i = 0; i < img->n_slots; i++)
+		if (slot_addr(img, img->slots[i]) < addr + 8 && slot_addr(img, img->slots[i]) + 8 > addr)
+			return true;
+	for (size_t i = 0; i < img->n_states; i++) {
+		uint64_t a = img->objects[img->states[i]->object]->load_base + img->states[i]->offset;
+
+		if (a < addr + 8 && a + img->states[i]->size > addr)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A slot that moves, in writable memory, with copies of its old value planted
+ * on both sides of it in the same chunk: the copies are re-pointed by the
+ * pointer scan, and the slot keeps its new value (one write spanning both
+ * copies used to carry the slot's old bytes back over it, and both
+ * read-backs passed).
+ */
+static void pointer_writes_keep_planned_slots(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	bool done = false;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	for (size_t i = 0; i < img->n_slots && !done; i++) {
+		const Cpuport__Slot *s = img->slots[i];
+		uint64_t S = slot_addr(img, s), p1 = 0, p2 = 0, cs = 0, ce = 0;
+		struct recording r;
+		struct pview v;
+		int ret;
+
+		if (!s->bound || !s->target || !s->target->has_size ||
+		    runs_with(&orig, s->value, s->target->size, &ctx->target.feat))
+			continue;
+		for (size_t m = 0; m < orig.maps.n_maps; m++) {
+			const struct proc_map *mp = &orig.maps.maps[m];
+
+			if (S >= mp->start && S < mp->end && mp->perms[1] == 'w' && mp->perms[3] == 'p') {
+				cs = mp->start + (S - mp->start) / WRITE_MAX * WRITE_MAX;
+				ce = cs + WRITE_MAX < mp->end ? cs + WRITE_MAX : mp->end;
+			}
+		}
+		if (!cs)
+			continue;	/* read-only after RELRO: not scanned */
+		for (uint64_t a = S - 8; a >= cs && a < S && !p1; a -= 8)
+			p1 = recorded_at(img, a) ? 0 : a;
+		for (uint64_t a = S + 8; a + 8 <= ce && !p2; a += 8)
+			p2 = recorded_at(img, a) ? 0 : a;
+		if (!p1 || !p2)
+			continue;
+		rec_clone(&r, &orig);
+		assert_int_equal(rec_io(&r, p1, (uint8_t *)&s->value, 8, true), 0);
+		assert_int_equal(rec_io(&r, p2, (uint8_t *)&s->value, 8, true), 0);
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		ret = restore_through(ctx, img, r.pid, &v, NULL);
+		if (ret == -EDEADLK) {	/* that value is ambiguous: try another slot */
+			clone_free(&r);
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		print_message("slot %s at %#lx between copies at %#lx and %#lx: %#lx -> %#lx\n",
+			      s->symbol ?: "(IRELATIVE)", (unsigned long)S, (unsigned long)p1, (unsigned long)p2,
+			      (unsigned long)s->value, (unsigned long)rec_u64(&r, S));
+		assert_true(rec_u64(&r, S) != s->value);	/* the slot moved, and stayed moved */
+		assert_true(rec_u64(&r, p1) == rec_u64(&r, S));
+		assert_true(rec_u64(&r, p2) == rec_u64(&r, S));
+		clone_free(&r);
+		done = true;
+	}
+	if (!done)
+		UNIT_SKIP("no changing slot in writable memory with room for copies around it");
+	cpuport_ctx__free(ctx);
+}
+
 /* ---- defect 2: answers are shared only within one privilege context and helper input ---- */
 static pid_t other_task;	/* a process of another uid (root only) */
 
@@ -684,6 +767,7 @@ int main(void)
 		cmocka_unit_test(thread_in_changing_variant_refused),
 		cmocka_unit_test(answer_cache_serves_second_process),
 		cmocka_unit_test(answer_cache_keyed_by_context),
+		cmocka_unit_test(pointer_writes_keep_planned_slots),
 		cmocka_unit_test(malformed_helper_fails_closed),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
