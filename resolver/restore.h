@@ -30,6 +30,7 @@ struct robj {
 	const struct elf_info *elf;	/* shared, from the context's cache */
 	int fd;			/* the object's file, for the helper; -1 if none */
 	bool sent;
+	uint64_t dev, ino;	/* the file of its mappings (live process) */
 };
 
 #define WRITE_MAX 65536	/* largest single write; the pointer scan reads this much at once */
