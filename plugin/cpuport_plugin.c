@@ -283,27 +283,36 @@ static void fail_closed(int pid, const char *why)
 {
 	char path[64];
 	struct dirent *de;
-	bool more = true;
 	DIR *d;
 	int st;
 
 	pr_err("pid %d: %s; killing the restored process instead of resuming it unsafely\n", pid, why);
 	kill(pid, SIGKILL);
-	/* every thread, however many: passes until only the leader is left (each reaped one leaves) */
+	/*
+	 * Every thread, however many, without blocking on any one: an exiting
+	 * pid-namespace init waits (zap_pid_ns_processes) until the other
+	 * threads are reaped, and waiting for it first would deadlock.
+	 */
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	for (int pass = 0; more && pass < 1000; pass++) {
-		more = false;
+	for (uint64_t deadline = mono_ns() + 10000000000ull;;) {
+		int left = 0, reaped = 0;
+
 		d = opendir(path);
 		while (d && (de = readdir(d))) {
 			pid_t tid = atoi(de->d_name);
 
 			if (tid <= 0 || tid == pid)
 				continue;
-			if (waitpid(tid, &st, __WALL) == tid || errno == EINTR)
-				more = true;
+			left++;
+			if (waitpid(tid, &st, __WALL | WNOHANG) == tid)
+				reaped++;
 		}
 		if (d)
 			closedir(d);
+		if (!left || (!reaped && mono_ns() > deadline))
+			break;
+		if (!reaped)
+			usleep(1000);
 	}
 }
 
