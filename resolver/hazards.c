@@ -6,6 +6,8 @@
  */
 #include <stdlib.h>
 
+#include <inttypes.h>
+
 #include "restore.h"
 
 int collect_repoints(struct restore *r, struct repoint **out, size_t *n)
@@ -17,11 +19,26 @@ int collect_repoints(struct restore *r, struct repoint **out, size_t *n)
 		const Cpuport__Slot *s = r->img->slots[i];
 		const struct sel_answer *a = slot_answer(r, i);
 		struct repoint *nvv;
-		uint64_t nv;
+		uint64_t nv, live = 0;
 		size_t j;
 
 		if (!s->bound || !a || a->status != SEL_OK || !s->target || a->obj < 0)
 			continue;
+		/*
+		 * The old value chooses which words the pointer scan replaces: it
+		 * must be the recorded variant's address, code of its object, and
+		 * what the slot holds in the restored process (defect 7).
+		 */
+		if (s->value != new_addr(r, s->target->object, s->target->offset) ||
+		    !in_code(r, s->target->object, s->target->offset) ||
+		    (!r->tgt->as_recorded &&
+		     (pview_read(r->tgt, new_addr(r, s->object, s->offset), &live, 8) || live != s->value))) {
+			log_err(r->ctx, "pid %d: image says slot %#" PRIx64 " of %s held %#" PRIx64 ", which is not its "
+				"recorded variant's code or not what the process holds: the image is corrupt or was "
+				"tampered with\n", r->pid, s->offset, obj_name(r, s->object), s->value);
+			free(v);
+			return -EBADMSG;
+		}
 		nv = new_addr(r, a->obj, a->off);
 		if (nv == s->value)
 			continue;
