@@ -10,6 +10,7 @@
 #   closed-hang    closes its answer pipe at once and never exits (the wait must have a deadline)
 #   fork-sleep     forks a child that keeps the answer pipe open and sleeps; the helper exits
 #   garbage        unknown words, malformed numbers, binary bytes, then "done"
+#   tramp-data     the real helper, reporting a lazy-binding trampoline that is not ld.so's code
 #   resolver-self  answers each resolver call with the resolver's own address: code, but not a
 #                  variant that resolver can return (needs answer validation: issue 14's candidate
 #                  sets; reported, not failed, while resolver/variant_set.c is absent)
@@ -110,6 +111,13 @@ grep -q 'res = objs\[m->obj\].base + m->arg\[0\];' "$WORK/helpers/resolver-self.
 cc -O1 -I"$TOP/resolver" -Wl,-z,lazy -o "$WORK/helpers/resolver-self" "$WORK/helpers/resolver-self.c" \
 	"$TOP/resolver/selproto.c" || die "cannot build the lying helper"
 modes="$modes resolver-self"
+# the real helper, except that its lazy-binding trampoline is 256 KiB further on (not ld.so's code)
+sed 's/selp_put_rtld(ans, "trampoline", oi, off);/selp_put_rtld(ans, "trampoline", oi, off + 0x40000);/' \
+	"$TOP/resolver/select_helper.c" >"$WORK/helpers/tramp-data.c"
+grep -q 'off + 0x40000' "$WORK/helpers/tramp-data.c" || die "cannot derive the trampoline-lying helper"
+cc -O1 -I"$TOP/resolver" -Wl,-z,lazy -o "$WORK/helpers/tramp-data" "$WORK/helpers/tramp-data.c" \
+	"$TOP/resolver/selproto.c" || die "cannot build the trampoline-lying helper"
+modes="$modes tramp-data"
 
 failures=0
 for m in $modes; do
@@ -154,7 +162,7 @@ for m in $modes; do
 		failures=$((failures + 1))
 		continue
 	fi
-	info "$m: refused in $el ms: $(grep -Em1 'Error.*cpuport|cpuport: .*(refus|fail|timed out|helper)' "$img/restore.log" | sed 's/^.*cpuport: //')"
+	info "$m: refused in $el ms: $(grep -Em1 'Error.*cpuport: ' "$img/restore.log" | sed 's/^.*cpuport: //')"
 done
 [ "$failures" -eq 0 ] || die "$failures stand-in helpers were not refused cleanly"
 
