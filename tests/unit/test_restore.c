@@ -602,6 +602,111 @@ static void pointer_writes_keep_planned_slots(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* ---- defect 6: which memory the copied-pointer scan covers ---- */
+/* A word of a read-only private mapping of a recorded object (its RELRO part) that no record uses. */
+static uint64_t relro_word(const struct recording *r, const Cpuport__Image *img)
+{
+	for (size_t i = 0; i < r->maps.n_maps; i++) {
+		const struct proc_map *m = &r->maps.maps[i];
+
+		if (strcmp(m->perms, "r--p") || !m->path || m->path[0] != '/' || !r->regs[i].data || m->off == 0)
+			continue;
+		for (size_t o = 0; o < img->n_objects; o++) {
+			if (strcmp(img->objects[o]->path, m->path))
+				continue;
+			for (uint64_t a = m->end - 8; a >= m->start; a -= 8)
+				if (!recorded_at(img, a))
+					return a;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A copy of a moving slot's old value in .data.rel.ro (read-only after RELRO)
+ * is re-pointed; in shared memory it is refused; memory that cannot be read
+ * refuses the restore instead of ending the scan silently.
+ */
+static void pointer_scan_covers_relro_shared_unreadable(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	bool done = false;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	for (size_t i = 0; i < img->n_slots && !done; i++) {
+		const Cpuport__Slot *s = img->slots[i];
+		struct recording r;
+		struct pview v;
+		uint64_t ro, spare;
+		size_t heap = SIZE_MAX;
+		int ret;
+
+		if (!s->bound || !s->target || !s->target->has_size ||
+		    runs_with(&orig, s->value, s->target->size, &ctx->target.feat))
+			continue;
+		/* 1. RELRO */
+		rec_clone(&r, &orig);
+		ro = relro_word(&r, img);
+		if (!ro) {
+			clone_free(&r);
+			UNIT_SKIP("no read-only mapping of a recorded object in the recording");
+		}
+		assert_int_equal(rec_io(&r, ro, (uint8_t *)&s->value, 8, true), 0);
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		ret = restore_through(ctx, img, r.pid, &v, NULL);
+		if (ret == -EDEADLK) {	/* ambiguous value: try another slot */
+			clone_free(&r);
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		print_message("copy at %#lx (read-only): %#lx -> %#lx\n", (unsigned long)ro, (unsigned long)s->value,
+			      (unsigned long)rec_u64(&r, ro));
+		assert_true(rec_u64(&r, ro) == rec_u64(&r, slot_addr(img, s)));
+		assert_true(rec_u64(&r, ro) != s->value);
+		clone_free(&r);
+		/* 2. the same copy in memory marked shared: refused, nothing written */
+		rec_clone(&r, &orig);
+		spare = spare_word(&r);
+		assert_true(spare != 0);
+		assert_int_equal(rec_io(&r, spare, (uint8_t *)&s->value, 8, true), 0);
+		for (size_t m = 0; m < r.maps.n_maps; m++)
+			if (spare >= r.maps.maps[m].start && spare < r.maps.maps[m].end)
+				heap = m;
+		assert_true(heap != SIZE_MAX);
+		r.maps.maps[heap].perms[3] = 's';
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -EDEADLK);
+		assert_non_null(strstr(logbuf.text, "is in shared memory"));
+		assert_int_equal(r.writes, 0);
+		clone_free(&r);
+		/* 3. a writable mapping that cannot be read: refused */
+		rec_clone(&r, &orig);
+		heap = SIZE_MAX;
+		spare = spare_word(&r);
+		for (size_t m = 0; m < r.maps.n_maps; m++)
+			if (spare >= r.maps.maps[m].start && spare < r.maps.maps[m].end)
+				heap = m;
+		free(r.regs[heap].data);
+		r.regs[heap].data = NULL;
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		assert_true(restore_through(ctx, img, r.pid, &v, NULL) < 0);
+		assert_non_null(strstr(logbuf.text, "to check it for copied function pointers"));
+		assert_int_equal(r.writes, 0);
+		clone_free(&r);
+		done = true;
+	}
+	if (!done)
+		UNIT_SKIP("every changing variant is ambiguous here");
+	cpuport_ctx__free(ctx);
+}
+
 /* ---- defect 2: answers are shared only within one privilege context and helper input ---- */
 static pid_t other_task;	/* a process of another uid (root only) */
 
@@ -787,6 +892,7 @@ int main(void)
 		cmocka_unit_test(answer_cache_serves_second_process),
 		cmocka_unit_test(answer_cache_keyed_by_context),
 		cmocka_unit_test(pointer_writes_keep_planned_slots),
+		cmocka_unit_test(pointer_scan_covers_relro_shared_unreadable),
 		cmocka_unit_test(malformed_helper_fails_closed),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
