@@ -139,6 +139,8 @@ static int read_phdrs(Elf *elf, struct elf_info *info)
 			};
 		} else if (ph.p_type == PT_DYNAMIC) {
 			info->dynamic = ph.p_vaddr;
+		} else if (ph.p_type == PT_GNU_EH_FRAME) {
+			info->eh_frame_hdr = ph.p_vaddr;
 		} else if (ph.p_type == PT_NOTE && !info->build_id_len) {
 			read_build_id(elf, &ph, info);
 		}

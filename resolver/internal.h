@@ -299,6 +299,7 @@ struct elf_info {
 	size_t build_id_len;
 	uint64_t pltgot;	/* DT_PLTGOT vaddr, 0 if none */
 	uint64_t dynamic;	/* vaddr of .dynamic */
+	uint64_t eh_frame_hdr;	/* vaddr of .eh_frame_hdr (PT_GNU_EH_FRAME), 0 if none */
 	uint64_t plt_start, plt_end;	/* .plt and .plt.sec: where lazy slots point */
 	struct elf_segment segs[16];
 	size_t n_segs;
@@ -328,6 +329,13 @@ const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offse
 /* file offset of @vaddr, or -1 */
 int64_t elf_vaddr_to_offset(const struct elf_info *info, uint64_t vaddr, uint64_t len);
 /* read @len bytes at @vaddr from the file's initial image; 0 / -EFAULT */
+
+/* ---- eh_frame.c: function extents from unwind information ---- */
+/*
+ * The function containing @vaddr, as its FDE says ([*start, *start + *len)),
+ * reading @e's file through @fd.  0, -ENOENT (no FDE covers it), -EFAULT.
+ */
+int eh_frame_extent(int fd, const struct elf_info *e, uint64_t vaddr, uint64_t *start, uint64_t *len);
 
 /* ---- elf_dynamic.c: objects without section headers ---- */
 /* Dynamic symbols, versions, recorded relocations and flags from PT_DYNAMIC; 0 or -errno. */

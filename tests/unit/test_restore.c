@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <elf.h>
+
 #include "unit.h"
 #include "restore.h"
 
@@ -602,6 +604,125 @@ static void pointer_writes_keep_planned_slots(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* ---- defect 8: the hazard check without the variants' symbol sizes ---- */
+/*
+ * As without debug symbols (the image knows no variant sizes): a thread
+ * stopped inside a changing variant, 64 bytes after its entry, is still
+ * refused; its extent comes from the object's .eh_frame.  And every sized
+ * function of the fixture library has the FDE extent its symbol says.
+ */
+static void thread_hazard_without_sizes(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	const Cpuport__Slot *s;
+	Cpuport__Location *t;
+	struct recording r;
+	struct pview v;
+	uint64_t saved = 0, size;
+	bool had;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	rec_clone(&r, &orig);
+	s = changing_unrunnable(&r, &ctx->target.feat);
+	assert_non_null(s);
+	t = s->target;
+	had = t->has_size;
+	size = t->size;
+	/* every slot bound to that variant forgets its size, as a dump without debug symbols records */
+	for (size_t i = 0; i < img->n_slots; i++)
+		if (img->slots[i]->target && img->slots[i]->value == s->value)
+			img->slots[i]->target->has_size = false, img->slots[i]->target->size = 0;
+	put_thread(img, s->value + (size > 64 ? 64 : size / 2), &saved);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -EDEADLK);
+	assert_non_null(strstr(logbuf.text, "stopped inside"));
+	assert_int_equal(r.writes, 0);
+	put_thread(img, saved, &saved);
+	for (size_t i = 0; i < img->n_slots; i++)
+		if (img->slots[i]->target && img->slots[i]->value == s->value)
+			img->slots[i]->target->has_size = had, img->slots[i]->target->size = size;
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
+/* A return address into a changing variant 8 KiB above the stack pointer (past the 4 KiB once read). */
+static void deep_return_address_refused(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	const Cpuport__Slot *s;
+	Cpuport__Thread *th = NULL;
+	struct recording r;
+	struct pview v;
+	uint64_t ret_addr, at = 0;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	rec_clone(&r, &orig);
+	s = changing_unrunnable(&r, &ctx->target.feat);
+	assert_non_null(s);
+	for (size_t t = 0; t < img->n_threads && !th; t++)
+		if (img->threads[t]->has_pc && img->threads[t]->has_sp)
+			th = img->threads[t];
+	assert_non_null(th);
+	/* the thread as if stopped 8 KiB deeper (its stack mapping has room below) */
+	for (size_t i = 0; i < r.maps.n_maps; i++)
+		if (th->sp >= r.maps.maps[i].start && th->sp < r.maps.maps[i].end &&
+		    th->sp - r.maps.maps[i].start > 16384 && r.regs[i].data)
+			at = th->sp & ~7ULL;
+	if (!at) {
+		clone_free(&r);
+		cpuport_ctx__free(ctx);
+		UNIT_SKIP("the thread's stack mapping has no room below its sp");
+	}
+	th->sp -= 8192;
+	ret_addr = s->value + 4;
+	assert_int_equal(rec_io(&r, at, (uint8_t *)&ret_addr, 8, true), 0);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -EDEADLK);
+	th->sp += 8192;
+	assert_non_null(strstr(logbuf.text, "with a return into"));
+	assert_int_equal(r.writes, 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
+static void eh_frame_extents_match_symbols(void **state)
+{
+	char lib[4200];
+	struct elf_info e;
+	size_t checked = 0;
+	int fd;
+
+	(void)state;
+	snprintf(lib, sizeof(lib), "%s/build/fixtures/libclones.so", unit_top());
+	assert_int_equal(elf_info_load(NULL, lib, &e), 0);
+	fd = open(lib, O_RDONLY);
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < e.n_syms; i++) {
+		uint64_t start, len;
+
+		if (e.syms[i].type != STT_FUNC || !e.syms[i].size)
+			continue;
+		assert_int_equal(eh_frame_extent(fd, &e, e.syms[i].value + e.syms[i].size / 2, &start, &len), 0);
+		assert_int_equal(start, e.syms[i].value);
+		assert_int_equal(len, e.syms[i].size);
+		checked++;
+	}
+	print_message("%zu functions: FDE extent = symbol extent\n", checked);
+	assert_true(checked >= 4);	/* lib_kernel's clones and lib_has_avx2 */
+	close(fd);
+	elf_info_free(&e);
+}
+
 /* ---- defect 6: which memory the copied-pointer scan covers ---- */
 /* A word of a read-only private mapping of a recorded object (its RELRO part) that no record uses. */
 static uint64_t relro_word(const struct recording *r, const Cpuport__Image *img)
@@ -893,6 +1014,9 @@ int main(void)
 		cmocka_unit_test(answer_cache_keyed_by_context),
 		cmocka_unit_test(pointer_writes_keep_planned_slots),
 		cmocka_unit_test(pointer_scan_covers_relro_shared_unreadable),
+		cmocka_unit_test(thread_hazard_without_sizes),
+		cmocka_unit_test(deep_return_address_refused),
+		cmocka_unit_test(eh_frame_extents_match_symbols),
 		cmocka_unit_test(malformed_helper_fails_closed),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
