@@ -55,7 +55,26 @@ struct obj {
 	bool model_inited;
 };
 
-static struct obj objs[MAX_OBJS];
+/* grown on demand: a process may map many objects (index < MAX_OBJS) */
+static struct obj *objs;
+static uint32_t n_objs;
+
+static struct obj *obj_get(uint32_t idx)
+{
+	if (idx >= MAX_OBJS)
+		return NULL;
+	if (idx >= n_objs) {
+		uint32_t n = idx + 64 < MAX_OBJS ? idx + 64 : MAX_OBJS;
+		struct obj *o = realloc(objs, n * sizeof(*o));
+
+		if (!o)
+			return NULL;
+		memset(o + n_objs, 0, (n - n_objs) * sizeof(*o));
+		objs = o;
+		n_objs = n;
+	}
+	return &objs[idx];
+}
 static uint32_t mask[SELP_MAX_MASK];
 static int n_mask;
 static sigjmp_buf fault_jmp;
@@ -74,7 +93,7 @@ static int obj_at(uint64_t addr, uint64_t *off)
 	Dl_info info;
 	void *extra;
 
-	for (int i = 0; i < MAX_OBJS; i++)
+	for (uint32_t i = 0; i < n_objs; i++)
 		if (objs[i].used && objs[i].is_exe && addr >= objs[i].start && addr < objs[i].end) {
 			*off = addr - objs[i].base;
 			return i;
@@ -82,7 +101,7 @@ static int obj_at(uint64_t addr, uint64_t *off)
 	if (!dladdr1((void *)addr, &info, &extra, RTLD_DL_LINKMAP) || !extra)
 		return -1;
 	lm = extra;
-	for (int i = 0; i < MAX_OBJS; i++)
+	for (uint32_t i = 0; i < n_objs; i++)
 		if (objs[i].used && !objs[i].is_exe && objs[i].mapped && objs[i].base == lm->l_addr) {
 			*off = addr - objs[i].base;
 			return i;
@@ -240,7 +259,7 @@ static void report_rtld(int interp)
 
 static bool usable(uint32_t idx)
 {
-	return idx < MAX_OBJS && objs[idx].used && objs[idx].mapped;
+	return idx < n_objs && objs[idx].used && objs[idx].mapped;
 }
 
 static void answer_call(const struct selp_msg *m)
@@ -299,10 +318,12 @@ static void set_path(struct obj *o, const struct selp_msg *m)
 /* One request; 1 after "go". */
 static int handle(const struct selp_msg *m, int *interp, void *guard)
 {
-	struct obj *o = &objs[m->obj < MAX_OBJS ? m->obj : 0];
+	bool about_obj = m->word != SELP_CALL && m->word != SELP_READ && m->word != SELP_PTR &&
+			 m->word != SELP_GO && m->word != SELP_MASK;
+	struct obj *o = about_obj ? obj_get(m->obj) : NULL;
 
 	/* objects past the table: no answer for them ("unavailable") */
-	if (m->obj >= MAX_OBJS && m->word != SELP_CALL && m->word != SELP_READ && m->word != SELP_PTR)
+	if (about_obj && !o)
 		return 0;
 	switch (m->word) {
 	case SELP_DSO:

@@ -31,7 +31,7 @@
 
 #define SELP_MAX_READ 4096			/* largest "read" the helper answers */
 #define SELP_MAX_LINE (2 * SELP_MAX_READ + 64)	/* "bytes N HEX\n" fits */
-#define SELP_MAX_OBJS 1024			/* object indexes are below this */
+#define SELP_MAX_OBJS (1u << 20)		/* object indexes are below this */
 #define SELP_MAX_SEGS 16				/* seg lines per executable */
 #define SELP_MAX_MASK 8
 
