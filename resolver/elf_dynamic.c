@@ -90,32 +90,41 @@ static int read_tags(struct dyn *d, const GElf_Phdr *ph)
 }
 
 /* How many .dynsym entries: DT_HASH's nchain, else the highest index DT_GNU_HASH reaches. */
+/* File bytes are not aligned: read words by copying. */
+static uint32_t rd32(const uint8_t *p, size_t i)
+{
+	uint32_t v;
+
+	memcpy(&v, p + i * 4, 4);
+	return v;
+}
+
 static size_t count_symbols(struct dyn *d)
 {
-	const uint32_t *h;
+	const uint8_t *h;
 
-	if (d->has[DT_HASH] && (h = (const uint32_t *)at(d, d->tag[DT_HASH], 8)))
-		return h[1] < MAX_DYN_SYMS ? h[1] : 0;
-	if (d->has_gnu_hash && (h = (const uint32_t *)at(d, d->gnu_hash, 16))) {
-		uint32_t nbuckets = h[0], symoffset = h[1], bloom = h[2], last = 0;
+	if (d->has[DT_HASH] && (h = at(d, d->tag[DT_HASH], 8)))
+		return rd32(h, 1) < MAX_DYN_SYMS ? rd32(h, 1) : 0;
+	if (d->has_gnu_hash && (h = at(d, d->gnu_hash, 16))) {
+		uint32_t nbuckets = rd32(h, 0), symoffset = rd32(h, 1), bloom = rd32(h, 2), last = 0;
 		uint64_t buckets = d->gnu_hash + 16 + (uint64_t)bloom * 8;
-		const uint32_t *b, *c;
+		const uint8_t *b, *c;
 
 		if (!nbuckets || nbuckets > MAX_DYN_SYMS || bloom > MAX_DYN_SYMS)
 			return 0;
-		b = (const uint32_t *)at(d, buckets, (uint64_t)nbuckets * 4);
+		b = at(d, buckets, (uint64_t)nbuckets * 4);
 		if (!b)
 			return 0;
 		for (uint32_t i = 0; i < nbuckets; i++)
-			last = b[i] > last ? b[i] : last;
+			last = rd32(b, i) > last ? rd32(b, i) : last;
 		if (last < symoffset)
 			return symoffset;
 		/* walk the last chain to its end (bit 0 set) */
 		for (uint64_t chain = buckets + (uint64_t)nbuckets * 4; last < MAX_DYN_SYMS; last++) {
-			c = (const uint32_t *)at(d, chain + (uint64_t)(last - symoffset) * 4, 4);
+			c = at(d, chain + (uint64_t)(last - symoffset) * 4, 4);
 			if (!c)
 				return 0;
-			if (*c & 1)
+			if (rd32(c, 0) & 1)
 				return last + 1;
 		}
 	}
@@ -192,20 +201,30 @@ static int read_versions(struct dyn *d)
 	return ret;
 }
 
-static const char *version_of(const struct dyn *d, const uint16_t *versym, size_t nsyms, size_t i, bool *hidden)
+static const char *version_of(const struct dyn *d, const uint8_t *versym, size_t nsyms, size_t i, bool *hidden)
 {
+	uint16_t vs;
 	size_t idx;
 
 	*hidden = false;
 	if (!versym || i >= nsyms)
 		return NULL;
-	idx = versym[i] & 0x7fff;
-	*hidden = versym[i] & 0x8000;
+	memcpy(&vs, versym + i * 2, 2);
+	idx = vs & 0x7fff;
+	*hidden = vs & 0x8000;
 	return idx > 1 && idx < d->n_vnames ? d->vnames[idx] : NULL;
 }
 
-static int read_relocs(struct dyn *d, uint64_t vaddr, uint64_t size, const Elf64_Sym *syms, size_t nsyms,
-		       const uint16_t *versym)
+static Elf64_Sym sym_at(const uint8_t *syms, size_t i)
+{
+	Elf64_Sym s;
+
+	memcpy(&s, syms + i * sizeof(s), sizeof(s));
+	return s;
+}
+
+static int read_relocs(struct dyn *d, uint64_t vaddr, uint64_t size, const uint8_t *syms, size_t nsyms,
+		       const uint8_t *versym)
 {
 	size_t n = size / sizeof(Elf64_Rela), k = d->info->n_relocs;
 	const uint8_t *p = n ? at(d, vaddr, n * sizeof(Elf64_Rela)) : NULL;
@@ -237,7 +256,7 @@ static int read_relocs(struct dyn *d, uint64_t vaddr, uint64_t size, const Elf64
 		if (type != R_X86_64_IRELATIVE) {
 			size_t si = ELF64_R_SYM(r.r_info);
 
-			if (!si || si >= nsyms || !(e->sym = str(d, syms[si].st_name)))
+			if (!si || si >= nsyms || !(e->sym = str(d, sym_at(syms, si).st_name)))
 				continue;
 			e->version = version_of(d, versym, nsyms, si, &hidden);
 		}
@@ -255,8 +274,7 @@ static int cmp_by_name(const void *a, const void *b)
 int elf_dynamic_segment_read(Elf *elf, struct elf_info *info)
 {
 	struct dyn d = { .elf = elf, .info = info };
-	const Elf64_Sym *syms = NULL;
-	const uint16_t *versym = NULL;
+	const uint8_t *syms = NULL, *versym = NULL;
 	struct elf_symbol *out;
 	size_t nphdr, nsyms, k = 0;
 	GElf_Phdr ph;
@@ -282,11 +300,11 @@ int elf_dynamic_segment_read(Elf *elf, struct elf_info *info)
 	}
 	nsyms = count_symbols(&d);
 	if (nsyms && d.has[DT_SYMTAB])
-		syms = (const Elf64_Sym *)at(&d, d.tag[DT_SYMTAB], nsyms * sizeof(Elf64_Sym));
+		syms = at(&d, d.tag[DT_SYMTAB], nsyms * sizeof(Elf64_Sym));
 	if (!syms)
 		nsyms = 0;
 	if (nsyms && d.has_versym)
-		versym = (const uint16_t *)at(&d, d.versym, nsyms * sizeof(uint16_t));
+		versym = at(&d, d.versym, nsyms * sizeof(uint16_t));
 	ret = read_versions(&d);
 	if (ret)
 		return ret;
@@ -294,15 +312,15 @@ int elf_dynamic_segment_read(Elf *elf, struct elf_info *info)
 	if (!out)
 		return -ENOMEM;
 	for (size_t i = 1; i < nsyms; i++) {
-		unsigned char type = ELF64_ST_TYPE(syms[i].st_info);
+		Elf64_Sym sy = sym_at(syms, i);
+		unsigned char type = ELF64_ST_TYPE(sy.st_info);
 		struct elf_symbol *e = &out[k];
 
-		if (syms[i].st_shndx == SHN_UNDEF || !syms[i].st_name ||
-		    (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_OBJECT) ||
-		    !(e->name = str(&d, syms[i].st_name)))
+		if (sy.st_shndx == SHN_UNDEF || !sy.st_name ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_OBJECT) || !(e->name = str(&d, sy.st_name)))
 			continue;
-		e->value = syms[i].st_value;
-		e->size = syms[i].st_size;
+		e->value = sy.st_value;
+		e->size = sy.st_size;
 		e->type = type;
 		e->defined = true;
 		e->version = version_of(&d, versym, nsyms, i, &e->hidden_version);

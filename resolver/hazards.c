@@ -137,6 +137,16 @@ int check_threads(struct restore *r, const struct repoint *v, size_t n)
 			bool in_pc = v[i].len && th->pc >= v[i].old && th->pc < v[i].old + v[i].len;
 			bool in_stack = false;
 
+			/* no symbol size and no unwind entry: where it ends is unknown, so is whether a thread is in it */
+			if (!v[i].len && !runs_on_target(r, v[i].old, 0, &missing)) {
+				log_err(r->ctx, "pid %d: cannot tell where %s at %#" PRIx64 " ends (no symbol size, no unwind "
+					"entry), so whether thread %u is inside it, and this CPU (%s) cannot run it: "
+					"refusing; install the object's debug file or re-dump elsewhere\n", r->pid, v[i].name,
+					v[i].old, th->tid, target_label(r));
+				free(stack);
+				return -EDEADLK;
+			}
+
 			for (ssize_t w = 0; w < nstack && !in_pc && !in_stack; w++)
 				in_stack = v[i].len && stack[w] > v[i].old && stack[w] < v[i].old + v[i].len;
 			if (!in_pc && !in_stack)
