@@ -113,7 +113,7 @@ symbolize() {
     path=$(ldd "$P/work/workload" 2>/dev/null | awk -v o="$obj" '$1 == o { print $3 }')
     [[ -n "$path" ]] || return 0
     # The kernel prints the start of the executable mapping: add that segment's vaddr.
-    vaddr=$(readelf -lW "$path" | awk '$1 == "LOAD" && $(NF-1) ~ /E/ { print $3; exit }')
+    vaddr=$(readelf -lW "$path" | awk '$1 == "LOAD" && $(NF-1) ~ /E/ && v == "" { v = $3 } END { if (v != "") print v }')
     [[ -n "$vaddr" ]] || return 0
     off=$(printf '0x%x' $((ip - start + (vaddr & ~0xfff))))
     gdb -batch -ex "x/i $off" "$path" 2>/dev/null | tail -n1 | sed 's/^ *//;s/^=> *//;s/\t/ /g' || true
@@ -141,7 +141,7 @@ for cpu in $cpus; do
     detail=$(sed -n 's/^.*SMOKE-RESULT [^ ]* //p' <<<"$clean" | tail -n1)
     gflags=$(sed -n 's/^.*SMOKE-CPU .*| //p' <<<"$clean" | tail -n1)
     rms=$(sed -n 's/^.*SMOKE-TIME restore_ms=//p' <<<"$clean" | tail -n1)
-    trap_line=$(sed -n 's/^.*SMOKE-DMESG //p' <<<"$clean" | head -n1)
+    trap_line=$(awk '!t && sub(/^.*SMOKE-DMESG /, "") { t = $0 } END { print t }' <<<"$clean")
     [[ -n "$outcome" ]] || outcome="GUEST-FAILED(rc=$grc)"
     # Expected: SIGILL if the guest lacks AVX2 (or AVX-512 while the host has it), else running.
     expected=RUNNING-OK
