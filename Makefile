@@ -40,7 +40,7 @@ endif
 CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
 
-LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
+LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c cpu_kernel.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
 	isa.c libgcc_model.c print.c proc.c restore.c scan.c select.c
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
 PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
