@@ -196,8 +196,18 @@ step() {
 	else
 		RESULTS+=(FAILED)
 		echo "FAILED (exit $rc, $(fmt $((SECONDS - start))))"
-		echo "---- last lines of $(basename "$log") ----"
-		tail -n 40 "$log" 2>/dev/null | sed 's/^/    | /'
+		if grep '^FAIL  ' "$log" >/dev/null 2>&1; then
+			# tests/run.sh's report: each failed test with its log's tail, then the count
+			echo "---- failed tests in $(basename "$log") ----"
+			awk '/^FAIL  / { p = 1; n = 0; print; next }
+				p && /^    \|/ { if (n++ < 25) print; next }
+				{ p = 0 }' "$log" | sed 's/^/    /'
+			echo "---- last lines of $(basename "$log") ----"
+			tail -n 4 "$log" | sed 's/^/    | /'
+		else
+			echo "---- last lines of $(basename "$log") ----"
+			tail -n 40 "$log" 2>/dev/null | sed 's/^/    | /'
+		fi
 		summary
 		exit 1
 	fi
