@@ -135,14 +135,16 @@ cleanup() {
 	[ "$CLEANED" = 1 ] && return
 	CLEANED=1
 	trap '' INT TERM
+	set +e	# (a killed step's status from wait must not end the clean-up)
 	local i pids m left
-	[ -n "$STEP_PID" ] && kill -TERM "$STEP_PID" 2>/dev/null
+	# All at once, found before any is killed: a killed parent's children would be
+	# re-parented out of sight. Later rounds catch what was forked meanwhile.
 	for i in 1 2 3 4 5; do
 		pids=$(procs_inside)
 		[ -z "$pids" ] && break
 		[ "$i" = 1 ] && echo "clean-up: killing $(wc -w <<<"$pids") process(es) left in the root"
 		# shellcheck disable=SC2086
-		kill -KILL $pids 2>/dev/null || true
+		kill -KILL $pids 2>/dev/null
 		sleep 1
 	done
 	[ -n "$STEP_PID" ] && wait "$STEP_PID" 2>/dev/null
@@ -157,7 +159,7 @@ cleanup() {
 		echo "clean-up: root kept (--keep): $ROOT"
 	else
 		# never crosses into another file system, even one mounted there after the check
-		rm -rf --one-file-system "$BASE"
+		rm -rf --one-file-system "$BASE" 2>/dev/null || { sleep 2; rm -rf --one-file-system "$BASE"; }
 	fi
 }
 trap cleanup EXIT
@@ -228,7 +230,8 @@ do_debootstrap() {
 			-o DPkg::Lock::Timeout=300 debootstrap || return 1
 	fi
 	# its own mount namespace: the /proc and /sys it mounts in the root vanish with it
-	unshare -m --propagation private debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR"
+	unshare -m --propagation private /bin/sh -c 'readlink /proc/self/ns/mnt >>"$1"; shift; exec "$@"' \
+		sh "$STATE/mntns" debootstrap --variant=minbase bookworm "$ROOT" "$MIRROR"
 }
 do_prepare() {
 	local uri suites
