@@ -146,7 +146,7 @@ cleanup() {
 		# shellcheck disable=SC2086
 		kill -KILL $pids 2>/dev/null
 		sleep 1
-	done
+	done 2>/dev/null	# (not bash's "Killed" notice for the step)
 	[ -n "$STEP_PID" ] && wait "$STEP_PID" 2>/dev/null
 	# Mounts live in the steps' namespaces and vanish with them; debootstrap ran in one too.
 	# Anything still mounted under ROOT here is unmounted before the root is removed.
