@@ -5,7 +5,7 @@
 #
 # 1. debootstrap --variant=minbase bookworm, from the Debian mirror this machine's apt uses
 #    (read from /etc/apt/sources.list*, never a hard-coded host), into a new directory under
-#    $FRESH_DIR (default: /var/tmp, or /tmp if it has more room; about 6 GiB are needed);
+#    $FRESH_DIR (default: /var/tmp, or /tmp if only it has room; about 6 GiB are needed);
 # 2. git clone of this repository's committed HEAD into the root's /root/cpuport
 #    (uncommitted changes are not tested: commit first);
 # 3. inside the root (tests/fresh/enter.sh: own mount namespace, pivot_root, own /proc,
@@ -84,14 +84,14 @@ MIRROR=${MIRROR%/}
 
 # --- where the root goes -------------------------------------------------------------
 avail_kib() { df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
+NEED_KIB=$((6 * 1024 * 1024))
 if [ -n "${FRESH_DIR:-}" ]; then
 	PARENT=$FRESH_DIR
-elif [ "$(avail_kib /tmp)" -gt "$(avail_kib /var/tmp)" ]; then
+elif [ "$(avail_kib /var/tmp)" -lt "$NEED_KIB" ] && [ "$(avail_kib /tmp)" -gt "$(avail_kib /var/tmp)" ]; then
 	PARENT=/tmp
 else
 	PARENT=/var/tmp
 fi
-NEED_KIB=$((6 * 1024 * 1024))
 [ "$(avail_kib "$PARENT")" -ge "$NEED_KIB" ] ||
 	die "$PARENT has $(( $(avail_kib "$PARENT") / 1024 )) MiB free; the fresh root needs about 6 GiB (set FRESH_DIR)"
 BASE=$(mktemp -d "$PARENT/cpuport-fresh.XXXXXX")
