@@ -37,7 +37,8 @@ done
 die() { echo "fresh-check: error: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (debootstrap, mounts, and the set-up inside need it)"
 TOP=$(git -C "$HERE" rev-parse --show-toplevel) || die "not in a git repository"
-HEAD=$(git -C "$TOP" rev-parse --short HEAD)
+HEAD_FULL=$(git -C "$TOP" rev-parse HEAD)
+HEAD=${HEAD_FULL:0:7}
 for t in unshare pivot_root mount umount; do
 	command -v "$t" >/dev/null || die "$t not found (util-linux)"
 done
@@ -252,7 +253,10 @@ do_prepare() {
 	printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 	chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 	mkdir -p "$ROOT/var/log/cpuport-fresh"
-	git clone -q --no-hardlinks "$TOP" "$ROOT/root/cpuport"
+	git -c advice.detachedHead=false clone -q --no-hardlinks "$TOP" "$ROOT/root/cpuport"
+	# exactly the commit tested (a detached HEAD, or a worktree's branch)
+	[ "$(git -C "$ROOT/root/cpuport" rev-parse HEAD)" = "$HEAD_FULL" ] ||
+		git -C "$ROOT/root/cpuport" -c advice.detachedHead=false checkout -q --detach "$HEAD_FULL"
 	git -C "$ROOT/root/cpuport" log -1 --format='cloned %h %s'
 }
 
