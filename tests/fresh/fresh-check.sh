@@ -284,8 +284,13 @@ do_setup_again() {
 			echo
 			echo "fresh-check: the second scripts/setup.sh changed the machine:"
 			# (no `| head`: under pipefail a writer killed by SIGPIPE fails the pipeline)
-			[ -s "$STATE/changes.diff" ] && awk 'NR > 2 && /^[-+]/ && n++ < 40' "$STATE/changes.diff"
-			[ -n "$written" ] && { echo "files written (a build or download ran again):"; awk 'NR <= 40' <<<"$written"; }
+			if [ -s "$STATE/changes.diff" ]; then
+				awk 'NR > 2 && /^[-+]/ && n++ < 40' "$STATE/changes.diff"
+			fi
+			if [ -n "$written" ]; then
+				echo "files written (a build or download ran again):"
+				awk 'NR <= 40' <<<"$written"
+			fi
 		} >>"$log"
 		return 1
 	fi
