@@ -6,8 +6,8 @@
 # 1. debootstrap --variant=minbase bookworm, from the Debian mirror this machine's apt uses
 #    (read from /etc/apt/sources.list*, never a hard-coded host), into a new directory under
 #    $FRESH_DIR (default: /var/tmp, or /tmp if only it has room; about 6 GiB are needed);
-# 2. git clone of this repository's committed HEAD into the root's /root/cpuport
-#    (uncommitted changes are not tested: commit first);
+# 2. git clone of this repository's committed HEAD into the root's $FRESH_CLONE (default
+#    /root/cpuport, where root's clone would be; uncommitted changes are not tested);
 # 3. inside the root (tests/fresh/enter.sh: own mount namespace, pivot_root, own /proc,
 #    devtmpfs /dev, no inherited fd, no stdin, CI=true):
 #      scripts/setup.sh          from zero: packages, CRIU and libcpuid builds, guest kernel
@@ -43,6 +43,8 @@ for t in unshare pivot_root mount umount; do
 	command -v "$t" >/dev/null || die "$t not found (util-linux)"
 done
 LOGS=$TOP/build/fresh
+CLONE=${FRESH_CLONE:-/root/cpuport}
+[[ $CLONE == /* && $CLONE != *[[:space:]\'\"]* ]] || die "FRESH_CLONE must be an absolute path without spaces or quotes"
 mkdir -p "$LOGS"
 rm -f "$LOGS"/*.log
 
@@ -253,11 +255,12 @@ do_prepare() {
 	printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 	chmod 755 "$ROOT/usr/sbin/policy-rc.d"
 	mkdir -p "$ROOT/var/log/cpuport-fresh"
-	git -c advice.detachedHead=false clone -q --no-hardlinks "$TOP" "$ROOT/root/cpuport"
+	mkdir -p "$ROOT$(dirname "$CLONE")"
+	git -c advice.detachedHead=false clone -q --no-hardlinks "$TOP" "$ROOT$CLONE"
 	# exactly the commit tested (a detached HEAD, or a worktree's branch)
-	[ "$(git -C "$ROOT/root/cpuport" rev-parse HEAD)" = "$HEAD_FULL" ] ||
-		git -C "$ROOT/root/cpuport" -c advice.detachedHead=false checkout -q --detach "$HEAD_FULL"
-	git -C "$ROOT/root/cpuport" log -1 --format='cloned %h %s'
+	[ "$(git -C "$ROOT$CLONE" rev-parse HEAD)" = "$HEAD_FULL" ] ||
+		git -C "$ROOT$CLONE" -c advice.detachedHead=false checkout -q --detach "$HEAD_FULL"
+	git -C "$ROOT$CLONE" log -1 --format="cloned %h %s into $CLONE"
 }
 
 # snapshot FILE: what a second set-up run must leave alone
@@ -275,10 +278,10 @@ do_setup_again() {
 	snapshot "$STATE/before"
 	touch "$STATE/stamp"
 	sleep 1
-	inside setup-again 'cd /root/cpuport && scripts/setup.sh' || return
+	inside setup-again "cd $CLONE && scripts/setup.sh" || return
 	snapshot "$STATE/after"
-	written=$(cd "$ROOT" && find usr/local/src var/cache/cpuport root/cpuport/build -xdev -type f \
-		-newer "$STATE/stamp" -not -path 'root/cpuport/build/test-logs/*' 2>/dev/null | sort)
+	written=$(cd "$ROOT" && find usr/local/src var/cache/cpuport ".$CLONE/build" -xdev -type f \
+		-newer "$STATE/stamp" -not -path ".$CLONE/build/test-logs/*" 2>/dev/null | sort)
 	if ! diff -u "$STATE/before" "$STATE/after" >"$STATE/changes.diff" || [ -n "$written" ]; then
 		{
 			echo
@@ -298,7 +301,7 @@ do_setup_again() {
 }
 do_make_test() {
 	local log=$ROOT/var/log/cpuport-fresh/make-test.log last
-	inside make-test 'cd /root/cpuport && make test' || return
+	inside make-test "cd $CLONE && make test" || return
 	last=$(tail -n 1 "$log")
 	[[ $last =~ ^[0-9]+\ passed,\ 0\ failed ]] || { echo "fresh-check: make test did not end with 'N passed, 0 failed'" >>"$log"; return 1; }
 }
@@ -307,7 +310,7 @@ echo "fresh-check: HEAD $HEAD of $TOP, Debian mirror $MIRROR, root $ROOT"
 git -C "$TOP" diff --quiet HEAD 2>/dev/null || echo "fresh-check: note: uncommitted changes in $TOP are not tested"
 step debootstrap "$STATE/debootstrap.log" eval 'do_debootstrap >"$STATE/debootstrap.log" 2>&1'
 step "prepare root, clone" "$STATE/prepare.log" eval 'do_prepare >"$STATE/prepare.log" 2>&1'
-step "scripts/setup.sh" "$ROOT/var/log/cpuport-fresh/setup.log" inside setup 'cd /root/cpuport && scripts/setup.sh'
+step "scripts/setup.sh" "$ROOT/var/log/cpuport-fresh/setup.log" inside setup "cd $CLONE && scripts/setup.sh"
 step "scripts/setup.sh again" "$ROOT/var/log/cpuport-fresh/setup-again.log" do_setup_again
 step "make test" "$ROOT/var/log/cpuport-fresh/make-test.log" do_make_test
 summary
