@@ -4,6 +4,7 @@
 #   make test        unit tests (cmocka) + integration tests (real criu dump/restore)
 #   make e2e         cross-CPU tests in QEMU guests (Haswell-v4, Nehalem)
 #   make bench       benchmarks (not part of test)
+#   make fresh-check the README's two commands from zero in a fresh Debian 12 root
 #   make install     plugin into $(PLUGINDIR), tool into $(PREFIX)/bin
 #   make uninstall
 
