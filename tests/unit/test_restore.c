@@ -911,6 +911,38 @@ static void answer_cache_keyed_by_context(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/*
+ * Defect 1: the helper takes the live task's ids from /proc/PID/status; when
+ * they cannot be read (the task is gone), the restore fails before the helper
+ * runs, never with the helper as root.
+ */
+static void helper_ids_unreadable_fail_closed(void **state)
+{
+	struct cpuport_ctx *ctx = new_ctx(NULL);
+	struct pview_ops gone_ops = rec_ops;
+	struct recording r;
+	struct pview v;
+	pid_t c = fork();
+
+	(void)state;
+	if (c == 0)
+		_exit(0);
+	assert_true(c > 0);
+	waitpid(c, NULL, 0);	/* reaped: /proc/c/status no longer exists */
+	other_task = c;
+	gone_ops.task = v_other_task;
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	v.ops = &gone_ops;
+	unit_log_reset(&logbuf);
+	assert_true(restore_through(ctx, table->img, r.pid, &v, NULL) < 0);
+	assert_non_null(strstr(logbuf.text, "not running the selection helper as root instead"));
+	assert_null(strstr(logbuf.text, "selection helper runs as"));
+	assert_int_equal(r.writes, 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
 /* A helper whose answers are malformed (object out of range, wrong sizes): no write at all. */
 static void malformed_helper_fails_closed(void **state)
 {
@@ -1012,6 +1044,7 @@ int main(void)
 		cmocka_unit_test(thread_in_changing_variant_refused),
 		cmocka_unit_test(answer_cache_serves_second_process),
 		cmocka_unit_test(answer_cache_keyed_by_context),
+		cmocka_unit_test(helper_ids_unreadable_fail_closed),
 		cmocka_unit_test(pointer_writes_keep_planned_slots),
 		cmocka_unit_test(pointer_scan_covers_relro_shared_unreadable),
 		cmocka_unit_test(thread_hazard_without_sizes),
