@@ -339,6 +339,35 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 	}
 }
 
+/*
+ * write(2) to a helper that may have exited.  SIGPIPE would end the caller (criu itself, which
+ * then leaves the tasks to run unpatched, or the CLI), so it is blocked for this thread around
+ * the write and a SIGPIPE the write raised is consumed; the caller sees EPIPE.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	ssize_t r;
+	int err;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigemptyset(&pending);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	r = write(fd, buf, len);
+	err = errno;
+	if (r < 0 && err == EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return r;
+}
+
 /* The whole request, or the deadline (a helper that does not read cannot hold us). */
 static int write_request(struct selection *s, int fd, uint64_t deadline)
 {
@@ -350,7 +379,7 @@ static int write_request(struct selection *s, int fd, uint64_t deadline)
 
 		if (w <= 0)
 			return w ? w : -ETIMEDOUT;
-		r = write(fd, s->req_buf + done, s->req_len - done);
+		r = write_nosigpipe(fd, s->req_buf + done, s->req_len - done);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r < 0)
