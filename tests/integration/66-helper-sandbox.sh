@@ -19,6 +19,13 @@ chmod 755 "$WORK"
 mkdir -m 777 "$WORK/out"
 mkfifo -m 666 "$WORK/go"
 out=$WORK/out/w.out
+# uid 1000 may not reach the clone (under /root, mode 700, on a fresh machine): the workload,
+# its library and the selection helper run from copies in $WORK (LD_LIBRARY_PATH: the
+# workload's RUNPATH is in the clone)
+mkdir -m 755 "$WORK/bin"
+cp "$FIX/workload" "$FIX/libclones.so" "$CPUPORT_HELPER" "$WORK/bin/"
+export CPUPORT_HELPER=$WORK/bin/${CPUPORT_HELPER##*/}
+W=$WORK/bin/workload
 CG=$cg2/cpuport-test-$$
 mkdir "$CG"
 sb_cleanup() {
@@ -29,7 +36,7 @@ trap sb_cleanup EXIT
 
 # new namespaces, then (once the uid map is written) uid 1000
 setsid sh -c "echo \$\$ > $CG/cgroup.procs; exec unshare --user --pid --fork --mount --mount-proc --net --ipc --uts \
-	sh -c 'read x < $WORK/go; exec setpriv --reuid=1000 --regid=1000 --groups=1000,1001 $FIX/workload $out'" \
+	sh -c 'read x < $WORK/go; exec env LD_LIBRARY_PATH=$WORK/bin setpriv --reuid=1000 --regid=1000 --groups=1000,1001 $W $out'" \
 	</dev/null >"$WORK/unshare.log" 2>&1 &
 PIDS+=("$!")
 disown
@@ -48,7 +55,7 @@ echo go >"$WORK/go"
 wait_lines "$out" 3
 PID=
 for p in $(pgrep -f "$out"); do
-	[ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$FIX/workload")" ] && PID=$p
+	[ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$W")" ] && PID=$p
 done
 [ -n "$PID" ] || die "workload not found"
 PIDS+=("$PID")
