@@ -433,7 +433,7 @@ static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, c
 	close(fd);
 }
 
-int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
 {
 	struct versions v = { 0 };
 	Elf_Scn *scn = NULL, *gnu_debugdata = NULL;
@@ -497,8 +497,6 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 	if (!info->syms && gnu_debugdata)
 		read_gnu_debugdata(elf, gnu_debugdata, info);
 	info->has_symtab = info->syms != NULL;
-	if (!info->syms)
-		load_debug_symbols(ctx, info, "");
 	/* strings must outlive the ELF handle: copy the names we keep */
 	for (size_t i = 0; i < info->n_dynsyms; i++) {
 		info->dynsyms[i].name = arena_strdup(&info->arena, info->dynsyms[i].name);
@@ -512,17 +510,36 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 	}
 	if (info->n_relocs)	/* sorted for elf_reloc_at() */
 		qsort(info->relocs, info->n_relocs, sizeof(*info->relocs), cmp_reloc);
-	if (!info->syms) {	/* last resort for names: the dynamic symbols */
-		info->syms = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*info->syms));
-		info->n_syms = info->syms ? info->n_dynsyms : 0;
-		qsort(info->syms, info->n_syms, sizeof(*info->syms), cmp_by_value);
-	}
 	ret = 0;
 out:
 	elf_end(elf);
 	close(fd);
 	if (ret)
 		elf_info_free(info);
+	return ret;
+}
+
+/*
+ * What does not come from the file itself: names from the host's debug file
+ * (found by build-id) when the file has none, else the dynamic symbols.
+ */
+void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info)
+{
+	if (!info->syms)
+		load_debug_symbols(ctx, info, "");
+	if (!info->syms) {	/* last resort for names: the dynamic symbols */
+		info->syms = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*info->syms));
+		info->n_syms = info->syms ? info->n_dynsyms : 0;
+		qsort(info->syms, info->n_syms, sizeof(*info->syms), cmp_by_value);
+	}
+}
+
+int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+{
+	int ret = elf_info_parse(ctx, path, info);
+
+	if (!ret)
+		elf_info_finish(ctx, info);
 	return ret;
 }
 

@@ -129,6 +129,7 @@ struct cpuport_ctx {
 	unsigned int helper_timeout_ms;
 	char *root;		/* check: where the files are ("" for /) */
 	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
+	char *cache_dir;			/* disk_cache.c: NULL = no on-disk cache */
 	struct answer_cache *answers;		/* answer_cache.c */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
@@ -271,6 +272,9 @@ struct elf_info {
 
 /* 0, -ENOENT (cannot open), -ENOEXEC (not x86-64 ELF), -ENOMEM */
 int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
+/* elf_info_load in two steps: what the file itself says (cacheable), then names from a debug file */
+int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
+void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info);
 /* Names from the debug file under @root (e.g. /proc/PID/root) when the host has none. */
 void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const char *root);
 void elf_info_free(struct elf_info *info);
@@ -290,6 +294,28 @@ struct elf_cache_entry;
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err);
 void elf_cache_free(struct cpuport_ctx *ctx);
+
+/* ---- disk_cache.c: facts about files on disk, keyed by build-id (+ kind), checked ---- */
+#include <sys/stat.h>
+struct file_id {
+	struct stat st;
+	uint8_t build_id[64];
+	size_t build_id_len;
+};
+/* fstat + the GNU build-id read again from @fd's program headers: 0, -ENOEXEC, -ENODATA (none) */
+int file_id_of(int fd, struct file_id *id);
+/* 0 + malloc'ed *data (the caller frees), or -ENOENT: absent, stale, damaged or untrusted */
+int disk_cache_get(struct cpuport_ctx *ctx, const char *kind, uint32_t version, const struct file_id *id,
+		   void **data, size_t *len);
+int disk_cache_put(struct cpuport_ctx *ctx, const char *kind, uint32_t version, const struct file_id *id,
+		   const void *data, size_t len);
+uint64_t disk_cache_sum(const void *p, size_t n);
+
+/* ---- elf_blob.c: a parsed file (before debug symbols) as a flat, checked blob ---- */
+#define ELF_BLOB_VERSION 1
+int elf_info_to_blob(const struct elf_info *info, void **blob, size_t *len);
+/* 0, or -EINVAL when anything in it is out of range or out of order (then @info is empty) */
+int elf_info_from_blob(const void *blob, size_t len, struct elf_info *info);
 
 /* ---- answer_cache.c: the helper's answers, shared by a restore's processes ---- */
 enum answer_kind { ANS_CALL = 1, ANS_READ, ANS_PTR, ANS_RTLD };
