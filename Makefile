@@ -41,11 +41,11 @@ CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 
 LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c cpu_kernel.c disk_cache.c elf_blob.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
 	isa.c libgcc_model.c print.c proc.c scan.c select.c selproto.c \
-	restore.c pview_proc.c pview_image.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c policy.c report.c \
+	restore.c pview_proc.c pview_image.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c ptr_sites.c wordscan.c policy.c report.c \
 	kinds.c kind_common.c kind_ifunc.c kind_irelative.c kind_trampoline.c kind_libgcc.c kind_cpu_features.c \
 	kind_glibc_tuning.c
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
-PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
+PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c sites_worker.c
 PLUGIN_OBJS := $(addprefix $(B)/plugin/,$(PLUGIN_SRCS:.c=.o))
 
 # Programs go to $(B)/bin and $(B)/plugin, never into the source tree. The sanitized build

@@ -148,6 +148,8 @@ static void cpuport_plugin_fini(int stage, int ret)
 		pr_err("%d of %d processes with a cpuport image never reached cpuport's restore hook (another "
 		       "plugin hid it) and run without re-selection\n", images_expected - images_handled,
 		       images_expected);
+	if (stage == CR_PLUGIN_STAGE__DUMP)
+		sites_finish(!ret);	/* before criu resumes or kills the frozen tree */
 	images_expected = images_handled = 0;
 	cpuport_ctx__free(ctx);
 	ctx = NULL;
@@ -185,6 +187,8 @@ int cpuport_plugin_checkpoint_devices(int pid)
 			"objects (%u relocations) in %.2f ms (scan %.2f, image %.2f ms)\n", pid, st.slots, st.bound,
 			st.states, st.threads, st.objects, st.relocs, (st.scan_ns + mono_ns() - t0) / 1e6,
 			st.scan_ns / 1e6, (mono_ns() - t0) / 1e6);
+		if (sites_queue(t, pid, cpuport_table__nspid(t)))
+			pr_warn("pid %d: cannot look for copied-pointer sites: its restore reads all its memory\n", pid);
 	}
 	cpuport_table__free(t);
 	return ret ? -1 : -ENOTSUP;
@@ -262,6 +266,10 @@ int cpuport_plugin_resume_devices_late(int pid)
 		fail_closed(pid, "its cpuport image is unreadable or corrupt: re-dump with the plugin");
 		return -ENOTSUP;
 	}
+	ret = image_read_sites(t, id);
+	if (ret && ret != -ENOENT)
+		pr_warn("pid %d: copied-pointer sites ignored (%s): reading all its memory instead\n", pid,
+			ret == -EINVAL ? "they do not match its cpuport image" : strerror(-ret));
 	ret = cpuport_restore(ctx, pid, t, &st);
 	cpuport_table__free(t);
 	if (ret) {

@@ -317,6 +317,24 @@ int elf_info_to_blob(const struct elf_info *info, void **blob, size_t *len);
 /* 0, or -EINVAL when anything in it is out of range or out of order (then @info is empty) */
 int elf_info_from_blob(const void *blob, size_t len, struct elf_info *info);
 
+/* ---- wordscan.c: a few values among many words, at memory speed ---- */
+#define WORDSCAN_GRANULES 8
+struct wordscan {
+	uint64_t g[WORDSCAN_GRANULES];	/* 2 MiB granules of the values; n = 0: [lo, lo + span] */
+	size_t n;
+	uint64_t lo, span;
+};
+void wordscan_init(struct wordscan *f, const uint64_t *sorted, size_t n);	/* n > 0 */
+/* start of the first block of 8 words of @w that may hold one of the values (or the tail), <= @n */
+size_t wordscan_next(const uint64_t *w, size_t n, const struct wordscan *f);
+
+/* ---- ptr_sites.c: where copied-pointer candidates lie, found at dump ---- */
+struct cpuport_sites;
+/* a chunk [a, a + len) the dump read whole and found no candidate in: the restore's scan may skip it */
+bool sites_skippable(const struct cpuport_sites *s, uint64_t a, size_t len);
+struct pview;
+int sites_scan(struct cpuport_sites *s, const struct pview *v);
+
 /* ---- answer_cache.c: the helper's answers, shared by a restore's processes ---- */
 enum answer_kind { ANS_CALL = 1, ANS_READ, ANS_PTR, ANS_RTLD };
 
@@ -358,6 +376,7 @@ extern const char *const glibc_libc_tuning_syms[];
 struct cpuport_table {
 	struct arena arena;
 	Cpuport__Image *img;
+	struct cpuport_sites *sites;	/* ptr_sites.c: from the dump, checked against img; NULL: none */
 };
 struct cpuport_table *table_new(void);
 /* object index containing @addr in the table, or -1 */

@@ -55,6 +55,7 @@ struct restore {
 	size_t n_writes;
 	struct cpuport_restore_stats st;
 	int interp;
+	const struct cpuport_sites *sites;	/* the dump's copied-pointer sites (ptr_sites.c), or NULL */
 };
 
 /* Old variant entry -> new one, for slots that change; ambiguous if two disagree. */
@@ -65,6 +66,9 @@ struct repoint {
 	bool ambiguous;
 };
 
+/* restore.c: as restore_through, with the dump's copied-pointer sites (checked against @img) */
+int restore_with_sites(struct cpuport_ctx *ctx, const Cpuport__Image *img, const struct cpuport_sites *sites,
+		       pid_t pid, struct pview *t, struct cpuport_restore_stats *stats);
 /* restore.c: plan (and, with @stats, apply) through @t; for tests and the public entry points */
 int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct pview *t,
 		    struct cpuport_restore_stats *stats);
