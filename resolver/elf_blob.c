@@ -16,7 +16,7 @@
 
 struct blob_hdr {
 	uint32_t version;
-	uint8_t is_exec, is_pie, bind_now, syms_from_debug, has_symtab, pad[3];
+	uint8_t is_exec, is_pie, bind_now, syms_from_debug, has_symtab, syms_fallback, pad[2];
 	uint8_t build_id[64];
 	uint64_t build_id_len;
 	uint64_t pltgot, dynamic, plt_start, plt_end;
@@ -86,7 +86,9 @@ int elf_info_to_blob(const struct elf_info *info, void **blob, size_t *len)
 	struct strtab t = { 0 };
 	struct blob_hdr h = { .version = ELF_BLOB_VERSION };
 	struct blob_reloc *r = calloc(info->n_relocs + 1, sizeof(*r));
-	struct blob_sym *d = calloc(info->n_dynsyms + 1, sizeof(*d)), *s = calloc(info->n_syms + 1, sizeof(*s));
+	struct blob_sym *d = calloc(info->n_dynsyms + 1, sizeof(*d));
+	struct blob_sym *s = calloc((info->n_syms > info->n_dynsyms ? info->n_syms : info->n_dynsyms) + 1, sizeof(*s));
+	struct elf_symbol *fallback = NULL;
 	int err = 0;
 	uint8_t *out = NULL;
 
@@ -102,13 +104,24 @@ int elf_info_to_blob(const struct elf_info *info, void **blob, size_t *len)
 	memcpy(h.segs, info->segs, sizeof(h.segs));
 	h.n_segs = info->n_segs, h.n_relocs = info->n_relocs, h.relocs_seen = info->relocs_seen;
 	h.n_dynsyms = info->n_dynsyms, h.n_syms = info->syms ? info->n_syms : 0;
+	if (!info->syms && info->n_dynsyms) {	/* what elf_info_finish() falls back to, sorted once here */
+		fallback = malloc(info->n_dynsyms * sizeof(*fallback));
+		if (!fallback) {
+			err = -ENOMEM;
+			goto done;
+		}
+		memcpy(fallback, info->dynsyms, info->n_dynsyms * sizeof(*fallback));
+		elf_syms_sort_by_value(fallback, info->n_dynsyms);
+		h.syms_fallback = 1;
+		h.n_syms = info->n_dynsyms;
+	}
 	memcpy(h.glibc_version, info->glibc_version, sizeof(h.glibc_version));
 	for (size_t i = 0; i < info->n_relocs; i++)
 		r[i] = (struct blob_reloc){ .offset = info->relocs[i].offset, .addend = info->relocs[i].addend,
 					    .type = info->relocs[i].type, .sym = str_add(&t, info->relocs[i].sym, &err),
 					    .version = str_add(&t, info->relocs[i].version, &err) };
 	put_syms(d, info->dynsyms, info->n_dynsyms, &t, &err);
-	put_syms(s, info->syms, h.n_syms, &t, &err);
+	put_syms(s, fallback ? fallback : info->syms, h.n_syms, &t, &err);
 	if (err)
 		goto done;
 	h.str_len = t.len;
@@ -130,6 +143,7 @@ int elf_info_to_blob(const struct elf_info *info, void **blob, size_t *len)
 	if (t.len)
 		memcpy(out, t.buf, t.len);
 done:
+	free(fallback);
 	free(r);
 	free(d);
 	free(s);
@@ -186,7 +200,7 @@ int elf_info_from_blob(const void *blob, size_t len, struct elf_info *info)
 	memcpy(&h, p, sizeof(h));
 	if (h.version != ELF_BLOB_VERSION || h.build_id_len > sizeof(h.build_id) || !h.n_segs ||
 	    h.n_segs > ARRAY_SIZE(h.segs) || !memchr(h.glibc_version, 0, sizeof(h.glibc_version)) || h.is_exec > 1 ||
-	    h.is_pie > 1 || h.bind_now > 1 || h.syms_from_debug > 1 || h.has_symtab > 1 ||
+	    h.is_pie > 1 || h.bind_now > 1 || h.syms_from_debug > 1 || h.has_symtab > 1 || h.syms_fallback > 1 ||
 	    h.n_relocs > len || h.n_dynsyms > len || h.n_syms > len || h.str_len > len || h.relocs_seen < h.n_relocs)
 		return -EINVAL;
 	need = sizeof(h) + h.n_relocs * sizeof(*r) + (h.n_dynsyms + h.n_syms) * sizeof(*d) + h.str_len;
@@ -222,8 +236,11 @@ int elf_info_from_blob(const void *blob, size_t len, struct elf_info *info)
 		memcpy(tmp, d, (h.n_dynsyms + h.n_syms) * sizeof(*tmp));
 		ret = get_syms(info, tmp, h.n_dynsyms, strs, h.str_len, true, &info->dynsyms);
 		/* a .symtab (even an empty one) means no debug-file names later: keep it non-NULL */
-		if (!ret && h.has_symtab)
+		if (!ret && h.has_symtab && !h.syms_fallback)
 			ret = get_syms(info, tmp + h.n_dynsyms, h.n_syms, strs, h.str_len, false, &info->syms);
+		else if (!ret && h.syms_fallback && !h.has_symtab && h.n_syms == h.n_dynsyms)
+			ret = get_syms(info, tmp + h.n_dynsyms, h.n_syms, strs, h.str_len, false,
+				       &info->dynsyms_by_value);
 		else if (!ret && h.n_syms)
 			ret = -EINVAL;
 		free(tmp);
@@ -233,7 +250,8 @@ int elf_info_from_blob(const void *blob, size_t len, struct elf_info *info)
 	info->n_relocs = h.n_relocs;
 	info->relocs_seen = h.relocs_seen;
 	info->n_dynsyms = h.n_dynsyms;
-	info->n_syms = h.n_syms;
+	info->n_syms = h.syms_fallback ? 0 : h.n_syms;
+	info->n_dynsyms_by_value = h.syms_fallback ? h.n_syms : 0;
 	info->is_exec = h.is_exec, info->is_pie = h.is_pie, info->bind_now = h.bind_now;
 	info->syms_from_debug = h.syms_from_debug, info->has_symtab = h.has_symtab;
 	memcpy(info->build_id, h.build_id, sizeof(info->build_id));

@@ -68,6 +68,62 @@ static int load(struct cpuport_ctx *ctx, int fd, const char *path, struct elf_in
 	return 0;
 }
 
+/*
+ * A debug file (same build-id) parsed for its .symtab, through the disk
+ * cache like any file; its names move into @info.  What load_debug_symbols()
+ * reads from it, as elf_info_parse() reads a .symtab.
+ */
+bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, const char *path)
+{
+	struct elf_info d;
+	struct file_id id;
+	char self[64];
+	void *blob = NULL;
+	size_t len;
+	bool ok = false;
+	int fd, ret = -ENOENT;
+
+	if (!ctx || !ctx->cache_dir)	/* elf_info_load() without a context */
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (file_id_of(fd, &id) || id.build_id_len != info->build_id_len ||
+	    memcmp(id.build_id, info->build_id, id.build_id_len))
+		goto out;
+	if (!disk_cache_get(ctx, "elfdebug", ELF_BLOB_VERSION, &id, &blob, &len)) {
+		ret = elf_info_from_blob(blob, len, &d);
+		free(blob);
+		blob = NULL;
+		if (!ret && (!d.has_symtab || d.build_id_len != id.build_id_len ||
+			     memcmp(d.build_id, id.build_id, id.build_id_len))) {
+			elf_info_free(&d);
+			ret = -EINVAL;
+		}
+	}
+	if (ret) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		ret = elf_info_parse(ctx, self, &d);
+		if (ret)
+			goto out;
+		if (!d.has_symtab) {
+			elf_info_free(&d);
+			goto out;
+		}
+		if (!elf_info_to_blob(&d, &blob, &len))
+			disk_cache_put(ctx, "elfdebug", ELF_BLOB_VERSION, &id, blob, len);
+		free(blob);
+	}
+	info->syms = d.syms;
+	info->n_syms = d.n_syms;
+	info->syms_from_debug = true;
+	arena_adopt(&info->arena, &d.arena);
+	ok = true;
+out:
+	close(fd);
+	return ok;
+}
+
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err)
 {

@@ -420,7 +420,7 @@ static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, c
 	for (size_t i = 1; i < info->build_id_len; i++)
 		pos += snprintf(path + pos, sizeof(path) - pos, "%02x", info->build_id[i]);
 	snprintf(path + pos, sizeof(path) - pos, ".debug");
-	if (access(path, R_OK))
+	if (access(path, R_OK) || elf_debug_cached(ctx, info, path))
 		return;
 	elf = elf_open(ctx, path, &fd);
 	if (!elf)
@@ -527,11 +527,27 @@ void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info)
 {
 	if (!info->syms)
 		load_debug_symbols(ctx, info, "");
-	if (!info->syms) {	/* last resort for names: the dynamic symbols */
-		info->syms = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*info->syms));
+	if (!info->syms && info->dynsyms_by_value) {	/* the cache sorted them already */
+		info->syms = info->dynsyms_by_value;
+		info->n_syms = info->n_dynsyms_by_value;
+	} else if (!info->syms) {	/* last resort for names: the dynamic symbols */
+		info->syms = elf_dynsyms_by_value(info);
 		info->n_syms = info->syms ? info->n_dynsyms : 0;
-		qsort(info->syms, info->n_syms, sizeof(*info->syms), cmp_by_value);
 	}
+}
+
+void elf_syms_sort_by_value(struct elf_symbol *s, size_t n)
+{
+	qsort(s, n, sizeof(*s), cmp_by_value);
+}
+
+struct elf_symbol *elf_dynsyms_by_value(struct elf_info *info)
+{
+	struct elf_symbol *s = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*s));
+
+	if (s)
+		qsort(s, info->n_dynsyms, sizeof(*s), cmp_by_value);
+	return s;
 }
 
 int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)

@@ -28,6 +28,7 @@ void *arena_alloc(struct arena *a, size_t size);		/* zeroed; NULL on ENOMEM */
 char *arena_strdup(struct arena *a, const char *s);
 void *arena_memdup(struct arena *a, const void *p, size_t size);
 void arena_free(struct arena *a);
+void arena_adopt(struct arena *dst, struct arena *src);
 /* Grow *vec (of pointers) by one slot; returns the slot or NULL. */
 void **arena_vec_push(struct arena *a, void ***vec, size_t *n, size_t *cap);
 ProtobufCAllocator *arena_pb_allocator(struct arena *a, ProtobufCAllocator *out);
@@ -267,6 +268,8 @@ struct elf_info {
 	size_t n_syms;
 	bool syms_from_debug;
 	bool has_symtab;		/* the file has its own .symtab */
+	struct elf_symbol *dynsyms_by_value;	/* from the cache: the fallback names, already sorted */
+	size_t n_dynsyms_by_value;
 	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
 };
 
@@ -275,6 +278,9 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 /* elf_info_load in two steps: what the file itself says (cacheable), then names from a debug file */
 int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info);
+/* the dynamic symbols sorted by value (the fallback names), in @info's arena; NULL on ENOMEM */
+struct elf_symbol *elf_dynsyms_by_value(struct elf_info *info);
+void elf_syms_sort_by_value(struct elf_symbol *s, size_t n);
 /* Names from the debug file under @root (e.g. /proc/PID/root) when the host has none. */
 void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const char *root);
 void elf_info_free(struct elf_info *info);
@@ -294,6 +300,8 @@ struct elf_cache_entry;
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err);
 void elf_cache_free(struct cpuport_ctx *ctx);
+/* names from the debug file at @path through the disk cache; false: do it without */
+bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, const char *path);
 
 /* ---- disk_cache.c: facts about files on disk, keyed by build-id (+ kind), checked ---- */
 #include <sys/stat.h>

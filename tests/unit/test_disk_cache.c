@@ -382,6 +382,43 @@ static void untrusted_entry_ignored(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* names from libc's debug file, when installed, go through the cache as kind "elfdebug": the same checks */
+static void debug_entry_checked(void **state)
+{
+	const char *libc = sys_files[0];
+	char entry[512], other[512];
+	off_t size;
+	int st;
+
+	(void)state;
+	rm_rf(cache);
+	check_through_cache(libc);
+	snprintf(entry, sizeof(entry), "%s", entry_of(libc));
+	snprintf(entry, sizeof(entry), "%s/elfdebug/%s", cache, strrchr(entry_of(libc), '/') + 1);
+	if (access(entry, F_OK))
+		UNIT_SKIP("no debug file for this libc (libc6-dbg not installed)");
+	size = size_of(entry);
+	{
+		int fd = open(entry, O_RDWR);
+		uint8_t b;
+
+		assert_int_equal(pread(fd, &b, 1, size / 2), 1);
+		b ^= 0x80;
+		assert_int_equal(pwrite(fd, &b, 1, size / 2), 1);
+		close(fd);
+	}
+	check_through_cache(libc);	/* damaged: ignored, rebuilt */
+	assert_int_equal(size_of(entry), size);
+	assert_int_equal(truncate(entry, size - 1), 0);
+	check_through_cache(libc);
+	assert_int_equal(size_of(entry), size);
+	/* the file's own "elf" entry put in the debug file's place: its kind gives it away */
+	snprintf(other, sizeof(other), "%s", entry_of(libc));
+	free(unit_run(&st, "cp '%s' '%s'", other, entry));
+	check_through_cache(libc);
+	assert_int_equal(size_of(entry), size);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +429,7 @@ int main(void)
 		cmocka_unit_test(corrupt_entry_ignored),
 		cmocka_unit_test(forged_entry_ignored),
 		cmocka_unit_test(untrusted_entry_ignored),
+		cmocka_unit_test(debug_entry_checked),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
