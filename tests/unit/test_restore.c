@@ -263,7 +263,7 @@ static void restore_on_host_changes_no_slot(void **state)
 {
 	const Cpuport__Image *img = table->img;
 	struct cpuport_ctx *ctx = new_ctx(NULL);
-	struct cpuport_restore_stats st = { 0 };
+	CPUPORT_OPTS(cpuport_restore_stats, st);
 	struct recording r;
 	struct pview v;
 
@@ -343,7 +343,7 @@ static void restore_as_v2_rebinds_and_repoints(void **state)
 {
 	const Cpuport__Image *img = table->img;
 	struct cpuport_ctx *ctx;
-	struct cpuport_restore_stats st = { 0 };
+	CPUPORT_OPTS(cpuport_restore_stats, st);
 	struct cpuport_table *after = NULL;
 	const Cpuport__Slot *moved = NULL;
 	struct recording r = { 0 };
