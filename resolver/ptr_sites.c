@@ -5,7 +5,7 @@
  * recorded slot was bound to), found while criu dumps the pages anyway (the
  * plugin runs this on a worker thread from CHECKPOINT_DEVICES to its fini,
  * when the process is still frozen).  Stored beside the image as
- * cpuport-sites-<id>.img; at restore the copied-pointer scan then reads only
+ * cpuport-<id>.sites; at restore the copied-pointer scan then reads only
  * the WRITE_MAX chunks that hold a site, plus whatever the dump did not read
  * whole, instead of gigabytes: criu restores memory as it dumped it, so a
  * chunk without a candidate at dump has none at restore.
