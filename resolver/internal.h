@@ -85,11 +85,13 @@ struct cpu_desc {
 	struct featset feat;
 	struct cpuid_regs raw[CPU_MAX_LEAVES];
 	size_t n_raw;
+	bool names_pending;	/* host: vendor..stepping not read yet (cpu_desc_names) */
 };
 
 const char *feature_name(enum feature f);
 int feature_by_name(const char *name);				/* -1 if unknown */
 int cpu_desc_host(struct cpu_desc *d);				/* 0 / -ENODEV */
+void cpu_desc_names(struct cpu_desc *d);			/* fill vendor..stepping if still pending */
 int cpu_desc_target(const char *spec, const struct cpu_desc *host, struct cpu_desc *out);
 int cpu_desc_from_image(const Cpuport__Cpu *c, struct cpu_desc *out);
 int cpu_desc_to_image(struct arena *a, const struct cpu_desc *d, Cpuport__Cpu **out);
