@@ -295,6 +295,8 @@ struct elf_info {
 	size_t n_syms;
 	bool syms_from_debug;
 	bool has_symtab;		/* the file has its own .symtab */
+	uint64_t *dynsym_bloom;		/* one bit per name hash: "certainly not defined here" */
+	size_t dynsym_bloom_words;	/* power of two; 0: no filter */
 	struct elf_symbol *dynsyms_by_value;	/* from the cache: the fallback names, already sorted */
 	size_t n_dynsyms_by_value;
 	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
@@ -312,6 +314,11 @@ void elf_syms_sort_by_value(struct elf_symbol *s, size_t n);
 void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const char *root);
 void elf_info_free(struct elf_info *info);
 const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char *name, const char *version);
+/* a name's hash for elf_dynsym_maybe(): computed once, tested against every object */
+uint64_t elf_name_hash(const char *name);
+/* false: @info certainly defines no dynamic symbol of that name (elf_dynsym_find would return NULL) */
+bool elf_dynsym_maybe(const struct elf_info *info, uint64_t hash);
+void elf_dynsym_bloom_build(struct elf_info *info);
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr);
 const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name);
 uint64_t elf_first_load_vaddr(const struct elf_info *info);

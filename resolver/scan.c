@@ -222,7 +222,12 @@ static int cmp_link_order(const void *a, const void *b)
 /* The object that defines @sym first in link order, as the dynamic linker finds it; -1 if none. */
 int scan_find_definer(const struct scan *s, const char *sym, const char *ver, const struct elf_symbol **def)
 {
+	uint64_t h = elf_name_hash(sym);
+
+	*def = NULL;
 	for (size_t i = 0; i < s->n_objs; i++) {
+		if (!elf_dynsym_maybe(s->objs[i].elf, h))	/* certainly not here */
+			continue;
 		*def = elf_dynsym_find(s->objs[i].elf, sym, ver);
 		if (*def)
 			return i;
