@@ -375,7 +375,9 @@ struct cpuport_sites;
 /* a chunk [a, a + len) the dump read whole and found no candidate in: the restore's scan may skip it */
 bool sites_skippable(const struct cpuport_sites *s, uint64_t a, size_t len);
 struct pview;
+/* -ENODATA: less private writable memory than worth it (64 MiB; sites_set_min for tests) */
 int sites_scan(struct cpuport_sites *s, const struct pview *v);
+void sites_set_min(struct cpuport_sites *s, uint64_t bytes);
 
 /* ---- answer_cache.c: the helper's answers, shared by a restore's processes ---- */
 enum answer_kind { ANS_CALL = 1, ANS_READ, ANS_PTR, ANS_RTLD };

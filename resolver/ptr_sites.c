@@ -27,6 +27,14 @@
 #define SITES_CHUNK 65536u	/* = WRITE_MAX: the unit the restore skips */
 #define MAX_SITES (16u << 20)
 #define MAX_RANGES (1u << 20)
+/*
+ * Below this much private writable memory the restore's own scan is cheap
+ * (a few ms at memory speed, and only when variants change): no sites then,
+ * and no work for the dump.
+ */
+#define SITES_MIN_BYTES (64ull << 20)
+/* a mapping larger than this (sanitizer shadows, reserved arenas) is left to the restore's own scan */
+#define SITES_MAX_MAP (16ull << 30)
 
 struct range {
 	uint64_t start, end;
@@ -41,6 +49,7 @@ struct cpuport_sites {
 	uint64_t *sites;	/* sorted */
 	size_t n_sites, cap_sites;
 	bool overflow;		/* too many sites: no file (a full scan at restore) */
+	uint64_t min_bytes;	/* less private writable memory than this: not worth it (-ENODATA) */
 };
 
 struct sites_hdr {
@@ -88,6 +97,7 @@ int cpuport_sites__new(const struct cpuport_table *t, struct cpuport_sites **out
 		free(s);
 		return ret;
 	}
+	s->min_bytes = SITES_MIN_BYTES;
 	*out = s;
 	return 0;
 }
@@ -171,7 +181,15 @@ int sites_scan(struct cpuport_sites *s, const struct pview *v)
 	struct wordscan f;
 	int ret = 0;
 
+	uint64_t total = 0;
+
 	s->n_ranges = s->n_sites = 0;
+	for (size_t m = 0; m < v->n_maps; m++)
+		if (v->maps[m].perms[1] == 'w' && v->maps[m].perms[3] == 'p' &&
+		    v->maps[m].end - v->maps[m].start <= SITES_MAX_MAP)
+			total += v->maps[m].end - v->maps[m].start;
+	if (total < s->min_bytes)
+		return -ENODATA;
 	if (!s->n_cand)
 		return 0;	/* nothing to look for: every chunk is skippable once covered */
 	buf = malloc(SITES_READ);
@@ -181,8 +199,8 @@ int sites_scan(struct cpuport_sites *s, const struct pview *v)
 	for (size_t m = 0; m < v->n_maps && !ret; m++) {
 		const struct proc_map *mp = &v->maps[m];
 
-		if (mp->perms[1] != 'w' || mp->perms[3] != 'p')
-			continue;
+		if (mp->perms[1] != 'w' || mp->perms[3] != 'p' || mp->end - mp->start > SITES_MAX_MAP)
+			continue;	/* uncovered: scanned at restore */
 		for (uint64_t a = mp->start; a < mp->end && !ret;) {
 			size_t len = mp->end - a < SITES_READ ? mp->end - a : SITES_READ;
 
@@ -277,6 +295,11 @@ int cpuport_table__read_sites_fd(struct cpuport_table *t, int fd)
 bad:
 	cpuport_sites__free(s);
 	return ret;
+}
+
+void sites_set_min(struct cpuport_sites *s, uint64_t bytes)
+{
+	s->min_bytes = bytes;
 }
 
 bool sites_skippable(const struct cpuport_sites *s, uint64_t a, size_t len)
