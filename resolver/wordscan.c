@@ -38,24 +38,37 @@ void wordscan_init(struct wordscan *f, const uint64_t *sorted, size_t n)
 		f->g[k] = f->g[0];
 }
 
+/* blocks of 8 words; K granules compared (a constant, so the compiler vectorises each case) */
+#define BLOCKS(K)                                                                          \
+	for (; i + 8 <= n; i += 8) {                                                       \
+		uint64_t hit = 0;                                                          \
+		for (size_t k = 0; k < (K); k++)                                           \
+			for (size_t j = 0; j < 8; j++)                                     \
+				hit |= (w[i + j] >> GRANULE_SHIFT) == f->g[k];             \
+		if (hit)                                                                   \
+			return i;                                                          \
+	}                                                                                  \
+	return i
+
 __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
 size_t wordscan_next(const uint64_t *w, size_t n, const struct wordscan *f)
 {
 	size_t i = 0;
 
-	for (; i + 8 <= n; i += 8) {
-		uint64_t hit = 0;
+	switch (f->n) {
+	case 1: BLOCKS(1);
+	case 2: BLOCKS(2);
+	case 3: case 4: BLOCKS(4);	/* padded with g[0]: extra compares are harmless */
+	case 0:
+		for (; i + 8 <= n; i += 8) {
+			uint64_t hit = 0;
 
-		if (f->n) {
-			for (size_t k = 0; k < WORDSCAN_GRANULES; k++)
-				for (size_t j = 0; j < 8; j++)
-					hit |= (w[i + j] >> GRANULE_SHIFT) == f->g[k];
-		} else {
 			for (size_t j = 0; j < 8; j++)
 				hit |= w[i + j] - f->lo <= f->span;
+			if (hit)
+				return i;
 		}
-		if (hit)
-			break;
+		return i;
+	default: BLOCKS(WORDSCAN_GRANULES);
 	}
-	return i;
 }
