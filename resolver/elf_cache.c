@@ -159,9 +159,10 @@ const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, 
 	ctx->elf_cache = e;
 found:
 	close(fd);
-	if (debug_root && !e->debug_tried) {
+	if (debug_root && !e->debug_tried) {	/* the dump (scan.c) */
 		e->debug_tried = true;
 		elf_info_debug_from(ctx, &e->info, debug_root);
+		elf_dynsym_bloom_build(&e->info);	/* for scan_find_definer(); the restore has no use for it */
 	}
 	*err = 0;
 	return &e->info;

@@ -525,7 +525,6 @@ out:
  */
 void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info)
 {
-	elf_dynsym_bloom_build(info);
 	if (!info->syms)
 		load_debug_symbols(ctx, info, "");
 	if (!info->syms && info->dynsyms_by_value) {	/* the cache sorted them already */
