@@ -35,7 +35,16 @@ void report_check(struct restore *r, FILE *f, bool json, int verdict)
 		}
 	}
 	if (json)
-		fprintf(f, "],\"threads\":%zu}\n", img->n_threads);
+		fprintf(f, "]");
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k; k++) {
+		if (!(*k)->report)
+			continue;
+		if (json)
+			fprintf(f, ",\"%s\":", (*k)->name);	/* kind names are identifiers */
+		(*k)->report(r, f, json);
+	}
+	if (json)
+		fprintf(f, ",\"threads\":%zu}\n", img->n_threads);
 	else
 		fprintf(f, "%u slots change, %u stay, %u bind lazily; verdict: %s\n", r->st.patched, r->st.unchanged,
 			r->st.unbound, verdict ? "REFUSE (see messages above)" : "restore would succeed");

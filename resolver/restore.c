@@ -72,6 +72,9 @@ static int plan_records(struct restore *r)
 
 		ret = k && k->plan ? k->plan(r, i) : 0;
 	}
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+		if ((*k)->plan_all)
+			ret = (*k)->plan_all(r);
 	return ret;
 }
 
