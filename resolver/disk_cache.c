@@ -11,7 +11,7 @@
  *    or to us and nobody else can write them; never followed through links;
  *  - its header names the same kind and format version;
  *  - its build-id is the one read again from the file now (file_id_of), and
- *    the file's device, inode, size and mtime are the ones recorded;
+ *    the file's device, inode, size, mtime and ctime are the ones recorded;
  *  - its length is exact and its checksum holds.
  * The caller still checks the payload's own structure (indices in range).
  * Entries are written to an unnamed O_TMPFILE (or a temporary name) and
@@ -29,7 +29,7 @@
 
 #include "internal.h"
 
-#define DISK_CACHE_MAGIC "CPCACHE2"
+#define DISK_CACHE_MAGIC "CPCACHE3"
 #define MAX_ENTRY (256u << 20)
 
 struct disk_cache_hdr {
@@ -40,6 +40,7 @@ struct disk_cache_hdr {
 	uint8_t build_id[64];
 	uint64_t dev, ino, size;
 	int64_t mtime_ns;
+	int64_t ctime_ns;	/* cannot be set by a user: a reused inode with a forged mtime still differs */
 	uint64_t len;		/* payload bytes after the header */
 	uint64_t sum;		/* disk_cache_sum() of the payload */
 };
@@ -186,6 +187,7 @@ static void fill_hdr(struct disk_cache_hdr *h, const char *kind, uint32_t versio
 	h->ino = id->st.st_ino;
 	h->size = id->st.st_size;
 	h->mtime_ns = (int64_t)id->st.st_mtim.tv_sec * 1000000000 + id->st.st_mtim.tv_nsec;
+	h->ctime_ns = (int64_t)id->st.st_ctim.tv_sec * 1000000000 + id->st.st_ctim.tv_nsec;
 }
 
 int disk_cache_get(struct cpuport_ctx *ctx, const char *kind, uint32_t version, const struct file_id *id,

@@ -247,6 +247,49 @@ static void stale_entry_ignored(void **state)
 
 }
 
+/*
+ * Rewritten in place with its mtime put back (same inode, size and build-id:
+ * what a user can do to a file of theirs): the ctime still tells.
+ */
+static void rewritten_with_old_mtime_ignored(void **state)
+{
+	char lib[256], *out;
+	struct stat st;
+	struct timespec ts[2];
+	unsigned long off = 0, idx;
+	uint64_t v;
+	int fd, status;
+
+	(void)state;
+	rm_rf(cache);
+	snprintf(lib, sizeof(lib), "%s/librewritten.so", work);
+	copy_lib(lib);
+	check_through_cache(lib);	/* stored */
+	assert_int_equal(stat(lib, &st), 0);
+	out = unit_run(&status, "readelf -SW '%s' | sed -n 's/.* \\.dynsym *DYNSYM *[0-9a-f]* \\([0-9a-f]*\\) .*/\\1/p'", lib);
+	assert_non_null(out);
+	off = strtoul(out, NULL, 16);
+	free(out);
+	assert_true(off > 0);
+	/* a defined function's entry (readelf's index) */
+	out = unit_run(&status, "readelf --dyn-syms -W '%s' | awk '$7 != \"UND\" && $4 == \"FUNC\" {print $1 + 0; exit}'",
+		       lib);
+	assert_non_null(out);
+	idx = strtoul(out, NULL, 10);
+	free(out);
+	assert_true(idx > 0);
+	sleep(1);	/* a ctime the old one cannot equal, even on a coarse clock */
+	fd = open(lib, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &v, 8, off + 24 * idx + 8), 8);	/* its st_value */
+	v += 0x40;
+	assert_int_equal(pwrite(fd, &v, 8, off + 24 * idx + 8), 8);
+	close(fd);
+	ts[0] = st.st_atim, ts[1] = st.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, lib, ts, 0), 0);
+	check_through_cache(lib);	/* the new value, not the entry's */
+}
+
 /* a flipped byte anywhere, a truncated entry: ignored */
 static void corrupt_entry_ignored(void **state)
 {
@@ -426,6 +469,7 @@ int main(void)
 		cmocka_unit_test(file_id_matches_libelf),
 		cmocka_unit_test(cached_equals_uncached),
 		cmocka_unit_test(stale_entry_ignored),
+		cmocka_unit_test(rewritten_with_old_mtime_ignored),
 		cmocka_unit_test(corrupt_entry_ignored),
 		cmocka_unit_test(forged_entry_ignored),
 		cmocka_unit_test(untrusted_entry_ignored),
