@@ -50,6 +50,8 @@ struct cpuport_sites {
 	size_t n_sites, cap_sites;
 	bool overflow;		/* too many sites: no file (a full scan at restore) */
 	uint64_t min_bytes;	/* less private writable memory than this: not worth it (-ENODATA) */
+	uint64_t *sps;		/* the threads' stack pointers (the image's): stacks are not scanned */
+	size_t n_sps;
 };
 
 struct sites_hdr {
@@ -98,6 +100,14 @@ int cpuport_sites__new(const struct cpuport_table *t, struct cpuport_sites **out
 		return ret;
 	}
 	s->min_bytes = SITES_MIN_BYTES;
+	s->sps = calloc(t->img->n_threads + 1, sizeof(*s->sps));
+	if (!s->sps) {
+		cpuport_sites__free(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->img->n_threads; i++)
+		if (t->img->threads[i]->has_sp)
+			s->sps[s->n_sps++] = t->img->threads[i]->sp;
 	*out = s;
 	return 0;
 }
@@ -107,6 +117,7 @@ void cpuport_sites__free(struct cpuport_sites *s)
 	if (!s)
 		return;
 	free(s->cand);
+	free(s->sps);
 	free(s->ranges);
 	free(s->sites);
 	free(s);
@@ -174,7 +185,24 @@ static int scan_words(struct cpuport_sites *s, const struct wordscan *f, uint64_
 	return 0;
 }
 
-/* Every private writable mapping (stacks too: the restore applies its own rules), read whole or up to a failure. */
+/* As the restore's scan (pointers.c) leaves stacks to the thread hazards, so does this one. */
+static bool is_stack(const struct cpuport_sites *s, const struct proc_map *m)
+{
+	if (m->path && (!strcmp(m->path, "[stack]") || !strncmp(m->path, "[v", 2)))
+		return true;
+	for (size_t t = 0; t < s->n_sps; t++)
+		if (s->sps[t] >= m->start && s->sps[t] < m->end)
+			return true;
+	return false;
+}
+
+/* the mappings the restore's scan reads: private, writable, not a stack; and not huge */
+static bool scanned(const struct cpuport_sites *s, const struct proc_map *m)
+{
+	return m->perms[1] == 'w' && m->perms[3] == 'p' && m->end - m->start <= SITES_MAX_MAP && !is_stack(s, m);
+}
+
+/* Those mappings, read whole or up to a failure (what is not read stays uncovered: scanned at restore). */
 int sites_scan(struct cpuport_sites *s, const struct pview *v)
 {
 	uint64_t *buf;
@@ -185,8 +213,7 @@ int sites_scan(struct cpuport_sites *s, const struct pview *v)
 
 	s->n_ranges = s->n_sites = 0;
 	for (size_t m = 0; m < v->n_maps; m++)
-		if (v->maps[m].perms[1] == 'w' && v->maps[m].perms[3] == 'p' &&
-		    v->maps[m].end - v->maps[m].start <= SITES_MAX_MAP)
+		if (scanned(s, &v->maps[m]))
 			total += v->maps[m].end - v->maps[m].start;
 	if (total < s->min_bytes)
 		return -ENODATA;
@@ -199,8 +226,8 @@ int sites_scan(struct cpuport_sites *s, const struct pview *v)
 	for (size_t m = 0; m < v->n_maps && !ret; m++) {
 		const struct proc_map *mp = &v->maps[m];
 
-		if (mp->perms[1] != 'w' || mp->perms[3] != 'p' || mp->end - mp->start > SITES_MAX_MAP)
-			continue;	/* uncovered: scanned at restore */
+		if (!scanned(s, mp))
+			continue;	/* uncovered: scanned at restore if the restore scans it at all */
 		for (uint64_t a = mp->start; a < mp->end && !ret;) {
 			size_t len = mp->end - a < SITES_READ ? mp->end - a : SITES_READ;
 
