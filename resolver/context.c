@@ -128,6 +128,7 @@ void cpuport_ctx__free(struct cpuport_ctx *ctx)
 	answer_cache_free(ctx);
 	free(ctx->helper_path);
 	free(ctx->root);
+	disk_cache_close(ctx);
 	free(ctx->cache_dir);
 	free(ctx);
 }

@@ -166,6 +166,37 @@ static int kind_dir(const struct cpuport_ctx *ctx, const char *kind, bool create
 	return kfd;
 }
 
+/* <dir>/<kind>, opened and checked once per context (a dup the caller closes); -errno otherwise */
+static int kind_fd(struct cpuport_ctx *ctx, const char *kind, bool create)
+{
+	size_t i, free_slot = ARRAY_SIZE(ctx->cache_kinds);
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(ctx->cache_kinds); i++) {
+		if (ctx->cache_kinds[i].kind[0] && !strcmp(ctx->cache_kinds[i].kind, kind))
+			return fcntl(ctx->cache_kinds[i].fd, F_DUPFD_CLOEXEC, 0);
+		if (!ctx->cache_kinds[i].kind[0] && free_slot == ARRAY_SIZE(ctx->cache_kinds))
+			free_slot = i;
+	}
+	fd = kind_dir(ctx, kind, create);
+	if (fd >= 0 && free_slot < ARRAY_SIZE(ctx->cache_kinds)) {
+		snprintf(ctx->cache_kinds[free_slot].kind, sizeof(ctx->cache_kinds[free_slot].kind), "%s", kind);
+		ctx->cache_kinds[free_slot].fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (ctx->cache_kinds[free_slot].fd < 0)
+			ctx->cache_kinds[free_slot].kind[0] = 0;
+	}
+	return fd;
+}
+
+void disk_cache_close(struct cpuport_ctx *ctx)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ctx->cache_kinds); i++)
+		if (ctx->cache_kinds[i].kind[0]) {
+			close(ctx->cache_kinds[i].fd);
+			ctx->cache_kinds[i].kind[0] = 0;
+		}
+}
+
 static void entry_name(const struct file_id *id, char *buf, size_t size)
 {
 	size_t pos = 0;
@@ -203,7 +234,7 @@ int disk_cache_get(struct cpuport_ctx *ctx, const char *kind, uint32_t version, 
 	*len = 0;
 	if (!id->build_id_len)
 		return -ENOENT;
-	kfd = kind_dir(ctx, kind, false);
+	kfd = kind_fd(ctx, kind, false);
 	if (kfd < 0)
 		return -ENOENT;
 	entry_name(id, name, sizeof(name));
@@ -262,7 +293,7 @@ int disk_cache_put(struct cpuport_ctx *ctx, const char *kind, uint32_t version, 
 
 	if (!id->build_id_len || len > MAX_ENTRY - sizeof(h))
 		return -EINVAL;
-	kfd = kind_dir(ctx, kind, true);
+	kfd = kind_fd(ctx, kind, true);
 	if (kfd < 0)
 		return kfd;
 	entry_name(id, name, sizeof(name));

@@ -133,6 +133,7 @@ struct cpuport_ctx {
 	char *root;		/* check: where the files are ("" for /) */
 	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
 	char *cache_dir;			/* disk_cache.c: NULL = no on-disk cache */
+	struct { char kind[16]; int fd; } cache_kinds[4];	/* disk_cache.c: <dir>/<kind> opened and checked once */
 	struct answer_cache *answers;		/* answer_cache.c */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
@@ -352,6 +353,7 @@ int disk_cache_get(struct cpuport_ctx *ctx, const char *kind, uint32_t version, 
 int disk_cache_put(struct cpuport_ctx *ctx, const char *kind, uint32_t version, const struct file_id *id,
 		   const void *data, size_t len);
 uint64_t disk_cache_sum(const void *p, size_t n);
+void disk_cache_close(struct cpuport_ctx *ctx);
 
 /* ---- elf_blob.c: a parsed file (before debug symbols) as a flat, checked blob ---- */
 #define ELF_BLOB_VERSION 1
