@@ -50,7 +50,10 @@ void wordscan_init(struct wordscan *f, const uint64_t *sorted, size_t n)
 	}                                                                                  \
 	return i
 
+/* GCC: one clone per vector width, picked at load (IFUNC); clang (the fuzz build) vectorises by itself */
+#if defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default"), optimize("tree-vectorize")))
+#endif
 size_t wordscan_next(const uint64_t *w, size_t n, const struct wordscan *f)
 {
 	size_t i = 0;
