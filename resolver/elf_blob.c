@@ -210,7 +210,9 @@ int elf_info_from_blob(const void *blob, size_t len, struct elf_info *info)
 	d = (const void *)(r + h.n_relocs);
 	s = d + h.n_dynsyms;
 	/* the blob's tables are copied into the arena: aligned, and owned by @info */
-	strs = arena_memdup(&info->arena, s + h.n_syms, h.str_len + 1);
+	strs = arena_alloc(&info->arena, h.str_len + 1);	/* zeroed: "" for an empty table */
+	if (strs)
+		memcpy((char *)strs, s + h.n_syms, h.str_len);
 	info->relocs = arena_alloc(&info->arena, (h.n_relocs + 1) * sizeof(*info->relocs));
 	if (!strs || !info->relocs) {
 		ret = -ENOMEM;
