@@ -152,8 +152,6 @@ static void cpuport_plugin_fini(int stage, int ret)
 		pr_err("%d of %d processes with a cpuport image never reached cpuport's restore hook (another "
 		       "plugin hid it) and run without re-selection\n", images_expected - images_handled,
 		       images_expected);
-	if (stage == CR_PLUGIN_STAGE__DUMP)
-		sites_finish(!ret);	/* before criu resumes or kills the frozen tree */
 	images_expected = images_handled = 0;
 	cpuport_ctx__free(ctx);
 	ctx = NULL;
@@ -165,6 +163,29 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/*
+ * Where copied pointers may need re-pointing (ptr_sites.c), for processes
+ * with enough memory for it to matter: read once here, so that a restore
+ * reads only those chunks.  Here, in criu's thread, not on a worker beside
+ * criu's page dump: criu setns()es into the tree's mount namespace later,
+ * which the kernel refuses to a multi-threaded process (EINVAL).
+ */
+static void record_sites(const struct cpuport_table *t, int pid)
+{
+	struct cpuport_sites *s = NULL;
+	uint64_t t0 = mono_ns();
+	int ret = cpuport_sites__new(t, &s);
+
+	ret = ret ?: cpuport_sites__scan(s, pid);
+	ret = ret ?: image_write_sites(s, cpuport_table__nspid(t));
+	if (!ret)
+		pr_info("pid %d: copied-pointer sites found in %.2f ms\n", pid, (mono_ns() - t0) / 1e6);
+	else if (ret != -ENODATA)	/* -ENODATA: little memory, the restore's own scan is cheap */
+		pr_warn("pid %d: no copied-pointer sites stored (%s): its restore reads all its memory\n", pid,
+			strerror(-ret));
+	cpuport_sites__free(s);
 }
 
 int cpuport_plugin_checkpoint_devices(int pid)
@@ -189,8 +210,7 @@ int cpuport_plugin_checkpoint_devices(int pid)
 			"objects (%u relocations) in %.2f ms (scan %.2f, image %.2f ms)\n", pid, st.slots, st.bound,
 			st.states, st.threads, st.objects, st.relocs, (st.scan_ns + mono_ns() - t0) / 1e6,
 			st.scan_ns / 1e6, (mono_ns() - t0) / 1e6);
-		if (sites_queue(t, pid, cpuport_table__nspid(t)))
-			pr_warn("pid %d: cannot look for copied-pointer sites: its restore reads all its memory\n", pid);
+		record_sites(t, pid);
 	}
 	cpuport_table__free(t);
 	return ret ? -1 : -ENOTSUP;

@@ -25,9 +25,4 @@ int image_write_sites(const struct cpuport_sites *s, pid_t id);
 /* attach them to @t: 0, -ENOENT (none), -EINVAL (not for this image: ignored) */
 int image_read_sites(struct cpuport_table *t, pid_t id);
 
-/* sites_worker.c: the dump's sites, looked for on a worker thread while criu dumps the pages */
-int sites_queue(const struct cpuport_table *t, pid_t pid, pid_t id);
-/* wait for the worker; @write: store what it found (a failed dump stores nothing) */
-void sites_finish(bool write);
-
 #endif

@@ -423,6 +423,7 @@ struct cpuport_table {
 	struct arena arena;
 	Cpuport__Image *img;
 	struct cpuport_sites *sites;	/* ptr_sites.c: from the dump, checked against img; NULL: none */
+	uint64_t writable_bytes;	/* scan.c: private writable memory seen at dump (not in the image) */
 };
 struct cpuport_table *table_new(void);
 /* object index containing @addr in the table, or -1 */

@@ -50,6 +50,7 @@ struct cpuport_sites {
 	size_t n_sites, cap_sites;
 	bool overflow;		/* too many sites: no file (a full scan at restore) */
 	uint64_t min_bytes;	/* less private writable memory than this: not worth it (-ENODATA) */
+	uint64_t writable_hint;	/* the scan's count of private writable bytes: below min_bytes, nothing to do */
 	uint64_t *sps;		/* the threads' stack pointers (the image's): stacks are not scanned */
 	size_t n_sps;
 };
@@ -100,6 +101,7 @@ int cpuport_sites__new(const struct cpuport_table *t, struct cpuport_sites **out
 		return ret;
 	}
 	s->min_bytes = SITES_MIN_BYTES;
+	s->writable_hint = t->writable_bytes ? t->writable_bytes : UINT64_MAX;	/* unknown: look */
 	s->sps = calloc(t->img->n_threads + 1, sizeof(*s->sps));
 	if (!s->sps) {
 		cpuport_sites__free(s);
@@ -248,8 +250,11 @@ int sites_scan(struct cpuport_sites *s, const struct pview *v)
 int cpuport_sites__scan(struct cpuport_sites *s, pid_t pid)
 {
 	struct pview v;
-	int ret = pview_proc_open(&v, pid, false);
+	int ret;
 
+	if (s->writable_hint < s->min_bytes)	/* small: not even the maps are read */
+		return -ENODATA;
+	ret = pview_proc_open(&v, pid, false);
 	if (ret)
 		return ret;
 	ret = sites_scan(s, &v);

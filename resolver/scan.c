@@ -509,6 +509,8 @@ int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table 
 
 		if (m->path && m->path[0] == '/' && m->off == 0 && m->ino)
 			ret = add_object(&s, m);
+		if (m->perms[1] == 'w' && m->perms[3] == 'p')	/* for ptr_sites.c: worth looking? */
+			s.t->writable_bytes += m->end - m->start;
 	}
 	if (ret)
 		goto out;
