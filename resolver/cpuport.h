@@ -191,7 +191,7 @@ CPUPORT_API pid_t cpuport_image_key(pid_t pid);
  * re-point, so that the restore reads those chunks only.  A hint checked
  * against the image: a sites file that does not match is refused (-EINVAL)
  * and the restore scans all memory, as without one.
- *   cpuport_sites__new(table): what to look for (no ctx: usable on a thread)
+ *   cpuport_sites__new(table): what to look for (needs no context)
  *   cpuport_sites__scan(s, pid): look (the process must stay stopped)
  *   cpuport_table__read_sites_fd(table, fd): attach a stored one to a table
  */

@@ -2,9 +2,10 @@
 /*
  * Copied-pointer sites: at dump, every word of the process's private
  * writable memory that holds a value a restore may re-point (the value a
- * recorded slot was bound to), found while criu dumps the pages anyway (the
- * plugin runs this on a worker thread from CHECKPOINT_DEVICES to its fini,
- * when the process is still frozen).  Stored beside the image as
+ * recorded slot was bound to), found once at dump (the plugin, in
+ * CHECKPOINT_DEVICES, the process frozen; in criu's own thread: a second
+ * thread would make criu's later setns() into a mount namespace fail) for
+ * processes with 64 MiB or more of it.  Stored beside the image as
  * cpuport-<id>.sites; at restore the copied-pointer scan then reads only
  * the WRITE_MAX chunks that hold a site, plus whatever the dump did not read
  * whole, instead of gigabytes: criu restores memory as it dumped it, so a
