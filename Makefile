@@ -109,6 +109,9 @@ $(PLUGIN): $(PLUGIN_OBJS) $(PLUGIN_LIB) plugin/cpuport_plugin.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(PLUGIN_SAN) $(LDFLAGS) -Wl,--version-script=plugin/cpuport_plugin.map -o $@ \
 		$(PLUGIN_OBJS) $(PLUGIN_LIB) $(filter-out -lcapstone,$(DEPS_LIBS))
+	@! nm -D --undefined-only $@ | grep -w 'cs_[a-z_]*' || \
+		{ echo "$@ calls capstone functions resolver/capstone_lazy.c does not define: add them there" >&2; \
+		  rm -f $@; exit 1; }
 
 $(CLI): resolver/cli.c $(LIB)
 	@mkdir -p $(dir $@)
