@@ -91,6 +91,7 @@ struct cpuport_ctx *cpuport_ctx__new(const struct cpuport_ctx_opts *opts)
 	cache = getenv("CPUPORT_CACHE_DIR") ?: "/var/cache/cpuport";
 	if (*cache && strcmp(cache, "off"))
 		ctx->cache_dir = strdup(cache);
+	ctx->unmask = OPT(opts, unmask, false);
 	if (!ctx->helper_path || !ctx->root) {
 		ret = -ENOMEM;
 		goto err;

@@ -19,7 +19,7 @@ struct blob_hdr {
 	uint8_t is_exec, is_pie, bind_now, syms_from_debug, has_symtab, syms_fallback, pad[2];
 	uint8_t build_id[64];
 	uint64_t build_id_len;
-	uint64_t pltgot, dynamic, plt_start, plt_end;
+	uint64_t pltgot, dynamic, eh_frame_hdr, plt_start, plt_end;
 	struct elf_segment segs[16];
 	uint64_t n_segs, n_relocs, relocs_seen, n_dynsyms, n_syms, str_len;
 	char glibc_version[16];
@@ -38,6 +38,12 @@ struct blob_sym {
 };
 
 _Static_assert(sizeof(((struct elf_info *)0)->segs) == sizeof(((struct blob_hdr *)0)->segs), "segments");
+/*
+ * Every field elf_info_parse() sets must be in the blob, or a cached parse
+ * differs from a fresh one: a new field of struct elf_info fails here until
+ * it is carried (blob_hdr, both directions, ELF_BLOB_VERSION + 1).
+ */
+_Static_assert(sizeof(struct elf_info) == 904, "struct elf_info changed: carry the new field in elf_blob.c");
 
 /* string table under construction: offsets of the strings added */
 struct strtab {
@@ -101,6 +107,7 @@ int elf_info_to_blob(const struct elf_info *info, void **blob, size_t *len)
 	memcpy(h.build_id, info->build_id, sizeof(h.build_id));
 	h.build_id_len = info->build_id_len;
 	h.pltgot = info->pltgot, h.dynamic = info->dynamic, h.plt_start = info->plt_start, h.plt_end = info->plt_end;
+	h.eh_frame_hdr = info->eh_frame_hdr;
 	memcpy(h.segs, info->segs, sizeof(h.segs));
 	h.n_segs = info->n_segs, h.n_relocs = info->n_relocs, h.relocs_seen = info->relocs_seen;
 	h.n_dynsyms = info->n_dynsyms, h.n_syms = info->syms ? info->n_syms : 0;
@@ -259,6 +266,7 @@ int elf_info_from_blob(const void *blob, size_t len, struct elf_info *info)
 	memcpy(info->build_id, h.build_id, sizeof(info->build_id));
 	info->build_id_len = h.build_id_len;
 	info->pltgot = h.pltgot, info->dynamic = h.dynamic, info->plt_start = h.plt_start, info->plt_end = h.plt_end;
+	info->eh_frame_hdr = h.eh_frame_hdr;
 	memcpy(info->segs, h.segs, sizeof(info->segs));
 	info->n_segs = h.n_segs;
 	memcpy(info->glibc_version, h.glibc_version, sizeof(info->glibc_version));

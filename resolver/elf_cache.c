@@ -73,7 +73,7 @@ static int load(struct cpuport_ctx *ctx, int fd, const char *path, struct elf_in
  * cache like any file; its names move into @info.  What load_debug_symbols()
  * reads from it, as elf_info_parse() reads a .symtab.
  */
-bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, const char *path)
+bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, int fd)
 {
 	struct elf_info d;
 	struct file_id id;
@@ -81,12 +81,9 @@ bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, const char
 	void *blob = NULL;
 	size_t len;
 	bool ok = false;
-	int fd, ret = -ENOENT;
+	int ret = -ENOENT;
 
 	if (!ctx || !ctx->cache_dir)	/* elf_info_load() without a context */
-		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
 		return false;
 	if (file_id_of(fd, &id) || id.build_id_len != info->build_id_len ||
 	    memcmp(id.build_id, info->build_id, id.build_id_len))
@@ -120,7 +117,6 @@ bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, const char
 	arena_adopt(&info->arena, &d.arena);
 	ok = true;
 out:
-	close(fd);
 	return ok;
 }
 
@@ -159,13 +155,20 @@ const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, 
 	ctx->elf_cache = e;
 found:
 	close(fd);
-	if (debug_root && !e->debug_tried) {	/* the dump (scan.c) */
+	if (debug_root && !e->debug_tried) {
 		e->debug_tried = true;
 		elf_info_debug_from(ctx, &e->info, debug_root);
-		elf_dynsym_bloom_build(&e->info);	/* for scan_find_definer(); the restore has no use for it */
 	}
 	*err = 0;
 	return &e->info;
+}
+
+/* The dump's name filter for @info (scan_find_definer()); the restore has no use for it. */
+void elf_cache_want_filter(struct cpuport_ctx *ctx, const struct elf_info *info)
+{
+	for (struct elf_cache_entry *e = ctx->elf_cache; e; e = e->next)
+		if (&e->info == info && !e->info.dynsym_bloom)
+			elf_dynsym_bloom_build(&e->info);
 }
 
 void elf_cache_free(struct cpuport_ctx *ctx)

@@ -130,6 +130,7 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	o->elf = elf_cache_get(s->ctx, open_path, s->v->root, &ret);
 	if (!o->elf)
 		return ret == -ENOMEM ? ret : 0;	/* not an ELF object (locale archive, data file) */
+	elf_cache_want_filter(s->ctx, o->elf);	/* for scan_find_definer() */
 	base = m->start - elf_first_load_vaddr(o->elf);
 	if (!loaded_at(s->v, m, o->elf, base) || known_object(s, m, base))
 		return 0;	/* mapped as data, not loaded */
@@ -481,6 +482,17 @@ static int add_process(struct scan *s)
 	if (s->v->ops->comm)
 		s->v->ops->comm(s->v->arg, comm, sizeof(comm));
 	p->comm = arena_strdup(&s->t->arena, comm);
+	{
+		char tun[TUNABLES_MAX];
+		/* what glibc read at the process's start: its initial environment */
+		int ret = s->v->as_recorded ? -ENOENT : proc_env(s->v->pid, "GLIBC_TUNABLES", tun, sizeof(tun));
+
+		if (!ret && !(p->glibc_tunables = arena_strdup(&s->t->arena, tun)))
+			return -ENOMEM;
+		if (ret && ret != -ENOENT)
+			log_warn(s->ctx, "pid %d: cannot read its GLIBC_TUNABLES (%s): restore re-selects without them\n",
+				 s->v->pid, strerror(-ret));
+	}
 	s->t->img->proc = p;
 	return 0;
 }

@@ -57,6 +57,7 @@ static void same_info(const struct elf_info *a, const struct elf_info *b)
 	assert_memory_equal(a->build_id, b->build_id, sizeof(a->build_id));
 	assert_int_equal(a->pltgot, b->pltgot);
 	assert_int_equal(a->dynamic, b->dynamic);
+	assert_int_equal(a->eh_frame_hdr, b->eh_frame_hdr);
 	assert_int_equal(a->plt_start, b->plt_start);
 	assert_int_equal(a->plt_end, b->plt_end);
 	assert_int_equal(a->n_segs, b->n_segs);
