@@ -104,10 +104,15 @@ $(B)/libcpuport-plugin.a: $(PLUGIN_LIB_OBJS)
 	$(AR) rcs $@ $^
 
 # Only CR_PLUGIN_DESC is exported (version script); criu provides print_on_level & co.
+# Not linked with libcapstone: resolver/capstone_lazy.c loads it on first use (criu runs that
+# decode nothing do not pay for loading it).
 $(PLUGIN): $(PLUGIN_OBJS) $(PLUGIN_LIB) plugin/cpuport_plugin.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(PLUGIN_SAN) $(LDFLAGS) -Wl,--version-script=plugin/cpuport_plugin.map -o $@ \
-		$(PLUGIN_OBJS) $(PLUGIN_LIB) $(DEPS_LIBS)
+		$(PLUGIN_OBJS) $(PLUGIN_LIB) $(filter-out -lcapstone,$(DEPS_LIBS))
+	@! nm -D --undefined-only $@ | grep -w 'cs_[a-z_]*' || \
+		{ echo "$@ calls capstone functions resolver/capstone_lazy.c does not define: add them there" >&2; \
+		  rm -f $@; exit 1; }
 
 $(CLI): resolver/cli.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -231,6 +231,29 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/*
+ * Where copied pointers may need re-pointing (ptr_sites.c), for processes
+ * with enough memory for it to matter: read once here, so that a restore
+ * reads only those chunks.  Here, in criu's thread, not on a worker beside
+ * criu's page dump: criu setns()es into the tree's mount namespace later,
+ * which the kernel refuses to a multi-threaded process (EINVAL).
+ */
+static void record_sites(const struct cpuport_table *t, int pid)
+{
+	struct cpuport_sites *s = NULL;
+	uint64_t t0 = mono_ns();
+	int ret = cpuport_sites__new(t, &s);
+
+	ret = ret ?: cpuport_sites__scan(s, pid);
+	ret = ret ?: image_write_sites(s, cpuport_table__nspid(t));
+	if (!ret)
+		pr_info("pid %d: copied-pointer sites found in %.2f ms\n", pid, (mono_ns() - t0) / 1e6);
+	else if (ret != -ENODATA)	/* -ENODATA: little memory, the restore's own scan is cheap */
+		pr_warn("pid %d: no copied-pointer sites stored (%s): its restore reads all its memory\n", pid,
+			strerror(-ret));
+	cpuport_sites__free(s);
+}
+
 int cpuport_plugin_checkpoint_devices(int pid)
 {
 	struct cpuport_table *t = NULL;
@@ -253,6 +276,7 @@ int cpuport_plugin_checkpoint_devices(int pid)
 			"objects (%u relocations) in %.2f ms (scan %.2f, image %.2f ms)\n", pid, st.slots, st.bound,
 			st.states, st.threads, st.objects, st.relocs, (st.scan_ns + mono_ns() - t0) / 1e6,
 			st.scan_ns / 1e6, (mono_ns() - t0) / 1e6);
+		record_sites(t, pid);
 	}
 	cpuport_table__free(t);
 	return ret ? -1 : -ENOTSUP;
@@ -343,6 +367,10 @@ int cpuport_plugin_resume_devices_late(int pid)
 		fail_closed(pid, "its cpuport image is unreadable or corrupt: re-dump with the plugin");
 		return -ENOTSUP;
 	}
+	ret = image_read_sites(t, id);
+	if (ret && ret != -ENOENT)
+		pr_warn("pid %d: copied-pointer sites ignored (%s): reading all its memory instead\n", pid,
+			ret == -EINVAL ? "they do not match its cpuport image" : strerror(-ret));
 	ret = cpuport_restore(ctx, pid, t, &st);
 	cpuport_table__free(t);
 	if (ret) {

@@ -78,3 +78,38 @@ int image_count(void)
 	closedir(d);
 	return n;
 }
+
+int image_write_sites(const struct cpuport_sites *s, pid_t id)
+{
+	char name[64];
+	int dir = criu_get_image_dir(), fd, ret;
+
+	snprintf(name, sizeof(name), CPUPORT_SITES_FMT, id);
+	if (dir < 0)
+		return -ENOTDIR;
+	fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	ret = cpuport_sites__write_fd(s, fd);
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (ret)
+		unlinkat(dir, name, 0);	/* a restore without it scans all memory */
+	return ret;
+}
+
+int image_read_sites(struct cpuport_table *t, pid_t id)
+{
+	char name[64];
+	int dir = criu_get_image_dir(), fd, ret;
+
+	snprintf(name, sizeof(name), CPUPORT_SITES_FMT, id);
+	if (dir < 0)
+		return -ENOTDIR;
+	fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = cpuport_table__read_sites_fd(t, fd);
+	close(fd);
+	return ret;
+}

@@ -72,6 +72,20 @@ void **arena_vec_push(struct arena *a, void ***vec, size_t *n, size_t *cap)
 	return &(*vec)[(*n)++];
 }
 
+/* @dst takes over everything allocated from @src (which is left empty). */
+void arena_adopt(struct arena *dst, struct arena *src)
+{
+	struct arena_chunk *c = src->head;
+
+	if (!c)
+		return;
+	while (c->next)
+		c = c->next;
+	c->next = dst->head;
+	dst->head = src->head;
+	src->head = NULL;
+}
+
 void arena_free(struct arena *a)
 {
 	struct arena_chunk *c = a->head, *next;

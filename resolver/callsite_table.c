@@ -26,6 +26,7 @@ void cpuport_table__free(struct cpuport_table *table)
 {
 	if (!table)
 		return;
+	cpuport_sites__free(table->sites);
 	arena_free(&table->arena);
 	free(table);
 }

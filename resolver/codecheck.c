@@ -47,10 +47,11 @@ bool runs_on_target(struct restore *r, uint64_t addr, uint64_t len, struct feats
 /* How messages name the CPU re-selection is for. */
 const char *target_label(const struct restore *r)
 {
-	const struct cpu_desc *t = &r->ctx->target;
+	struct cpu_desc *t = &r->ctx->target;
 
 	if (!r->ctx->target_is_host)
 		return t->name;
+	cpu_desc_names(t);
 	return t->codename[0] ? t->codename : t->brand[0] ? t->brand : "this host";
 }
 

@@ -71,7 +71,7 @@ static unsigned int parse_faults(struct cpuport_ctx *ctx, const char *spec)
 struct cpuport_ctx *cpuport_ctx__new(const struct cpuport_ctx_opts *opts)
 {
 	struct cpuport_ctx *ctx;
-	const char *target, *helper;
+	const char *target, *helper, *cache;
 	int ret;
 
 	if (!opts_valid(opts)) {
@@ -88,6 +88,9 @@ struct cpuport_ctx *cpuport_ctx__new(const struct cpuport_ctx_opts *opts)
 	helper = OPT(opts, helper_path, NULL) ?: CPUPORT_HELPER_PATH;
 	ctx->helper_path = strdup(helper);
 	ctx->root = strdup(OPT(opts, root, NULL) ?: "");
+	cache = getenv("CPUPORT_CACHE_DIR") ?: "/var/cache/cpuport";
+	if (*cache && strcmp(cache, "off"))
+		ctx->cache_dir = strdup(cache);
 	ctx->unmask = OPT(opts, unmask, false);
 	if (!ctx->helper_path || !ctx->root) {
 		ret = -ENOMEM;
@@ -126,5 +129,7 @@ void cpuport_ctx__free(struct cpuport_ctx *ctx)
 	answer_cache_free(ctx);
 	free(ctx->helper_path);
 	free(ctx->root);
+	disk_cache_close(ctx);
+	free(ctx->cache_dir);
 	free(ctx);
 }

@@ -223,7 +223,6 @@ static void identify(struct cpu_desc *d, struct cpu_raw_data_t *raw)
 int cpu_desc_host(struct cpu_desc *d)
 {
 	static const uint32_t subleaves[][2] = { { 7, 0 }, { 7, 1 }, { 0xd, 0 }, { 0xd, 1 } };
-	struct cpu_raw_data_t raw;
 	uint32_t a, b, c, dx, max, maxext;
 
 	memset(d, 0, sizeof(*d));
@@ -255,9 +254,24 @@ int cpu_desc_host(struct cpu_desc *d)
 		d->xcr0 = (uint64_t)hi << 32 | lo;
 	}
 	decode_features(d, true);
+	d->names_pending = true;	/* libcpuid's names: cpu_desc_names(), when a message or image needs them */
+	return 0;
+}
+
+/*
+ * Vendor, brand, codename, family/model/stepping of the host from libcpuid:
+ * about 0.5 ms of CPUID exits in a VM, and needed only for the dump's image
+ * and for messages, so not at every restore.  Nothing is decided by them.
+ */
+void cpu_desc_names(struct cpu_desc *d)
+{
+	struct cpu_raw_data_t raw;
+
+	if (!d->names_pending)
+		return;
+	d->names_pending = false;
 	if (cpuid_get_raw_data(&raw) == 0)
 		identify(d, &raw);
-	return 0;
 }
 
 static int desc_from_model(const char *name, struct cpu_desc *out)

@@ -191,6 +191,23 @@ struct cpuport_table_stats {
  */
 CPUPORT_API pid_t cpuport_image_key(pid_t pid);
 
+/*
+ * Copied-pointer sites (ptr_sites.c): at dump, the words of a stopped
+ * process's private writable memory that hold a value its restore may
+ * re-point, so that the restore reads those chunks only.  A hint checked
+ * against the image: a sites file that does not match is refused (-EINVAL)
+ * and the restore scans all memory, as without one.
+ *   cpuport_sites__new(table): what to look for (needs no context)
+ *   cpuport_sites__scan(s, pid): look (the process must stay stopped)
+ *   cpuport_table__read_sites_fd(table, fd): attach a stored one to a table
+ */
+struct cpuport_sites;
+CPUPORT_API int cpuport_sites__new(const struct cpuport_table *table, struct cpuport_sites **out);
+CPUPORT_API int cpuport_sites__scan(struct cpuport_sites *s, pid_t pid);
+CPUPORT_API int cpuport_sites__write_fd(const struct cpuport_sites *s, int fd);
+CPUPORT_API void cpuport_sites__free(struct cpuport_sites *s);
+CPUPORT_API int cpuport_table__read_sites_fd(struct cpuport_table *table, int fd);
+
 /**
  * cpuport_table__stats() - counts for summary lines.
  * @stats: its sz set (CPUPORT_OPTS(cpuport_table_stats, st)); filled up to sz.

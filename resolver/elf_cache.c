@@ -3,9 +3,13 @@
  * Parsed ELF files, shared for a context's lifetime (one CRIU dump or
  * restore): a tree of processes maps the same libc, ld.so and libraries,
  * so each file is read once.  Keyed by what identifies a file's contents:
- * device, inode, size and modification time.
+ * device, inode, size and modification time.  Across runs, through the
+ * on-disk cache (disk_cache.c, elf_blob.c).
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -21,14 +25,113 @@ struct elf_cache_entry {
 	struct elf_info info;
 };
 
+/*
+ * Through the on-disk cache (disk_cache.c) when the file has a build-id: an
+ * entry checked against the file now, or the file parsed and stored.  What
+ * does not come from the file (debug-file names) is looked up every time.
+ */
+static int load(struct cpuport_ctx *ctx, int fd, const char *path, struct elf_info *info)
+{
+	struct file_id id;
+	char self[64];
+	struct stat st;
+	void *blob = NULL;
+	size_t len;
+	int ret;
+
+	if (!ctx->cache_dir || file_id_of(fd, &id))
+		return elf_info_load(ctx, path, info);
+	if (!disk_cache_get(ctx, "elf", ELF_BLOB_VERSION, &id, &blob, &len)) {
+		ret = elf_info_from_blob(blob, len, info);
+		free(blob);
+		if (!ret && info->build_id_len == id.build_id_len &&
+		    !memcmp(info->build_id, id.build_id, id.build_id_len)) {
+			elf_info_finish(ctx, info);
+			return 0;
+		}
+		if (!ret)
+			elf_info_free(info);
+		log_debug(ctx, "cache: entry for %s does not hold together: parsing the file\n", path);
+	}
+	/* the very file @fd is open on, not whatever @path names by now */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	ret = elf_info_parse(ctx, self, info);
+	if (ret)
+		return elf_info_load(ctx, path, info);	/* no /proc: as without a cache */
+	if (info->build_id_len == id.build_id_len && !memcmp(info->build_id, id.build_id, id.build_id_len) &&
+	    !fstat(fd, &st) && st.st_size == id.st.st_size && st.st_mtim.tv_sec == id.st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == id.st.st_mtim.tv_nsec && !elf_info_to_blob(info, &blob, &len)) {
+		disk_cache_put(ctx, "elf", ELF_BLOB_VERSION, &id, blob, len);
+		free(blob);
+	}
+	elf_info_finish(ctx, info);
+	return 0;
+}
+
+/*
+ * A debug file (same build-id) parsed for its .symtab, through the disk
+ * cache like any file; its names move into @info.  What load_debug_symbols()
+ * reads from it, as elf_info_parse() reads a .symtab.
+ */
+bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, int fd)
+{
+	struct elf_info d;
+	struct file_id id;
+	char self[64];
+	void *blob = NULL;
+	size_t len;
+	bool ok = false;
+	int ret = -ENOENT;
+
+	if (!ctx || !ctx->cache_dir)	/* elf_info_load() without a context */
+		return false;
+	if (file_id_of(fd, &id) || id.build_id_len != info->build_id_len ||
+	    memcmp(id.build_id, info->build_id, id.build_id_len))
+		goto out;
+	if (!disk_cache_get(ctx, "elfdebug", ELF_BLOB_VERSION, &id, &blob, &len)) {
+		ret = elf_info_from_blob(blob, len, &d);
+		free(blob);
+		blob = NULL;
+		if (!ret && (!d.has_symtab || d.build_id_len != id.build_id_len ||
+			     memcmp(d.build_id, id.build_id, id.build_id_len))) {
+			elf_info_free(&d);
+			ret = -EINVAL;
+		}
+	}
+	if (ret) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		ret = elf_info_parse(ctx, self, &d);
+		if (ret)
+			goto out;
+		if (!d.has_symtab) {
+			elf_info_free(&d);
+			goto out;
+		}
+		if (!elf_info_to_blob(&d, &blob, &len))
+			disk_cache_put(ctx, "elfdebug", ELF_BLOB_VERSION, &id, blob, len);
+		free(blob);
+	}
+	info->syms = d.syms;
+	info->n_syms = d.n_syms;
+	info->syms_from_debug = true;
+	arena_adopt(&info->arena, &d.arena);
+	ok = true;
+out:
+	return ok;
+}
+
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err)
 {
 	struct elf_cache_entry *e;
 	struct stat st;
+	int fd;
 
-	if (stat(path, &st)) {
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
 		*err = -errno;
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	for (e = ctx->elf_cache; e; e = e->next)
@@ -37,11 +140,13 @@ const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, 
 			goto found;
 	e = calloc(1, sizeof(*e));
 	if (!e) {
+		close(fd);
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = elf_info_load(ctx, path, &e->info);
+	*err = load(ctx, fd, path, &e->info);
 	if (*err) {
+		close(fd);
 		free(e);
 		return NULL;
 	}
@@ -49,12 +154,21 @@ const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, 
 	e->next = ctx->elf_cache;
 	ctx->elf_cache = e;
 found:
+	close(fd);
 	if (debug_root && !e->debug_tried) {
 		e->debug_tried = true;
 		elf_info_debug_from(ctx, &e->info, debug_root);
 	}
 	*err = 0;
 	return &e->info;
+}
+
+/* The dump's name filter for @info (scan_find_definer()); the restore has no use for it. */
+void elf_cache_want_filter(struct cpuport_ctx *ctx, const struct elf_info *info)
+{
+	for (struct elf_cache_entry *e = ctx->elf_cache; e; e = e->next)
+		if (&e->info == info && !e->info.dynsym_bloom)
+			elf_dynsym_bloom_build(&e->info);
 }
 
 void elf_cache_free(struct cpuport_ctx *ctx)

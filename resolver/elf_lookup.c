@@ -38,6 +38,42 @@ const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char
 	return fallback;
 }
 
+uint64_t elf_name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 0x100000001b3ULL;
+	return h ^ h >> 31;
+}
+
+/* two bits per name in a filter of ~16 bits per symbol: a miss is certain, a hit is checked by the lookup */
+void elf_dynsym_bloom_build(struct elf_info *info)
+{
+	size_t words = 1;
+
+	while (words * 64 < info->n_dynsyms * 16)
+		words *= 2;
+	info->dynsym_bloom = arena_alloc(&info->arena, words * sizeof(uint64_t));
+	info->dynsym_bloom_words = info->dynsym_bloom ? words : 0;
+	for (size_t i = 0; info->dynsym_bloom && i < info->n_dynsyms; i++) {
+		uint64_t h = elf_name_hash(info->dynsyms[i].name), bits = words * 64;
+
+		info->dynsym_bloom[(h % bits) / 64] |= 1ULL << (h % 64);
+		info->dynsym_bloom[((h >> 32) % bits) / 64] |= 1ULL << ((h >> 32) % 64);
+	}
+}
+
+bool elf_dynsym_maybe(const struct elf_info *info, uint64_t h)
+{
+	uint64_t bits = info->dynsym_bloom_words * 64;
+
+	if (!bits)
+		return true;
+	return (info->dynsym_bloom[(h % bits) / 64] >> (h % 64) & 1) &&
+	       (info->dynsym_bloom[((h >> 32) % bits) / 64] >> ((h >> 32) % 64) & 1);
+}
+
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr)
 {
 	size_t lo = 0, hi = info->n_syms;

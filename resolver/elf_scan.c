@@ -473,6 +473,10 @@ static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, c
 	fd = open_in_root(ctx, root, path);
 	if (fd < 0)
 		return;
+	if (elf_debug_cached(ctx, info, fd)) {	/* parsed before: from the disk cache */
+		close(fd);
+		return;
+	}
 	elf = elf_from_fd(&fd);
 	if (!elf)
 		return;
@@ -484,7 +488,7 @@ static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, c
 	close(fd);
 }
 
-int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
 {
 	struct versions v = { 0 };
 	Elf_Scn *scn = NULL, *gnu_debugdata = NULL;
@@ -568,17 +572,51 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 	}
 	if (info->n_relocs)	/* sorted for elf_reloc_at() */
 		qsort(info->relocs, info->n_relocs, sizeof(*info->relocs), cmp_reloc);
-	if (!info->syms) {	/* last resort for names: the dynamic symbols */
-		info->syms = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*info->syms));
-		info->n_syms = info->syms ? info->n_dynsyms : 0;
-		qsort(info->syms, info->n_syms, sizeof(*info->syms), cmp_by_value);
-	}
 	ret = 0;
 out:
 	elf_end(elf);
 	close(fd);
 	if (ret)
 		elf_info_free(info);
+	return ret;
+}
+
+/*
+ * What does not come from the file itself: names from the host's debug file
+ * (found by build-id) when the file has none, else the dynamic symbols.
+ */
+void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info)
+{
+	(void)ctx;	/* debug files: elf_info_debug_from(), in the root the process sees */
+	if (!info->syms && info->dynsyms_by_value) {	/* the cache sorted them already */
+		info->syms = info->dynsyms_by_value;
+		info->n_syms = info->n_dynsyms_by_value;
+	} else if (!info->syms) {	/* last resort for names: the dynamic symbols */
+		info->syms = elf_dynsyms_by_value(info);
+		info->n_syms = info->syms ? info->n_dynsyms : 0;
+	}
+}
+
+void elf_syms_sort_by_value(struct elf_symbol *s, size_t n)
+{
+	qsort(s, n, sizeof(*s), cmp_by_value);
+}
+
+struct elf_symbol *elf_dynsyms_by_value(struct elf_info *info)
+{
+	struct elf_symbol *s = arena_memdup(&info->arena, info->dynsyms, info->n_dynsyms * sizeof(*s));
+
+	if (s)
+		qsort(s, info->n_dynsyms, sizeof(*s), cmp_by_value);
+	return s;
+}
+
+int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+{
+	int ret = elf_info_parse(ctx, path, info);
+
+	if (!ret)
+		elf_info_finish(ctx, info);
 	return ret;
 }
 

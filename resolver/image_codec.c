@@ -21,10 +21,18 @@
 #define MAX_IMAGE_SIZE (64u << 20)
 #define MAX_DECODED (256u << 20)
 
-int cpu_desc_to_image(struct arena *a, const struct cpu_desc *d, Cpuport__Cpu **out)
+int cpu_desc_to_image(struct arena *a, const struct cpu_desc *desc, Cpuport__Cpu **out)
 {
 	Cpuport__Cpu *c = arena_alloc(a, sizeof(*c));
+	struct cpu_desc named;
+	const struct cpu_desc *d = desc;
 	size_t nf = 0;
+
+	if (desc->names_pending) {
+		named = *desc;
+		cpu_desc_names(&named);
+		d = &named;
+	}
 
 	if (!c)
 		return -ENOMEM;

@@ -30,6 +30,7 @@ void *arena_alloc(struct arena *a, size_t size);		/* zeroed; NULL on ENOMEM */
 char *arena_strdup(struct arena *a, const char *s);
 void *arena_memdup(struct arena *a, const void *p, size_t size);
 void arena_free(struct arena *a);
+void arena_adopt(struct arena *dst, struct arena *src);
 /* Grow *vec (of pointers) by one slot; returns the slot or NULL. */
 void **arena_vec_push(struct arena *a, void ***vec, size_t *n, size_t *cap);
 ProtobufCAllocator *arena_pb_allocator(struct arena *a, ProtobufCAllocator *out);
@@ -86,11 +87,13 @@ struct cpu_desc {
 	struct featset feat;
 	struct cpuid_regs raw[CPU_MAX_LEAVES];
 	size_t n_raw;
+	bool names_pending;	/* host: vendor..stepping not read yet (cpu_desc_names) */
 };
 
 const char *feature_name(enum feature f);
 int feature_by_name(const char *name);				/* -1 if unknown */
 int cpu_desc_host(struct cpu_desc *d);				/* 0 / -ENODEV */
+void cpu_desc_names(struct cpu_desc *d);			/* fill vendor..stepping if still pending */
 int cpu_desc_target(const char *spec, const struct cpu_desc *host, struct cpu_desc *out);
 int cpu_desc_from_image(const Cpuport__Cpu *c, struct cpu_desc *out);
 int cpu_desc_to_image(struct arena *a, const struct cpu_desc *d, Cpuport__Cpu **out);
@@ -141,6 +144,8 @@ struct cpuport_ctx {
 	unsigned int helper_timeout_ms;
 	char *root;		/* check: where the files are ("" for /) */
 	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
+	char *cache_dir;			/* disk_cache.c: NULL = no on-disk cache */
+	struct { char kind[16]; int fd; } cache_kinds[4];	/* disk_cache.c: <dir>/<kind> opened and checked once */
 	struct answer_cache *answers;		/* answer_cache.c */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
@@ -312,15 +317,30 @@ struct elf_info {
 	size_t n_syms;
 	bool syms_from_debug;
 	bool has_symtab;		/* the file has its own .symtab */
+	uint64_t *dynsym_bloom;		/* one bit per name hash: "certainly not defined here" */
+	size_t dynsym_bloom_words;	/* power of two; 0: no filter */
+	struct elf_symbol *dynsyms_by_value;	/* from the cache: the fallback names, already sorted */
+	size_t n_dynsyms_by_value;
 	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
 };
 
 /* 0, -ENOENT (cannot open), -ENOEXEC (not x86-64 ELF), -ENOMEM */
 int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
+/* elf_info_load in two steps: what the file itself says (cacheable), then names from a debug file */
+int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
+void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info);
+/* the dynamic symbols sorted by value (the fallback names), in @info's arena; NULL on ENOMEM */
+struct elf_symbol *elf_dynsyms_by_value(struct elf_info *info);
+void elf_syms_sort_by_value(struct elf_symbol *s, size_t n);
 /* Names from the debug file under @root (e.g. /proc/PID/root) when the host has none. */
 void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const char *root);
 void elf_info_free(struct elf_info *info);
 const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char *name, const char *version);
+/* a name's hash for elf_dynsym_maybe(): computed once, tested against every object */
+uint64_t elf_name_hash(const char *name);
+/* false: @info certainly defines no dynamic symbol of that name (elf_dynsym_find would return NULL) */
+bool elf_dynsym_maybe(const struct elf_info *info, uint64_t hash);
+void elf_dynsym_bloom_build(struct elf_info *info);
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr);
 const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name);
 uint64_t elf_first_load_vaddr(const struct elf_info *info);
@@ -348,6 +368,52 @@ struct elf_cache_entry;
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err);
 void elf_cache_free(struct cpuport_ctx *ctx);
+void elf_cache_want_filter(struct cpuport_ctx *ctx, const struct elf_info *info);
+/* names from the debug file open on @fd (not closed) through the disk cache; false: do it without */
+bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, int fd);
+
+/* ---- disk_cache.c: facts about files on disk, keyed by build-id (+ kind), checked ---- */
+#include <sys/stat.h>
+struct file_id {
+	struct stat st;
+	uint8_t build_id[64];
+	size_t build_id_len;
+};
+/* fstat + the GNU build-id read again from @fd's program headers: 0, -ENOEXEC, -ENODATA (none) */
+int file_id_of(int fd, struct file_id *id);
+/* 0 + malloc'ed *data (the caller frees), or -ENOENT: absent, stale, damaged or untrusted */
+int disk_cache_get(struct cpuport_ctx *ctx, const char *kind, uint32_t version, const struct file_id *id,
+		   void **data, size_t *len);
+int disk_cache_put(struct cpuport_ctx *ctx, const char *kind, uint32_t version, const struct file_id *id,
+		   const void *data, size_t len);
+uint64_t disk_cache_sum(const void *p, size_t n);
+void disk_cache_close(struct cpuport_ctx *ctx);
+
+/* ---- elf_blob.c: a parsed file (before debug symbols) as a flat, checked blob ---- */
+#define ELF_BLOB_VERSION 2
+int elf_info_to_blob(const struct elf_info *info, void **blob, size_t *len);
+/* 0, or -EINVAL when anything in it is out of range or out of order (then @info is empty) */
+int elf_info_from_blob(const void *blob, size_t len, struct elf_info *info);
+
+/* ---- wordscan.c: a few values among many words, at memory speed ---- */
+#define WORDSCAN_GRANULES 8
+struct wordscan {
+	uint64_t g[WORDSCAN_GRANULES];	/* 2 MiB granules of the values; n = 0: [lo, lo + span] */
+	size_t n;
+	uint64_t lo, span;
+};
+void wordscan_init(struct wordscan *f, const uint64_t *sorted, size_t n);	/* n > 0 */
+/* start of the first block of 8 words of @w that may hold one of the values (or the tail), <= @n */
+size_t wordscan_next(const uint64_t *w, size_t n, const struct wordscan *f);
+
+/* ---- ptr_sites.c: where copied-pointer candidates lie, found at dump ---- */
+struct cpuport_sites;
+/* a chunk [a, a + len) the dump read whole and found no candidate in: the restore's scan may skip it */
+bool sites_skippable(const struct cpuport_sites *s, uint64_t a, size_t len);
+struct pview;
+/* -ENODATA: less private writable memory than worth it (64 MiB; sites_set_min for tests) */
+int sites_scan(struct cpuport_sites *s, const struct pview *v);
+void sites_set_min(struct cpuport_sites *s, uint64_t bytes);
 
 /* ---- answer_cache.c: the helper's answers, shared by a restore's processes ---- */
 enum answer_kind { ANS_CALL = 1, ANS_READ, ANS_PTR, ANS_RTLD };
@@ -399,6 +465,8 @@ extern const char *const glibc_libc_tuning_syms[];
 struct cpuport_table {
 	struct arena arena;
 	Cpuport__Image *img;
+	struct cpuport_sites *sites;	/* ptr_sites.c: from the dump, checked against img; NULL: none */
+	uint64_t writable_bytes;	/* scan.c: private writable memory seen at dump (not in the image) */
 };
 struct cpuport_table *table_new(void);
 /* object index containing @addr in the table, or -1 */

@@ -118,7 +118,13 @@ static int plan(struct restore *r)
 int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct pview *t,
 		    struct cpuport_restore_stats *stats)
 {
-	struct restore r = { .ctx = ctx, .img = img, .pid = pid, .tgt = t };
+	return restore_with_sites(ctx, img, NULL, pid, t, stats);
+}
+
+int restore_with_sites(struct cpuport_ctx *ctx, const Cpuport__Image *img, const struct cpuport_sites *sites,
+		       pid_t pid, struct pview *t, struct cpuport_restore_stats *stats)
+{
+	struct restore r = { .ctx = ctx, .img = img, .pid = pid, .tgt = t, .sites = sites };
 	uint64_t t0 = now_ns(), t1;
 	int ret;
 
@@ -160,7 +166,7 @@ int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_tab
 		log_err(ctx, "pid %d: cannot open its memory for writing: %s\n", pid, strerror(-ret));
 		return set_errno(ret);
 	}
-	ret = restore_through(ctx, table->img, pid, &t, stats);
+	ret = restore_with_sites(ctx, table->img, table->sites, pid, &t, stats);
 	pview_close(&t);
 	return set_errno(ret);
 }

@@ -56,6 +56,7 @@ struct restore {
 	size_t n_writes;
 	struct cpuport_restore_stats st;
 	int interp;
+	const struct cpuport_sites *sites;	/* the dump's copied-pointer sites (ptr_sites.c), or NULL */
 	uint32_t cache_context;	/* answer cache: this process's privilege context and helper input; 0: none */
 };
 
@@ -67,6 +68,9 @@ struct repoint {
 	bool ambiguous;
 };
 
+/* restore.c: as restore_through, with the dump's copied-pointer sites (checked against @img) */
+int restore_with_sites(struct cpuport_ctx *ctx, const Cpuport__Image *img, const struct cpuport_sites *sites,
+		       pid_t pid, struct pview *t, struct cpuport_restore_stats *stats);
 /* restore.c: plan (and, with @stats, apply) through @t; for tests and the public entry points */
 int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pid, struct pview *t,
 		    struct cpuport_restore_stats *stats);

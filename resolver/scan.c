@@ -130,6 +130,7 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	o->elf = elf_cache_get(s->ctx, open_path, s->v->root, &ret);
 	if (!o->elf)
 		return ret == -ENOMEM ? ret : 0;	/* not an ELF object (locale archive, data file) */
+	elf_cache_want_filter(s->ctx, o->elf);	/* for scan_find_definer() */
 	base = m->start - elf_first_load_vaddr(o->elf);
 	if (!loaded_at(s->v, m, o->elf, base) || known_object(s, m, base))
 		return 0;	/* mapped as data, not loaded */
@@ -222,7 +223,12 @@ static int cmp_link_order(const void *a, const void *b)
 /* The object that defines @sym first in link order, as the dynamic linker finds it; -1 if none. */
 int scan_find_definer(const struct scan *s, const char *sym, const char *ver, const struct elf_symbol **def)
 {
+	uint64_t h = elf_name_hash(sym);
+
+	*def = NULL;
 	for (size_t i = 0; i < s->n_objs; i++) {
+		if (!elf_dynsym_maybe(s->objs[i].elf, h))	/* certainly not here */
+			continue;
 		*def = elf_dynsym_find(s->objs[i].elf, sym, ver);
 		if (*def)
 			return i;
@@ -515,6 +521,8 @@ int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table 
 
 		if (m->path && m->path[0] == '/' && m->off == 0 && m->ino)
 			ret = add_object(&s, m);
+		if (m->perms[1] == 'w' && m->perms[3] == 'p')	/* for ptr_sites.c: worth looking? */
+			s.t->writable_bytes += m->end - m->start;
 	}
 	if (ret)
 		goto out;

@@ -39,7 +39,7 @@ $(B)/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h)
 
 # Tests that need no root run again as nobody in `make unit` and `make test` (tests/unpriv.sh):
 # the restore side is tested on recorded processes, without root.
-UNPRIV_UNIT := $(addprefix build/unit/,test_restore test_selproto test_api)
+UNPRIV_UNIT := $(addprefix build/unit/,test_restore test_selproto test_api test_disk_cache test_ptr_sites test_lazy_load)
 UNPRIV_TESTS := $(addprefix tests/unpriv.sh:,$(UNPRIV_UNIT))
 
 unit-build: $(UNIT_BINS) fixtures

@@ -18,6 +18,7 @@ from collections import defaultdict
 
 OUT, TOP = sys.argv[1], sys.argv[2]
 GOAL_RATIO, GOAL_TPUT, GOAL_SCAN, GOAL_RSS_MIB = 1.05, 0.97, 1e6, 16
+GOAL_REPEAT, GOAL_HEAP = 1.02, 1.10
 
 raw = defaultdict(list)  # (section, workload, mode, key) -> [(rep, value)]
 with open(os.path.join(OUT, "raw.tsv")) as f:
@@ -99,7 +100,7 @@ def logs(pattern):
 
 
 res = {"host": {}, "overhead": [], "throughput": {}, "scan": {}, "memory": {}, "restore_split": [],
-       "goals": []}
+       "scale": [], "repeat": {}, "goals": []}
 
 
 def sh(cmd):
@@ -123,6 +124,9 @@ res["host"] = {
 
 
 def goal(name, value, target, op, unit=""):
+    if op == "report":  # reported, no target
+        res["goals"].append({"name": name, "value": value, "goal": "reported", "met": "reported"})
+        return
     met = None if value is None else (value <= target if op == "<=" else value >= target)
     shown = f"{target / 1e6:g} M" if target >= 1e5 else f"{target:g}"
     res["goals"].append({"name": name, "value": value, "goal": f"{op} {shown}{unit}", "met": met})
@@ -259,6 +263,57 @@ o = next(x for x in res["overhead"] if x["load"] == "tree")
 split_row("tree, same CPU", [x for x in (parse_restore(p) for p in logs("overhead-tree-plugin-*.restore")) if x],
           o["restore"]["with_ms"])
 
+# ---- 5. scale and repeated restores
+def ratio_of(sec, wl, mode, key, base="none"):
+    a, b = vals(sec, wl, mode, key), vals(sec, wl, base, key)
+    return (med(a) / med(b)) if a and b and med(b) else None
+
+
+SCALE = [("heap1024", "1 GiB written heap"), ("heap4096", "4 GiB written heap"),
+         ("procs50x8", "50 processes x 8 threads"), ("dlopen200", "200 dlopen()ed objects")]
+for wl, label in [(w, l) for w, l in SCALE] + [(k[1], k[1]) for k in raw if k[0] == "scale" and k[2] == "-"
+                                                and k[3] == "objects" and k[1] not in dict(SCALE)]:
+    if not vals("scale", wl, "-", "objects"):
+        continue
+    row = {"load": wl, "label": label, "objects": int(vals("scale", wl, "-", "objects")[0]),
+           "processes": int(vals("scale", wl, "-", "processes")[0]),
+           "threads": int(vals("scale", wl, "-", "threads")[0]),
+           "rss_mib": vals("scale", wl, "-", "rss_kb")[0] / 1024, "runs": len(vals("scale", wl, "none", "dump_us"))}
+    for phase, mode in (("dump", "plugin"), ("restore", "plugin"), ("restore_v2", "plugin-v2")):
+        key = "dump_us" if phase == "dump" else "restore_us"
+        w, wo = vals("scale", wl, mode, key), vals("scale", wl, "none", key)
+        row[phase] = {"with_ms": med(w) / 1e3 if w else None, "without_ms": med(wo) / 1e3 if wo else None,
+                      "ratio": ratio_of("scale", wl, mode, key),
+                      "cpu_ratio": ratio_of("scale", wl, mode, key.replace("_us", "_cpu_us"))}
+    rr = [x for x in (parse_restore(p) for p in logs(f"scale-{wl}-plugin-v2-*.restore")) if x]
+    row["restore_v2"]["plugin_ms"] = med([x["total"] for x in rr]) if rr else None
+    row["restore_v2"]["pointer_scan_ms"] = med([x.get("pointer scan", 0.0) for x in rr]) if rr else None
+    rs = [x for x in (parse_restore(p) for p in logs(f"scale-{wl}-plugin-[0-9]*.restore")) if x]
+    row["restore"]["plugin_ms"] = med([x["total"] for x in rs]) if rs else None
+    res["scale"].append(row)
+    if wl.startswith("heap"):
+        goal(f"dump time ratio, {label}", row["dump"]["ratio"], GOAL_HEAP, "<=")
+        worst = max((x for x in (row["restore"]["ratio"], row["restore_v2"]["ratio"]) if x is not None),
+                    default=None)
+        goal(f"restore time ratio, {label} (worst of same CPU and as on x86-64-v2)", worst, GOAL_HEAP, "<=")
+    else:
+        goal(f"dump time ratio, {label}", row["dump"]["ratio"], None, "report")
+        goal(f"restore time ratio, {label}", row["restore"]["ratio"], None, "report")
+        goal(f"restore time ratio, {label}, as on x86-64-v2", row["restore_v2"]["ratio"], None, "report")
+if vals("repeat", "python", "none", "restore_us"):
+    w, wo = vals("repeat", "python", "plugin", "restore_us"), vals("repeat", "python", "none", "restore_us")
+    rr = [x for x in (parse_restore(p) for p in logs("repeat-plugin-*.restore")) if x]
+    res["repeat"] = {"with_ms": med(w) / 1e3, "without_ms": med(wo) / 1e3,
+                     "ratio": med(w) / med(wo), "paired_ratio": paired_ratio(raw[("repeat", "python", "plugin",
+                                                                                  "restore_us")],
+                                                                              raw[("repeat", "python", "none",
+                                                                                   "restore_us")]),
+                     "cpu_ratio": ratio_of("repeat", "python", "plugin", "restore_cpu_us"),
+                     "plugin_ms": med([x["total"] for x in rr]) if rr else None,
+                     "plugin_parts_ms": {k: med([x.get(k, 0.0) for x in rr]) for k in PARTS} if rr else {},
+                     "runs": len(w)}
+    goal("repeated restore of one python3 checkpoint, time ratio", res["repeat"]["ratio"], GOAL_REPEAT, "<=")
+
 with open(os.path.join(OUT, "results.json"), "w") as f:
     json.dump(res, f, indent=1, default=str)
 
@@ -268,7 +323,7 @@ def ms(x):
 
 
 def ok(x):
-    return "n/a" if x is None else "met" if x else "**missed**"
+    return "n/a" if x is None else x if isinstance(x, str) else "met" if x else "**missed**"
 
 
 h = res["host"]
@@ -345,8 +400,33 @@ for row in res["restore_split"]:
         md.append(f"| {row['scenario']} (probe) | {row['probe_patched_slots']:.0f} | | {ms(p['total'])} | "
                   + " | ".join(ms(p[k]) for k in PARTS + ["other"]) + " |")
 md += ["", "\"other\": verifying every recorded object against the process's files (ELF and build-id), "
-       "planning and building the helper's request: the part of the total the summary line does not name.", "",
-       "## Goals", "", "| goal | value | target | |", "|---|---:|---|---|"]
+       "planning and building the helper's request: the part of the total the summary line does not name."]
+if res["scale"]:
+    md += ["", "## 5. Scale: criu with the plugin vs without (medians, interleaved)", "",
+           "Restored as here (same CPU: no variant changes, no pointer scan) and, the same checkpoint again, as on "
+           "x86-64-v2 (variants change: every private writable word is checked for copied pointers).", "",
+           "| load | objects | procs | threads | RSS | dump (without -> with) | ratio | restore | ratio | "
+           "restore as x86-64-v2 | ratio | pointer scan |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for o in res["scale"]:
+        def cell(d):
+            if d["ratio"] is None:
+                return "- | -"
+            return f"{ms(d['without_ms'])} -> {ms(d['with_ms'])} ms | **{d['ratio']:.3f}**"
+        md.append(f"| {o['label']} | {o['objects']} | {o['processes']} | {o['threads']} | {o['rss_mib']:.0f} MiB "
+                  f"| {cell(o['dump'])} | {cell(o['restore'])} | {cell(o['restore_v2'])} "
+                  f"| {ms(o['restore_v2']['pointer_scan_ms'])} ms |")
+    md += ["", f"{res['scale'][0]['runs']} runs per mode; \"pointer scan\": the plugin's own figure, summed over "
+           "the processes of one restore."]
+if res["repeat"]:
+    rp = res["repeat"]
+    md += ["", "## 6. Repeated restore: one python3 checkpoint restored again and again", "",
+           f"{rp['runs']} restores per mode, interleaved: criu restore **{ms(rp['without_ms'])} ms** without the "
+           f"plugin, **{ms(rp['with_ms'])} ms** with it: ratio **{rp['ratio']:.3f}** (paired "
+           f"{rp['paired_ratio']:.3f}, CPU {rp['cpu_ratio']:.3f}); the plugin's own time "
+           f"{ms(rp['plugin_ms'])} ms (" + ", ".join(f"{k} {ms(v)}" for k, v in rp["plugin_parts_ms"].items())
+           + " ms)."]
+md += ["", "## Goals", "", "| goal | value | target | |", "|---|---:|---|---|"]
 for g in res["goals"]:
     v = g["value"]
     vs = "-" if v is None else f"{v / 1e6:.2f} M" if v > 1e5 else f"{v:.3f}" if v < 10 else f"{v:.1f}"
@@ -373,10 +453,18 @@ with open(dat + "-split.dat", "w") as f:
                 p = row[key]
                 name = SHORT.get(row["scenario"], row["scenario"]) + src
                 f.write(f"\"{name}\" " + " ".join(f"{p[k]:.3f}" for k in PARTS + ["other"]) + "\n")
+with open(dat + "-scale.dat", "w") as f:
+    for o in res["scale"]:
+        f.write(f"\"{o['load']}\" " + " ".join(f"{o[k]['ratio']:.4f}" if o[k]["ratio"] else "NaN"
+                                              for k in ("dump", "restore", "restore_v2")) + "\n")
+    if res["repeat"]:
+        f.write(f"\"repeat\\npython3\" NaN {res['repeat']['ratio']:.4f} NaN\n")
+    if not res["scale"] and not res["repeat"]:
+        f.write("\"none\" 0 0 0\n")
 gp = f"""
-set terminal pngcairo size 1600,600 font ",10"
+set terminal pngcairo size 2200,600 font ",10"
 set output "{OUT}/chart.png"
-set multiplot layout 1,3 title "cpuport benchmarks: {h['cpu']}, {h['cpus']} CPUs, {h['date']} (medians)"
+set multiplot layout 1,4 title "cpuport benchmarks: {h['cpu']}, {h['cpus']} CPUs, {h['date']} (medians)"
 set bmargin 5
 set style data histograms
 set style fill solid 0.8 border -1
@@ -404,6 +492,12 @@ set key top left
 set xtics font ",8"
 plot "{dat}-split.dat" using 2:xtic(1) title "image", "" using 3 title "helper", "" using 4 title "pointer scan", \\
      "" using 5 title "writes", "" using 6 title "other (verify, plan)"
+set title "scale and repeated restore: with / without (goals: heap <= {GOAL_HEAP}, repeat <= {GOAL_REPEAT})"
+set style histogram clustered gap 1
+set xtics font ",8"
+plot "{dat}-scale.dat" using 2:xtic(1) title "dump", "" using 3 title "restore", "" using 4 title "restore as v2", \\
+     {GOAL_HEAP} with lines dt 2 lw 2 lc rgb "red" title "heap goal", \\
+     {GOAL_REPEAT} with lines dt 3 lw 2 lc rgb "dark-red" title "repeat goal"
 unset multiplot
 """
 with open(dat + ".gp", "w") as f:

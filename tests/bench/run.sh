@@ -11,7 +11,12 @@
 #  3. scan speed (relocations per CPU-second) and peak RSS (criu with/without,
 #     the helper); what loading the plugin and its init cost per criu run;
 #  4. where restore time goes (the plugin's summary line, and tests/bench/probe
-#     which runs the library's restore outside criu on a `criu restore -s` process).
+#     which runs the library's restore outside criu on a `criu restore -s` process);
+#  5. scale (BENCH_SCALE_RUNS interleaved runs, build/fixtures/scale): 1 GiB and
+#     4 GiB of written heap (restored as here and as on x86-64-v2, where the
+#     copied-pointer scan runs), 50 processes x 8 threads, 200 dlopen()ed
+#     objects; and a repeated restore: one python3 checkpoint restored again
+#     and again (as serverless platforms do), with the plugin vs without.
 #
 # Helpers built at run time: strbench.c (the throughput loop), tree.c (the
 # process tree), tcmd.c (timer, subreaper, dlopen timing), probe.c (linked
@@ -21,6 +26,7 @@
 # reported beside wall time.
 #
 # Settings (environment): BENCH_RUNS (21), BENCH_ROUNDS (2), BENCH_CYCLES (40),
+# BENCH_SCALE_RUNS (5), BENCH_HEAPS ("1024 4096", MiB),
 # BENCH_QUICK=1 (3 runs, 1 round of 3 cycles: checks the script, numbers are
 # not meaningful), BENCH_STEPS (a subset of the steps listed at the end; no
 # report), BENCH_TRACE=1 (timestamped trace), KEEP=1 (keep the work dir).
@@ -43,7 +49,9 @@ BENCH=$TOP/tests/bench
 OUTDIR=$TOP/build/bench
 RUNS=${BENCH_RUNS:-21}
 ROUNDS=${BENCH_ROUNDS:-2}
-if [ -n "${BENCH_QUICK:-}" ]; then RUNS=3 ROUNDS=1 BENCH_CYCLES=3; fi
+SCALE_RUNS=${BENCH_SCALE_RUNS:-5}
+HEAPS=${BENCH_HEAPS:-1024 4096}
+if [ -n "${BENCH_QUICK:-}" ]; then RUNS=3 ROUNDS=1 BENCH_CYCLES=3 SCALE_RUNS=1 HEAPS=${BENCH_HEAPS:-64}; fi
 PY=/usr/bin/python3
 MASK=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX2,-AVX,-AVX_Fast_Unaligned_Load,-ERMS,-FSRM
 TREE_N=20
@@ -71,6 +79,11 @@ DEPS_LIBS=$(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig:${PKG_CONFIG_PATH:-} \
 $CC -O2 -g -fno-builtin -Wall -Werror -o "$WORK/bin/strbench" "$BENCH/strbench.c"
 $CC -O2 -g -Wall -Werror -o "$WORK/bin/tree" "$BENCH/tree.c"
 cp "$OUTDIR/tcmd" "$WORK/bin/tcmd"
+cp "$FIX/scale" "$WORK/bin/scale"
+# cpuport's on-disk cache (facts about files, keyed by build-id): a private
+# one, empty at the start; the warm-up run of each load fills it
+export CPUPORT_CACHE_DIR=$WORK/cache
+mkdir -m 700 "$CPUPORT_CACHE_DIR"
 $CC -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/resolver" -I"$TOP/build" \
 	-o "$WORK/bin/probe" "$BENCH/probe.c" "$TOP/build/libcpuport.a" $DEPS_LIBS
 
@@ -382,8 +395,117 @@ PY
 	done
 }
 
+#
+# 5. Scale and repeated restores.
+#
+# start_scale OUT NPROCS ARGS...: the scale fixture, every process written a line
+start_scale() {
+	local out=$1 n=$2 i
+	shift 2
+	setsid "$WORK/bin/scale" "$out" "$@" </dev/null >/dev/null 2>&1 &
+	PID=$!
+	disown "$PID"
+	PIDS+=("$PID")
+	for i in $(seq 0 $((n - 1))); do
+		while [ ! -s "$out.$i" ]; do alive "$PID" || die "scale $* died"; sleep 0.05; done
+	done
+}
+# check_scale OUT PID NPROCS: every process keeps writing ok lines
+check_scale() {
+	local out=$1 pid=$2 n=$3 i f before last
+	alive "$pid" || die "restored scale load ($pid) died"
+	for i in $(seq 0 $((n - 1))); do
+		f=$out.$i
+		before=$(wc -l <"$f")
+		wait_lines "$f" $((before + 2))
+		last=$(tail -n1 "$f")
+		case $last in *" ok "*) ;; *) die "restored scale load: $f: $last" ;; esac
+	done
+	[ "$(tree_pids "$pid" | wc -l)" -eq "$n" ] || die "restored scale load has not $n processes"
+}
+
+# scale_case NAME NPROCS ARGS...: dump + restore with the plugin (restored as
+# here, then the same checkpoint again as on x86-64-v2) vs without
+scale_case() {
+	local name=$1 n=$2 rep mode order img dir out
+	shift 2
+	info "scale: $name ($SCALE_RUNS runs per mode, interleaved, + 1 warm-up)"
+	for rep in $(seq 0 "$SCALE_RUNS"); do
+		if [ $((rep % 2)) = 0 ]; then order="plugin none"; else order="none plugin"; fi
+		for mode in $order; do
+			out=$WORK/sc-$name-$mode-$rep.out img=$WORK/img-sc-$name-$mode-$rep
+			if [ $mode = plugin ]; then dir=$PLUG; else dir=$WORK/empty; fi
+			start_scale "$out" "$n" "$@"
+			if [ "$rep" = 0 ] && [ $mode = plugin ]; then
+				rec scale "$name" - 0 objects "$(count_objects "$PID")"
+				rec scale "$name" - 0 processes "$(tree_pids "$PID" | wc -l)"
+				rec scale "$name" - 0 threads "$(ls /proc/"$PID"/task | wc -l)"
+				rec scale "$name" - 0 rss_kb "$(awk '/^VmRSS/ {print $2}' /proc/"$PID"/status)"
+			fi
+			timed_dump "$PID" "$img" "$dir"
+			[ "$rep" = 0 ] || { rec scale "$name" $mode "$rep" dump_us "$T_US"
+				rec scale "$name" $mode "$rep" dump_cpu_us "$T_CPU"; }
+			timed_restore "$img" "$dir"
+			[ "$rep" = 0 ] || { rec scale "$name" $mode "$rep" restore_us "$T_US"
+				rec scale "$name" $mode "$rep" restore_cpu_us "$T_CPU"; }
+			check_scale "$out" "$PID" "$n"
+			kill_tree "$PID"
+			keep_log "$img/restore.log" "$LOGS/scale-$name-$mode-$rep.restore"
+			keep_log "$img/dump.log" "$LOGS/scale-$name-$mode-$rep.dump"
+			if [ $mode = plugin ]; then
+				CPUPORT_TARGET=x86-64-v2 timed_restore "$img" "$dir"
+				[ "$rep" = 0 ] || { rec scale "$name" plugin-v2 "$rep" restore_us "$T_US"
+					rec scale "$name" plugin-v2 "$rep" restore_cpu_us "$T_CPU"; }
+				check_scale "$out" "$PID" "$n"
+				kill_tree "$PID"
+				keep_log "$img/restore.log" "$LOGS/scale-$name-plugin-v2-$rep.restore"
+			fi
+			rm -rf "$img" "$out"*
+		done
+	done
+}
+
+scale() {
+	local mib i
+	for mib in $HEAPS; do scale_case "heap$mib" 1 heap "$mib" ptrs 1000; done
+	scale_case procs50x8 50 procs 50 threads 7
+	mkdir -p "$WORK/libs"
+	for i in $(seq -w 1 200); do
+		$CC -O2 -fPIC -shared -Wl,-soname,libscale$i.so -o "$WORK/libs/libscale$i.so" \
+			"$TOP/tests/fixtures/scale_lib.c"
+	done
+	scale_case dlopen200 1 libs "$WORK/libs"
+}
+
+# One checkpoint restored again and again: python3 dumped once with the
+# plugin and once without; the two restored alternately, RUNS times each.
+repeat() {
+	local rep mode order img out
+	local -A imgs outs
+	info "repeated restore: one python3 checkpoint restored $RUNS times per mode, interleaved (+ 1 warm-up)"
+	for mode in plugin none; do
+		outs[$mode]=$WORK/rp-$mode.out imgs[$mode]=$WORK/img-rp-$mode
+		start_load python "${outs[$mode]}"
+		if [ $mode = plugin ]; then timed_dump "$PID" "${imgs[$mode]}" "$PLUG"
+		else timed_dump "$PID" "${imgs[$mode]}" "$WORK/empty"; fi
+	done
+	for rep in $(seq 0 "$RUNS"); do
+		if [ $((rep % 2)) = 0 ]; then order="plugin none"; else order="none plugin"; fi
+		for mode in $order; do
+			img=${imgs[$mode]} out=${outs[$mode]}
+			if [ $mode = plugin ]; then timed_restore "$img" "$PLUG"
+			else timed_restore "$img" "$WORK/empty"; fi
+			[ "$rep" = 0 ] || { rec repeat python $mode "$rep" restore_us "$T_US"
+				rec repeat python $mode "$rep" restore_cpu_us "$T_CPU"; }
+			check_restored python "$out" "$PID"
+			kill_tree "$PID"
+			[ $mode = none ] || keep_log "$img/restore.log" "$LOGS/repeat-$mode-$rep.restore"
+		done
+	done
+}
+
 info "cpuport bench: $RUNS runs per mode, $ROUNDS throughput rounds; $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-STEPS=${BENCH_STEPS:-"overhead:fixture overhead:python overhead:tree throughput scan_speed fixed_costs restore_split"}
+STEPS=${BENCH_STEPS:-"overhead:fixture overhead:python overhead:tree throughput scan_speed fixed_costs restore_split repeat scale"}
 for step in $STEPS; do
 	t=$SECONDS
 	${step/:/ }

@@ -357,6 +357,7 @@ static inline int unit_cpus(struct cpu_desc *host, struct cpu_desc *all)
 {
 	if (cpu_desc_host(host))
 		return -1;
+	cpu_desc_names(host);	/* the names too (read lazily by the library) */
 	memset(all, 0, sizeof(*all));
 	for (int f = 0; f < F__COUNT; f++)
 		featset_set(&all->feat, f);

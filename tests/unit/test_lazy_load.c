@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * What the library loads or reads only when needed, to keep every criu run
+ * cheap, still gives the same answers when it is needed:
+ *  - the host's names (libcpuid) are read on first use: an image made from a
+ *    fresh host description names the vendor CPUID leaf 0 gives, and the
+ *    same brand as libcpuid read up front;
+ *  - capstone is dlopen()ed on the first cs_open() (capstone_lazy.c): the
+ *    ISA of known instruction bytes is decoded as before;
+ *  - the dump's "which object defines this symbol" skips objects whose name
+ *    filter says no: it never says no for a name the object defines.
+ */
+#include <cpuid.h>
+#include <dlfcn.h>
+#include <libcpuid/libcpuid.h>
+
+#include "unit.h"
+#include "internal.h"
+
+static void host_names_read_on_first_use(void **state)
+{
+	struct cpu_desc d;
+	struct arena a = { 0 };
+	Cpuport__Cpu *c;
+	struct cpu_raw_data_t raw;
+	struct cpu_id_t id;
+	uint32_t max, regs[3];
+	char vendor[13];
+
+	(void)state;
+	assert_int_equal(cpu_desc_host(&d), 0);
+	assert_true(d.names_pending);
+	assert_int_equal(d.vendor[0], 0);
+	__get_cpuid(0, &max, &regs[0], &regs[2], &regs[1]);	/* ebx, edx, ecx spell the vendor */
+	memcpy(vendor, regs, 12);
+	vendor[12] = 0;
+	assert_int_equal(cpu_desc_to_image(&a, &d, &c), 0);
+	assert_string_equal(c->vendor, vendor);
+	assert_int_equal(cpuid_get_raw_data(&raw), 0);
+	assert_int_equal(cpu_identify(&raw, &id), 0);
+	assert_string_equal(c->brand, id.brand_str);
+	assert_string_equal(c->codename, id.cpu_codename);
+	assert_true(d.names_pending);	/* @d itself is const there */
+	cpu_desc_names(&d);
+	assert_false(d.names_pending);
+	assert_string_equal(d.vendor, vendor);
+	arena_free(&a);
+}
+
+static void capstone_loaded_on_first_use(void **state)
+{
+	/* vaddps ymm0, ymm1, ymm2 ; andn eax, ebx, ecx ; ret */
+	static const uint8_t code[] = { 0xc5, 0xf4, 0x58, 0xc2, 0xc4, 0xe2, 0x60, 0xf2, 0xc1, 0xc3 };
+	struct featset need = { { 0 } };
+
+	(void)state;
+	assert_int_equal(isa_required(code, sizeof(code), 0x1000, &need), 0);
+	assert_true(featset_has(&need, F_AVX));
+	assert_true(featset_has(&need, F_BMI1));
+	assert_false(featset_has(&need, F_AVX512F));
+	assert_non_null(dlopen("libcapstone.so.4", RTLD_NOW | RTLD_NOLOAD));
+}
+
+static void dynsym_filter_keeps_every_name(void **state)
+{
+	static const char *const files[] = { "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2",
+					      "/lib/x86_64-linux-gnu/libm.so.6", "/usr/bin/python3" };
+	struct cpuport_ctx *ctx;
+	size_t absent = 0;
+
+	(void)state;
+	setenv("CPUPORT_CACHE_DIR", "off", 1);
+	ctx = cpuport_ctx__new(NULL);
+	assert_non_null(ctx);
+	for (size_t f = 0; f < ARRAY_SIZE(files); f++) {
+		int err;
+		const struct elf_info *e = elf_cache_get(ctx, files[f], "", &err);
+		char name[64];
+
+		assert_non_null(e);
+		assert_int_equal(e->dynsym_bloom_words, 0);	/* not for a restore */
+		elf_cache_want_filter(ctx, e);	/* as the dump does */
+		assert_true(e->dynsym_bloom_words > 0);
+		for (size_t i = 0; i < e->n_dynsyms; i++)
+			assert_true(elf_dynsym_maybe(e, elf_name_hash(e->dynsyms[i].name)));
+		for (int i = 0; i < 1000; i++) {	/* names nobody defines: the filter mostly knows */
+			snprintf(name, sizeof(name), "cpuport_no_such_symbol_%d", i);
+			assert_null(elf_dynsym_find(e, name, NULL));
+			absent += !elf_dynsym_maybe(e, elf_name_hash(name));
+		}
+	}
+	assert_true(absent > 3 * 1000 * ARRAY_SIZE(files) / 4);
+	cpuport_ctx__free(ctx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(host_names_read_on_first_use),
+		cmocka_unit_test(capstone_loaded_on_first_use),
+		cmocka_unit_test(dynsym_filter_keeps_every_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
