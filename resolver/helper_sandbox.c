@@ -35,48 +35,13 @@
 #include <unistd.h>
 
 #include "helper_sandbox.h"
+#include "internal.h"
 
 const char *const helper_sandbox_ns_names[SANDBOX_N_NS] = { "user", "mnt", "pid", "net", "ipc", "uts", "cgroup" };
 static const int ns_types[SANDBOX_N_NS] = { CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET,
 					    CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWCGROUP };
 
 #define MAX_GROUPS 65536
-
-static char *slurp(const char *path)
-{
-	size_t cap = 8192, n = 0;
-	char *buf = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r = 0;
-
-	if (!buf || fd < 0)
-		goto err;
-	while ((r = read(fd, buf + n, cap - n - 1)) > 0) {
-		n += r;
-		if (cap - n < 1024) {
-			char *nb = cap >= (16 << 20) ? NULL : realloc(buf, cap * 2);
-
-			if (!nb) {
-				errno = EFBIG;
-				goto err;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	if (r < 0)
-		goto err;
-	buf[n] = 0;
-	close(fd);
-	return buf;
-err:
-	r = errno;
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	errno = r ?: EIO;
-	return NULL;
-}
 
 /* The value after "Key:" in /proc/PID/status, or NULL. */
 static const char *status_field(const char *status, const char *key)
@@ -187,8 +152,8 @@ static int open_cgroups(struct cpuport_ctx *ctx, struct helper_sandbox *sb, pid_
 	int ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	cg = slurp(path);
-	mi = slurp("/proc/self/mountinfo");
+	cg = proc_read_file(path, NULL);
+	mi = proc_read_file("/proc/self/mountinfo", NULL);
 	if (!cg || !mi) {
 		ret = -errno;
 		log_err(ctx, "pid %d: cannot read its cgroups (%s): the selection helper cannot join them\n", pid,
@@ -281,7 +246,7 @@ int helper_sandbox_prepare(struct cpuport_ctx *ctx, struct helper_sandbox *sb, p
 		goto err;
 	}
 	snprintf(path, sizeof(path), pid ? "/proc/%d/status" : "/proc/self/status", pid);
-	status = slurp(path);
+	status = proc_read_file(path, NULL);
 	if (!status) {
 		ret = -errno;
 		log_err(ctx, "pid %d: cannot read %s (%s): not running the selection helper as root instead\n", pid,

@@ -124,6 +124,9 @@ int libgcc_mask_words(const struct featset *target, uint32_t *words, size_t n_wo
  */
 int tunables_for_helper(const char *process, bool unmask, const char *mask, char *out, size_t len);
 
+/* ---- proc.c ---- */
+char *proc_read_file(const char *path, size_t *len);	/* whole file, NUL-terminated; NULL + errno */
+
 /* ---- context.c ---- */
 /*
  * Fault injection for tests (cpuport_ctx_opts.faults, from CPUPORT_FAULT in

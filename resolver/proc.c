@@ -11,7 +11,8 @@
 
 #include "internal.h"
 
-static char *read_file(const char *path, size_t *len)
+/* A /proc file (or any small file) whole, NUL-terminated; NULL with errno set (EFBIG past 16 MiB). */
+char *proc_read_file(const char *path, size_t *len)
 {
 	size_t cap = 16384, n = 0;
 	char *buf = malloc(cap);
@@ -23,10 +24,12 @@ static char *read_file(const char *path, size_t *len)
 	while ((r = read(fd, buf + n, cap - n - 1)) > 0) {
 		n += r;
 		if (cap - n < 4096) {
-			char *nb = realloc(buf, cap * 2);
+			char *nb = cap >= (16 << 20) ? NULL : realloc(buf, cap * 2);
 
-			if (!nb)
+			if (!nb) {
+				errno = cap >= (16 << 20) ? EFBIG : ENOMEM;
 				goto err;
+			}
 			buf = nb;
 			cap *= 2;
 		}
@@ -39,9 +42,11 @@ static char *read_file(const char *path, size_t *len)
 		*len = n;
 	return buf;
 err:
+	r = errno;
 	if (fd >= 0)
 		close(fd);
 	free(buf);
+	errno = r ?: EIO;
 	return NULL;
 }
 
@@ -51,7 +56,7 @@ static int parse_maps(struct proc *p)
 	size_t cap = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
-	p->maps_text = read_file(path, NULL);
+	p->maps_text = proc_read_file(path, NULL);
 	if (!p->maps_text)
 		return -errno ?: -EIO;
 	for (line = strtok_r(p->maps_text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -141,7 +146,7 @@ int proc_nspid(pid_t pid, pid_t *nspid, uid_t *uid, gid_t *gid)
 	int ret = -ENOENT;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	buf = read_file(path, NULL);
+	buf = proc_read_file(path, NULL);
 	if (!buf)
 		return -errno ?: -ESRCH;
 	*nspid = pid;
@@ -173,7 +178,7 @@ int proc_env(pid_t pid, const char *name, char *buf, size_t len)
 	int ret = -ENOENT;
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
-	env = read_file(path, &n);
+	env = proc_read_file(path, &n);
 	if (!env)
 		return -errno ?: -EIO;
 	for (size_t i = 0; i < n; i += strlen(env + i) + 1) {
@@ -196,7 +201,7 @@ int proc_comm(pid_t pid, char *buf, size_t len)
 	char path[64], *s;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	s = read_file(path, NULL);
+	s = proc_read_file(path, NULL);
 	if (!s)
 		return -errno;
 	s[strcspn(s, "\n")] = 0;
@@ -216,7 +221,7 @@ static int thread_regs(pid_t pid, pid_t tid, bool *running, uint64_t *pc, uint64
 	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-	s = read_file(path, NULL);
+	s = proc_read_file(path, NULL);
 	if (!s)
 		return -errno;
 	*running = !strncmp(s, "running", 7);

@@ -316,28 +316,32 @@ void selp_put_rtld(FILE *f, const char *word, uint32_t obj, uint64_t off)
 	fprintf(f, "%s %u %" PRIu64 "\n", word, obj, off);
 }
 
-void selp_put_error(FILE *f, const char *fmt, ...)
+/* "WORD text": printf-formatted, cut to one line of at most 511 bytes. */
+static void put_text(FILE *f, const char *word, const char *fmt, va_list ap)
 {
 	char text[512];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	text[strcspn(text, "\n")] = 0;	/* one line, always */
+	fprintf(f, "%s %s\n", word, text);
+}
+
+void selp_put_error(FILE *f, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	put_text(f, "error", fmt, ap);
 	va_end(ap);
-	text[strcspn(text, "\n")] = 0;	/* one line, always */
-	fprintf(f, "error %s\n", text);
 }
 
 void selp_put_sandbox(FILE *f, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	put_text(f, "sandbox", fmt, ap);
 	va_end(ap);
-	text[strcspn(text, "\n")] = 0;	/* one line, always */
-	fprintf(f, "sandbox %s\n", text);
 }
 
 void selp_put_done(FILE *f)
