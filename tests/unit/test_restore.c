@@ -654,6 +654,41 @@ static void thread_hazard_without_sizes(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/*
+ * An object that holds records but whose image entry has no build-id cannot be proven to be the
+ * file of the dump: the restore is refused before anything is written (defect 5).
+ */
+static void object_without_build_id_refused(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx = new_ctx(NULL);
+	Cpuport__Object *ob = NULL;
+	struct recording r;
+	struct pview v;
+	protobuf_c_boolean had;
+
+	(void)state;
+	for (size_t i = 0; i < img->n_slots && !ob; i++)	/* an object that holds slots */
+		if (img->objects[img->slots[i]->object]->has_build_id)
+			ob = img->objects[img->slots[i]->object];
+	assert_non_null(ob);
+	had = ob->has_build_id;
+	ob->has_build_id = false;
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -ESTALE);
+	assert_int_equal(r.writes, 0);
+	assert_non_null(strstr(logbuf.text, "has no build-id"));
+	assert_non_null(strstr(logbuf.text, ob->path));
+	ob->has_build_id = had;
+	/* the same image with the build-id restores */
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
 /* A return address into a changing variant 8 KiB above the stack pointer (past the 4 KiB once read). */
 static void deep_return_address_refused(void **state)
 {
@@ -1054,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(thread_hazard_without_sizes),
 		cmocka_unit_test(deep_return_address_refused),
 		cmocka_unit_test(eh_frame_extents_match_symbols),
+		cmocka_unit_test(object_without_build_id_refused),
 		cmocka_unit_test(malformed_helper_fails_closed),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
