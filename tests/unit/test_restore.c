@@ -868,6 +868,79 @@ static void pointer_scan_covers_relro_shared_unreadable(void **state)
 }
 
 /* ---- defect 2: answers are shared only within one privilege context and helper input ---- */
+/*
+ * Copied function pointers inside thread stacks (a local `fp = memcpy`) and inside a mapping
+ * holding some thread's stack pointer (a coroutine stack in the heap) are re-pointed like any
+ * other private memory (defect 6: every mapping with a thread's sp used to be skipped).
+ */
+static void pointers_in_thread_stacks_repointed(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	bool done = false;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	for (size_t i = 0; i < img->n_slots && !done; i++) {
+		const Cpuport__Slot *s = img->slots[i];
+		uint64_t planted[ARRAY_SIZE(orig.th) + 1], heap_sp, saved_sp = 0;
+		Cpuport__Thread *moved_th = NULL;
+		size_t n_planted = 0;
+		struct recording r;
+		struct pview v;
+		int ret;
+
+		if (!s->bound || !s->target || !s->target->has_size ||
+		    runs_with(&orig, s->value, s->target->size, &ctx->target.feat))
+			continue;	/* a variant x86-64-v2 cannot run: it must move */
+		rec_clone(&r, &orig);
+		/* 1. a copy just above each stopped thread's stack pointer, in its own stack */
+		for (size_t t = 0; t < img->n_threads; t++) {
+			const Cpuport__Thread *th = img->threads[t];
+
+			if (!th->has_sp || rec_io(&r, th->sp + 64, (uint8_t *)&s->value, 8, true))
+				continue;
+			planted[n_planted++] = th->sp + 64;
+		}
+		assert_true(n_planted > 0);
+		/* 2. a thread whose stack pointer is in the heap (a coroutine stack), a copy above it */
+		heap_sp = spare_word(&r);
+		assert_true(heap_sp != 0);
+		heap_sp -= 192;
+		for (size_t t = 0; t < img->n_threads && !moved_th; t++)
+			if (img->threads[t]->has_sp && img->threads[t]->has_pc)
+				moved_th = img->threads[t];
+		assert_non_null(moved_th);
+		saved_sp = moved_th->sp;
+		moved_th->sp = heap_sp;
+		assert_int_equal(rec_io(&r, heap_sp + 64, (uint8_t *)&s->value, 8, true), 0);
+		planted[n_planted++] = heap_sp + 64;
+
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		ret = restore_through(ctx, img, r.pid, &v, NULL);
+		moved_th->sp = saved_sp;
+		if (ret == -EDEADLK && strstr(logbuf.text, "could mean several functions")) {
+			clone_free(&r);	/* ambiguous value: try another slot */
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		assert_true(rec_u64(&r, slot_addr(img, s)) != s->value);
+		for (size_t k = 0; k < n_planted; k++) {
+			print_message("copy at %#lx (%s): %#lx -> %#lx\n", (unsigned long)planted[k],
+				      k + 1 < n_planted ? "thread stack" : "heap holding a thread's sp",
+				      (unsigned long)s->value, (unsigned long)rec_u64(&r, planted[k]));
+			assert_true(rec_u64(&r, planted[k]) == rec_u64(&r, slot_addr(img, s)));
+		}
+		clone_free(&r);
+		done = true;
+	}
+	assert_true(done);
+	cpuport_ctx__free(ctx);
+}
+
 static pid_t other_task;	/* a process of another uid (root only) */
 
 static pid_t v_other_task(void *arg)
@@ -1086,6 +1159,7 @@ int main(void)
 		cmocka_unit_test(helper_ids_unreadable_fail_closed),
 		cmocka_unit_test(pointer_writes_keep_planned_slots),
 		cmocka_unit_test(pointer_scan_covers_relro_shared_unreadable),
+		cmocka_unit_test(pointers_in_thread_stacks_repointed),
 		cmocka_unit_test(thread_hazard_without_sizes),
 		cmocka_unit_test(deep_return_address_refused),
 		cmocka_unit_test(eh_frame_extents_match_symbols),
