@@ -689,6 +689,78 @@ static void object_without_build_id_refused(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/*
+ * A variant that must change, cannot run on the target, and whose extent is unknown (no symbol
+ * size in the image, no unwind information in its object): cpuport cannot tell whether a thread
+ * is inside it, so the restore is refused, nothing written (defect 8).  The workload runs with a
+ * libclones.so built without unwind tables (build/fixtures/nounwind); with the sizes the dump
+ * recorded, the same restore goes through.
+ */
+static void unknown_extent_unrunnable_refused(void **state)
+{
+	char bin[4200], dir[4200];
+	const char *argv[] = { bin, "@OUT", NULL };
+	struct cpuport_table *t = NULL;
+	struct cpuport_ctx *ctx;
+	const Cpuport__Slot *s = NULL;
+	struct recording rec, r;
+	struct unit_child c;
+	struct pview v;
+	int ret;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	snprintf(bin, sizeof(bin), "%s/build/fixtures/workload", unit_top());
+	snprintf(dir, sizeof(dir), "%s/build/fixtures/nounwind", unit_top());
+	assert_int_equal(access(dir, R_OK), 0);
+	setenv("LD_LIBRARY_PATH", dir, 1);	/* before the RUNPATH to build/fixtures */
+	ret = unit_child_start(&c, argv, NULL);
+	unsetenv("LD_LIBRARY_PATH");
+	ret = ret ?: unit_child_wait_lines(&c, c.out, 2, 10000);
+	ret = ret ?: unit_child_stop(&c);
+	ret = ret ?: record(&rec, c.pid);
+	unit_child_kill(&c);
+	assert_int_equal(ret, 0);
+	ctx = new_ctx("x86-64-v2");
+	v = view_of(&rec);
+	assert_int_equal(scan_through(ctx, &v, &t), 0);
+	for (size_t i = 0; i < t->img->n_slots && !s; i++) {	/* a variant of the library without unwind info */
+		const Cpuport__Slot *x = t->img->slots[i];
+
+		if (x->bound && x->target && x->target->has_size && strstr(t->img->objects[x->target->object]->path,
+									     "/nounwind/") &&
+		    !runs_with(&rec, x->value, x->target->size, &ctx->target.feat))
+			s = x;
+	}
+	assert_non_null(s);
+	print_message("variant %s at %#lx of %s\n", s->target->symbol ?: "?", (unsigned long)s->value,
+		      t->img->objects[s->target->object]->path);
+
+	/* with the sizes the dump recorded: restored */
+	rec_clone(&r, &rec);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, t->img, r.pid, &v, NULL), 0);
+	assert_true(r.writes > 0);
+	clone_free(&r);
+
+	/* without them, as a dump without debug symbols records: refused, nothing written */
+	for (size_t i = 0; i < t->img->n_slots; i++)
+		if (t->img->slots[i]->target && t->img->slots[i]->value == s->value)
+			t->img->slots[i]->target->has_size = false, t->img->slots[i]->target->size = 0;
+	rec_clone(&r, &rec);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, t->img, r.pid, &v, NULL), -EDEADLK);
+	assert_int_equal(r.writes, 0);
+	assert_non_null(strstr(logbuf.text, "cannot tell where"));
+	clone_free(&r);
+	cpuport_table__free(t);
+	rec_free(&rec);
+	cpuport_ctx__free(ctx);
+}
+
 /* A return address into a changing variant 8 KiB above the stack pointer (past the 4 KiB once read). */
 static void deep_return_address_refused(void **state)
 {
@@ -1162,6 +1234,7 @@ int main(void)
 		cmocka_unit_test(pointers_in_thread_stacks_repointed),
 		cmocka_unit_test(thread_hazard_without_sizes),
 		cmocka_unit_test(deep_return_address_refused),
+		cmocka_unit_test(unknown_extent_unrunnable_refused),
 		cmocka_unit_test(eh_frame_extents_match_symbols),
 		cmocka_unit_test(object_without_build_id_refused),
 		cmocka_unit_test(malformed_helper_fails_closed),
