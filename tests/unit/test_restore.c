@@ -13,6 +13,7 @@
  * refuse without writing anything, and so on.
  */
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 
 #include <elf.h>
@@ -1181,6 +1182,108 @@ static void malformed_helper_fails_closed(void **state)
 	rmdir(dir);
 }
 
+/*
+ * EINTR in the helper I/O (defect 9): a SIGALRM interval timer (handler with SA_RESTART, as a
+ * host program may have) fires every millisecond during the whole selection.  With the real
+ * helper the restore gives the same result as without the timer; with a stand-in helper that
+ * reads its request and then stays silent for 4 s holding its answer pipe, the call still ends at
+ * its 300 ms deadline (plus the 2 s the reap allows after SIGKILL) as a timeout, nothing written:
+ * an interrupted poll() must neither fall into a blocking read nor restart without the deadline.
+ */
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* also after a failed assertion: no timer left for the next tests */
+static int timer_off(void **state)
+{
+	const struct itimerval off = { { 0, 0 }, { 0, 0 } };
+
+	(void)state;
+	setitimer(ITIMER_REAL, &off, NULL);
+	signal(SIGALRM, SIG_DFL);
+	return 0;
+}
+
+static void helper_eintr_keeps_deadline(void **state)
+{
+	const struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART }, old_sa;
+	char dir[] = "/tmp/cpuport-unit.XXXXXX", src[128], bin[128];
+	struct cpuport_ctx *ctx;
+	struct recording r;
+	struct pview v;
+	uint64_t t0, ms;
+	char *out;
+	FILE *f;
+	int st, ret;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(src, sizeof(src), "%s/silent.c", dir);
+	snprintf(bin, sizeof(bin), "%s/silent", dir);
+	f = fopen(src, "w");
+	assert_non_null(f);
+	/* reads the whole request, then holds its answer pipe open without a word */
+	fputs("#include <stdio.h>\n#include <unistd.h>\nint main(void){char l[9000];"
+	      "while(fgets(l,sizeof l,stdin));sleep(4);return 0;}\n", f);
+	fclose(f);
+	out = unit_run(&st, "cc -o %s %s 2>&1", bin, src);
+	free(out);
+	unlink(src);
+	if (st) {
+		rmdir(dir);
+		UNIT_SKIP("no C compiler to build a stand-in helper");
+	}
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &old_sa), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &every_ms, NULL), 0);
+
+	/* 1. the real helper under the timer: the same result as ever */
+	ctx = new_ctx(NULL);
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	alarms = 0;
+	ret = restore_through(ctx, table->img, r.pid, &v, NULL);
+	print_message("real helper: %d, %d timer signals\n", ret, (int)alarms);
+	assert_int_equal(ret, 0);
+	assert_int_equal(logbuf.errors, 0);
+	assert_true(alarms > 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+
+	/* 2. a silent stand-in helper: the deadline holds */
+	ctx = new_ctx(NULL);
+	free(ctx->helper_path);
+	ctx->helper_path = strdup(bin);
+	ctx->helper_timeout_ms = 300;
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	alarms = 0;
+	t0 = unit_now_ms();
+	ret = restore_through(ctx, table->img, r.pid, &v, NULL);
+	ms = unit_now_ms() - t0;
+	print_message("silent helper: %d after %lu ms, %d timer signals\n", ret, (unsigned long)ms, (int)alarms);
+	assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+	assert_int_equal(sigaction(SIGALRM, &old_sa, NULL), 0);
+	assert_true(ret < 0);
+	assert_non_null(strstr(logbuf.text, "timed out"));
+	assert_int_equal(r.writes, 0);
+	assert_true(ms < 300 + 2000 + 500);	/* the deadline, the reap's grace after SIGKILL, scheduling */
+	assert_true(alarms > 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+	unlink(bin);
+	rmdir(dir);
+}
+
 /* cpuport check's view: the image's own values, files by path; its JSON parses. */
 static void check_report_is_json(void **state)
 {
@@ -1238,6 +1341,7 @@ int main(void)
 		cmocka_unit_test(eh_frame_extents_match_symbols),
 		cmocka_unit_test(object_without_build_id_refused),
 		cmocka_unit_test(malformed_helper_fails_closed),
+		cmocka_unit_test_teardown(helper_eintr_keeps_deadline, timer_off),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
 	};
