@@ -8,12 +8,17 @@
 
 # fixtures are never sanitized: they are the programs under test
 FIX := build/fixtures
-FIXTURES := $(FIX)/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie $(FIX)/scale
+FIXTURES := $(FIX)/libclones.so $(FIX)/nounwind/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie $(FIX)/scale
 FIX_CFLAGS := -O2 -g -fno-builtin -Wall -Werror
 
 $(FIX)/libclones.so: tests/fixtures/clones_lib.c
 	@mkdir -p $(FIX)
 	$(CC) $(FIX_CFLAGS) -fPIC -shared -o $@ $<
+
+# libclones.so vectorized, without unwind information (no PT_GNU_EH_FRAME): test_restore
+$(FIX)/nounwind/libclones.so: tests/fixtures/clones_vec_lib.c
+	@mkdir -p $(FIX)/nounwind
+	$(CC) $(FIX_CFLAGS) -O3 -fno-asynchronous-unwind-tables -fno-unwind-tables -Wl,--no-eh-frame-hdr -fPIC -shared -o $@ $<
 
 $(FIX)/workload: tests/fixtures/workload.c $(FIX)/libclones.so
 	$(CC) $(FIX_CFLAGS) -o $@ $< -L$(FIX) -lclones -Wl,-rpath,$(abspath $(FIX)) -lm -lpthread -ldl

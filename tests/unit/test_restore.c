@@ -13,6 +13,7 @@
  * refuse without writing anything, and so on.
  */
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/stat.h>
 
 #include <elf.h>
@@ -654,6 +655,113 @@ static void thread_hazard_without_sizes(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/*
+ * An object that holds records but whose image entry has no build-id cannot be proven to be the
+ * file of the dump: the restore is refused before anything is written (defect 5).
+ */
+static void object_without_build_id_refused(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx = new_ctx(NULL);
+	Cpuport__Object *ob = NULL;
+	struct recording r;
+	struct pview v;
+	protobuf_c_boolean had;
+
+	(void)state;
+	for (size_t i = 0; i < img->n_slots && !ob; i++)	/* an object that holds slots */
+		if (img->objects[img->slots[i]->object]->has_build_id)
+			ob = img->objects[img->slots[i]->object];
+	assert_non_null(ob);
+	had = ob->has_build_id;
+	ob->has_build_id = false;
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -ESTALE);
+	assert_int_equal(r.writes, 0);
+	assert_non_null(strstr(logbuf.text, "has no build-id"));
+	assert_non_null(strstr(logbuf.text, ob->path));
+	ob->has_build_id = had;
+	/* the same image with the build-id restores */
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
+/*
+ * A variant that must change, cannot run on the target, and whose extent is unknown (no symbol
+ * size in the image, no unwind information in its object): cpuport cannot tell whether a thread
+ * is inside it, so the restore is refused, nothing written (defect 8).  The workload runs with a
+ * libclones.so built without unwind tables (build/fixtures/nounwind); with the sizes the dump
+ * recorded, the same restore goes through.
+ */
+static void unknown_extent_unrunnable_refused(void **state)
+{
+	char bin[4200], dir[4200];
+	const char *argv[] = { bin, "@OUT", NULL };
+	struct cpuport_table *t = NULL;
+	struct cpuport_ctx *ctx;
+	const Cpuport__Slot *s = NULL;
+	struct recording rec, r;
+	struct unit_child c;
+	struct pview v;
+	int ret;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	snprintf(bin, sizeof(bin), "%s/build/fixtures/workload", unit_top());
+	snprintf(dir, sizeof(dir), "%s/build/fixtures/nounwind", unit_top());
+	assert_int_equal(access(dir, R_OK), 0);
+	setenv("LD_LIBRARY_PATH", dir, 1);	/* before the RUNPATH to build/fixtures */
+	ret = unit_child_start(&c, argv, NULL);
+	unsetenv("LD_LIBRARY_PATH");
+	ret = ret ?: unit_child_wait_lines(&c, c.out, 2, 10000);
+	ret = ret ?: unit_child_stop(&c);
+	ret = ret ?: record(&rec, c.pid);
+	unit_child_kill(&c);
+	assert_int_equal(ret, 0);
+	ctx = new_ctx("x86-64-v2");
+	v = view_of(&rec);
+	assert_int_equal(scan_through(ctx, &v, &t), 0);
+	for (size_t i = 0; i < t->img->n_slots && !s; i++) {	/* a variant of the library without unwind info */
+		const Cpuport__Slot *x = t->img->slots[i];
+
+		if (x->bound && x->target && x->target->has_size && strstr(t->img->objects[x->target->object]->path,
+									     "/nounwind/") &&
+		    !runs_with(&rec, x->value, x->target->size, &ctx->target.feat))
+			s = x;
+	}
+	assert_non_null(s);
+	print_message("variant %s at %#lx of %s\n", s->target->symbol ?: "?", (unsigned long)s->value,
+		      t->img->objects[s->target->object]->path);
+
+	/* with the sizes the dump recorded: restored */
+	rec_clone(&r, &rec);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, t->img, r.pid, &v, NULL), 0);
+	assert_true(r.writes > 0);
+	clone_free(&r);
+
+	/* without them, as a dump without debug symbols records: refused, nothing written */
+	for (size_t i = 0; i < t->img->n_slots; i++)
+		if (t->img->slots[i]->target && t->img->slots[i]->value == s->value)
+			t->img->slots[i]->target->has_size = false, t->img->slots[i]->target->size = 0;
+	rec_clone(&r, &rec);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, t->img, r.pid, &v, NULL), -EDEADLK);
+	assert_int_equal(r.writes, 0);
+	assert_non_null(strstr(logbuf.text, "cannot tell where"));
+	clone_free(&r);
+	cpuport_table__free(t);
+	rec_free(&rec);
+	cpuport_ctx__free(ctx);
+}
+
 /* A return address into a changing variant 8 KiB above the stack pointer (past the 4 KiB once read). */
 static void deep_return_address_refused(void **state)
 {
@@ -833,6 +941,79 @@ static void pointer_scan_covers_relro_shared_unreadable(void **state)
 }
 
 /* ---- defect 2: answers are shared only within one privilege context and helper input ---- */
+/*
+ * Copied function pointers inside thread stacks (a local `fp = memcpy`) and inside a mapping
+ * holding some thread's stack pointer (a coroutine stack in the heap) are re-pointed like any
+ * other private memory (defect 6: every mapping with a thread's sp used to be skipped).
+ */
+static void pointers_in_thread_stacks_repointed(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	bool done = false;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	for (size_t i = 0; i < img->n_slots && !done; i++) {
+		const Cpuport__Slot *s = img->slots[i];
+		uint64_t planted[ARRAY_SIZE(orig.th) + 1], heap_sp, saved_sp = 0;
+		Cpuport__Thread *moved_th = NULL;
+		size_t n_planted = 0;
+		struct recording r;
+		struct pview v;
+		int ret;
+
+		if (!s->bound || !s->target || !s->target->has_size ||
+		    runs_with(&orig, s->value, s->target->size, &ctx->target.feat))
+			continue;	/* a variant x86-64-v2 cannot run: it must move */
+		rec_clone(&r, &orig);
+		/* 1. a copy just above each stopped thread's stack pointer, in its own stack */
+		for (size_t t = 0; t < img->n_threads; t++) {
+			const Cpuport__Thread *th = img->threads[t];
+
+			if (!th->has_sp || rec_io(&r, th->sp + 64, (uint8_t *)&s->value, 8, true))
+				continue;
+			planted[n_planted++] = th->sp + 64;
+		}
+		assert_true(n_planted > 0);
+		/* 2. a thread whose stack pointer is in the heap (a coroutine stack), a copy above it */
+		heap_sp = spare_word(&r);
+		assert_true(heap_sp != 0);
+		heap_sp -= 192;
+		for (size_t t = 0; t < img->n_threads && !moved_th; t++)
+			if (img->threads[t]->has_sp && img->threads[t]->has_pc)
+				moved_th = img->threads[t];
+		assert_non_null(moved_th);
+		saved_sp = moved_th->sp;
+		moved_th->sp = heap_sp;
+		assert_int_equal(rec_io(&r, heap_sp + 64, (uint8_t *)&s->value, 8, true), 0);
+		planted[n_planted++] = heap_sp + 64;
+
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		ret = restore_through(ctx, img, r.pid, &v, NULL);
+		moved_th->sp = saved_sp;
+		if (ret == -EDEADLK && strstr(logbuf.text, "could mean several functions")) {
+			clone_free(&r);	/* ambiguous value: try another slot */
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		assert_true(rec_u64(&r, slot_addr(img, s)) != s->value);
+		for (size_t k = 0; k < n_planted; k++) {
+			print_message("copy at %#lx (%s): %#lx -> %#lx\n", (unsigned long)planted[k],
+				      k + 1 < n_planted ? "thread stack" : "heap holding a thread's sp",
+				      (unsigned long)s->value, (unsigned long)rec_u64(&r, planted[k]));
+			assert_true(rec_u64(&r, planted[k]) == rec_u64(&r, slot_addr(img, s)));
+		}
+		clone_free(&r);
+		done = true;
+	}
+	assert_true(done);
+	cpuport_ctx__free(ctx);
+}
+
 static pid_t other_task;	/* a process of another uid (root only) */
 
 static pid_t v_other_task(void *arg)
@@ -1001,6 +1182,108 @@ static void malformed_helper_fails_closed(void **state)
 	rmdir(dir);
 }
 
+/*
+ * EINTR in the helper I/O (defect 9): a SIGALRM interval timer (handler with SA_RESTART, as a
+ * host program may have) fires every millisecond during the whole selection.  With the real
+ * helper the restore gives the same result as without the timer; with a stand-in helper that
+ * reads its request and then stays silent for 4 s holding its answer pipe, the call still ends at
+ * its 300 ms deadline (plus the 2 s the reap allows after SIGKILL) as a timeout, nothing written:
+ * an interrupted poll() must neither fall into a blocking read nor restart without the deadline.
+ */
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* also after a failed assertion: no timer left for the next tests */
+static int timer_off(void **state)
+{
+	const struct itimerval off = { { 0, 0 }, { 0, 0 } };
+
+	(void)state;
+	setitimer(ITIMER_REAL, &off, NULL);
+	signal(SIGALRM, SIG_DFL);
+	return 0;
+}
+
+static void helper_eintr_keeps_deadline(void **state)
+{
+	const struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART }, old_sa;
+	char dir[] = "/tmp/cpuport-unit.XXXXXX", src[128], bin[128];
+	struct cpuport_ctx *ctx;
+	struct recording r;
+	struct pview v;
+	uint64_t t0, ms;
+	char *out;
+	FILE *f;
+	int st, ret;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(src, sizeof(src), "%s/silent.c", dir);
+	snprintf(bin, sizeof(bin), "%s/silent", dir);
+	f = fopen(src, "w");
+	assert_non_null(f);
+	/* reads the whole request, then holds its answer pipe open without a word */
+	fputs("#include <stdio.h>\n#include <unistd.h>\nint main(void){char l[9000];"
+	      "while(fgets(l,sizeof l,stdin));sleep(4);return 0;}\n", f);
+	fclose(f);
+	out = unit_run(&st, "cc -o %s %s 2>&1", bin, src);
+	free(out);
+	unlink(src);
+	if (st) {
+		rmdir(dir);
+		UNIT_SKIP("no C compiler to build a stand-in helper");
+	}
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &old_sa), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &every_ms, NULL), 0);
+
+	/* 1. the real helper under the timer: the same result as ever */
+	ctx = new_ctx(NULL);
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	alarms = 0;
+	ret = restore_through(ctx, table->img, r.pid, &v, NULL);
+	print_message("real helper: %d, %d timer signals\n", ret, (int)alarms);
+	assert_int_equal(ret, 0);
+	assert_int_equal(logbuf.errors, 0);
+	assert_true(alarms > 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+
+	/* 2. a silent stand-in helper: the deadline holds */
+	ctx = new_ctx(NULL);
+	free(ctx->helper_path);
+	ctx->helper_path = strdup(bin);
+	ctx->helper_timeout_ms = 300;
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	alarms = 0;
+	t0 = unit_now_ms();
+	ret = restore_through(ctx, table->img, r.pid, &v, NULL);
+	ms = unit_now_ms() - t0;
+	print_message("silent helper: %d after %lu ms, %d timer signals\n", ret, (unsigned long)ms, (int)alarms);
+	assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+	assert_int_equal(sigaction(SIGALRM, &old_sa, NULL), 0);
+	assert_true(ret < 0);
+	assert_non_null(strstr(logbuf.text, "timed out"));
+	assert_int_equal(r.writes, 0);
+	assert_true(ms < 300 + 2000 + 500);	/* the deadline, the reap's grace after SIGKILL, scheduling */
+	assert_true(alarms > 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+	unlink(bin);
+	rmdir(dir);
+}
+
 /* cpuport check's view: the image's own values, files by path; its JSON parses. */
 static void check_report_is_json(void **state)
 {
@@ -1051,10 +1334,14 @@ int main(void)
 		cmocka_unit_test(helper_ids_unreadable_fail_closed),
 		cmocka_unit_test(pointer_writes_keep_planned_slots),
 		cmocka_unit_test(pointer_scan_covers_relro_shared_unreadable),
+		cmocka_unit_test(pointers_in_thread_stacks_repointed),
 		cmocka_unit_test(thread_hazard_without_sizes),
 		cmocka_unit_test(deep_return_address_refused),
+		cmocka_unit_test(unknown_extent_unrunnable_refused),
 		cmocka_unit_test(eh_frame_extents_match_symbols),
+		cmocka_unit_test(object_without_build_id_refused),
 		cmocka_unit_test(malformed_helper_fails_closed),
+		cmocka_unit_test_teardown(helper_eintr_keeps_deadline, timer_off),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
 	};
