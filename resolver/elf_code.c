@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * An ELF object's code, indexed for disassembly (see elf_code.h): the file
+ * mapped once, executable sections, all dynamic relocations, code symbols,
+ * and function extents from .eh_frame (parsed here: CIE augmentation "zR"
+ * gives each FDE's pointer encoding).  Every part of the file is bounds
+ * checked: the file may be malformed.
+ */
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "elf_code.h"
+#include "internal.h"
+
+static size_t n_entries(Elf *elf, const Elf_Data *d, Elf_Type type)
+{
+	size_t sz = gelf_fsize(elf, type, 1, EV_CURRENT);
+
+	return d && d->d_buf && sz ? d->d_size / sz : 0;
+}
+
+/* ---- .eh_frame ---- */
+
+struct cursor {
+	const uint8_t *p, *end;
+	uint64_t vaddr;		/* link-time address of p[0] */
+	const uint8_t *base;
+	bool bad;
+};
+
+static uint64_t cur_vaddr(const struct cursor *c)
+{
+	return c->vaddr + (uint64_t)(c->p - c->base);
+}
+
+static uint64_t get_u(struct cursor *c, size_t n)
+{
+	uint64_t v = 0;
+
+	if (c->bad || (size_t)(c->end - c->p) < n) {
+		c->bad = true;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)c->p[i] << (8 * i);
+	c->p += n;
+	return v;
+}
+
+static uint64_t get_uleb(struct cursor *c)
+{
+	uint64_t v = 0;
+	unsigned int shift = 0;
+
+	while (!c->bad) {
+		uint8_t b = (uint8_t)get_u(c, 1);
+
+		if (shift < 64)
+			v |= (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80))
+			break;
+	}
+	return v;
+}
+
+static int64_t get_sleb(struct cursor *c)
+{
+	int64_t v = 0;
+	unsigned int shift = 0;
+	uint8_t b = 0;
+
+	do {
+		b = (uint8_t)get_u(c, 1);
+		if (shift < 64)
+			v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
+		shift += 7;
+	} while (!c->bad && (b & 0x80));
+	if (shift < 64 && (b & 0x40))
+		v |= -((int64_t)1 << shift);
+	return v;
+}
+
+/* A DW_EH_PE-encoded pointer; false for encodings not used in .eh_frame FDEs. */
+static bool get_enc(struct cursor *c, uint8_t enc, uint64_t *out)
+{
+	uint64_t at = cur_vaddr(c), v;
+
+	if (enc == 0xff)	/* DW_EH_PE_omit */
+		return false;
+	switch (enc & 0x0f) {
+	case 0x00: v = get_u(c, 8); break;
+	case 0x01: v = get_uleb(c); break;
+	case 0x02: v = get_u(c, 2); break;
+	case 0x03: v = get_u(c, 4); break;
+	case 0x04: v = get_u(c, 8); break;
+	case 0x09: v = (uint64_t)get_sleb(c); break;
+	case 0x0a: v = (uint64_t)(int64_t)(int16_t)get_u(c, 2); break;
+	case 0x0b: v = (uint64_t)(int64_t)(int32_t)get_u(c, 4); break;
+	case 0x0c: v = get_u(c, 8); break;
+	default: c->bad = true; return false;
+	}
+	switch (enc & 0x70) {
+	case 0x00: break;
+	case 0x10: v += at; break;		/* pcrel */
+	default: c->bad = true; return false;	/* textrel/datarel/funcrel: not in .eh_frame */
+	}
+	*out = v;
+	return !c->bad;
+}
+
+/* FDE pointer encoding of the CIE at @cie; 0xff if it cannot be read. */
+static uint8_t cie_fde_encoding(const uint8_t *cie, const uint8_t *end, uint64_t vaddr, const uint8_t *base)
+{
+	struct cursor c = { cie, end, vaddr, base, false };
+	uint64_t len = get_u(&c, 4), id;
+	const char *aug;
+	uint8_t version, enc = 0;	/* absptr */
+
+	if (len == 0xffffffff)
+		len = get_u(&c, 8);
+	if (c.bad || len > (uint64_t)(c.end - c.p))
+		return 0xff;
+	c.end = c.p + len;
+	id = get_u(&c, 4);
+	version = (uint8_t)get_u(&c, 1);
+	if (c.bad || id != 0)
+		return 0xff;
+	aug = (const char *)c.p;
+	if (!memchr(c.p, 0, (size_t)(c.end - c.p)))
+		return 0xff;
+	c.p += strlen(aug) + 1;
+	get_uleb(&c);		/* code alignment */
+	get_sleb(&c);		/* data alignment */
+	if (version == 1)
+		get_u(&c, 1);
+	else
+		get_uleb(&c);	/* return address register */
+	if (aug[0] != 'z')
+		return c.bad ? 0xff : enc;
+	get_uleb(&c);		/* augmentation data length */
+	for (const char *a = aug + 1; *a && !c.bad; a++) {
+		uint64_t dummy;
+
+		if (*a == 'R')
+			enc = (uint8_t)get_u(&c, 1);
+		else if (*a == 'L')
+			get_u(&c, 1);
+		else if (*a == 'P') {
+			uint8_t penc = (uint8_t)get_u(&c, 1);
+
+			get_enc(&c, penc & 0x7f, &dummy);
+		} else if (*a != 'S' && *a != 'B')
+			return 0xff;
+	}
+	return c.bad ? 0xff : enc;
+}
+
+static int push_func(struct elf_code *c, size_t *cap, uint64_t start, uint64_t end, bool fde)
+{
+	if (c->n_funcs == *cap) {
+		size_t nc = *cap ? *cap * 2 : 1024;
+		struct elf_code_func *f = realloc(c->funcs, nc * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		c->funcs = f;
+		*cap = nc;
+	}
+	c->funcs[c->n_funcs++] = (struct elf_code_func){ start, end, fde };
+	return 0;
+}
+
+static int read_eh_frame(struct elf_code *c, const uint8_t *sec, size_t size, uint64_t vaddr, size_t *cap)
+{
+	const uint8_t *p = sec, *end = sec + size;
+
+	while ((size_t)(end - p) >= 8) {
+		struct cursor cu = { p, end, vaddr, sec, false };
+		uint64_t len = get_u(&cu, 4), id, start, range;
+		const uint8_t *id_pos, *next;
+		uint8_t enc;
+		int ret;
+
+		if (len == 0)
+			break;
+		if (len == 0xffffffff)
+			len = get_u(&cu, 8);
+		if (cu.bad || len > (uint64_t)(end - cu.p))
+			break;
+		next = cu.p + len;
+		id_pos = cu.p;
+		id = get_u(&cu, 4);
+		p = next;
+		if (cu.bad || id == 0 || id > (uint64_t)(id_pos - sec))
+			continue;	/* a CIE, or a CIE pointer outside the section */
+		enc = cie_fde_encoding(id_pos - id, end, vaddr, sec);
+		if (enc == 0xff)
+			continue;
+		cu.end = next;
+		if (!get_enc(&cu, enc, &start) || !get_enc(&cu, enc & 0x0f, &range) || !range || range > (1u << 30))
+			continue;
+		ret = push_func(c, cap, start, start + range, true);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- symbols and relocations ---- */
+
+static int read_syms(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_code *c, bool dynamic)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t n = n_entries(elf, d, ELF_T_SYM);
+	struct elf_code_sym *out;
+
+	if (!n)
+		return 0;
+	if (dynamic) {
+		out = calloc(n, sizeof(*out));
+		if (!out)
+			return -ENOMEM;
+		c->dynsym = out;
+		c->n_dynsym = n;
+	}
+	for (size_t i = 1; i < n; i++) {
+		GElf_Sym s;
+		struct elf_code_sym e = { 0 };
+
+		if (!gelf_getsym(d, i, &s))
+			break;
+		e.value = s.st_value;
+		e.size = s.st_size;
+		e.type = GELF_ST_TYPE(s.st_info);
+		e.defined = s.st_shndx != SHN_UNDEF;
+		e.name = s.st_name ? elf_strptr(elf, sh->sh_link, s.st_name) : NULL;
+		if (dynamic)
+			c->dynsym[i] = e;
+		if (e.defined && e.name && (e.type == STT_FUNC || e.type == STT_GNU_IFUNC) && e.value) {
+			struct elf_code_sym *f = realloc(c->fsyms, (c->n_fsyms + 1) * sizeof(*f));
+
+			if (!f)
+				return -ENOMEM;
+			c->fsyms = f;
+			c->fsyms[c->n_fsyms++] = e;
+		}
+	}
+	return 0;
+}
+
+static int read_rela(Elf *elf, Elf_Scn *scn, struct elf_code *c)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t n = n_entries(elf, d, ELF_T_RELA);
+	struct elf_code_reloc *out;
+
+	if (!n)
+		return 0;
+	out = realloc(c->rel, (c->n_rel + n) * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	c->rel = out;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Rela r;
+
+		if (!gelf_getrela(d, i, &r))
+			break;
+		c->rel[c->n_rel++] = (struct elf_code_reloc){ r.r_offset, r.r_addend, GELF_R_TYPE(r.r_info),
+							      GELF_R_SYM(r.r_info) };
+	}
+	return 0;
+}
+
+static int cmp_rel(const void *a, const void *b)
+{
+	const struct elf_code_reloc *x = a, *y = b;
+
+	return (x->off > y->off) - (x->off < y->off);
+}
+
+static int cmp_sym(const void *a, const void *b)
+{
+	const struct elf_code_sym *x = a, *y = b;
+
+	if (x->value != y->value)
+		return x->value < y->value ? -1 : 1;
+	return (y->size > 0) - (x->size > 0);
+}
+
+static int cmp_func(const void *a, const void *b)
+{
+	const struct elf_code_func *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return (x->end < y->end) - (x->end > y->end);	/* longest first */
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct elf_code_range *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/*
+ * Functions: FDE extents, then sized symbols where no FDE is, then gaps so
+ * that every byte of every executable section belongs to one function.
+ * Overlaps (an FDE covering a symbol) keep the earlier, longer extent.
+ */
+static int build_funcs(struct elf_code *c, size_t *cap)
+{
+	struct elf_code_func *f;
+	size_t n = 0, n_in;
+	int ret;
+
+	for (size_t i = 0; i < c->n_fsyms; i++) {
+		const struct elf_code_sym *s = &c->fsyms[i];
+
+		if (s->size && elf_code_is_text(c, s->value)) {
+			ret = push_func(c, cap, s->value, s->value + s->size, false);
+			if (ret)
+				return ret;
+		}
+	}
+	qsort(c->funcs, c->n_funcs, sizeof(*c->funcs), cmp_func);
+	f = c->funcs;
+	for (size_t i = 0; i < c->n_funcs; i++) {
+		if (n && f[i].start < f[n - 1].end) {
+			if (f[i].from_fde && !f[n - 1].from_fde && f[i].start == f[n - 1].start)
+				f[n - 1] = f[i];
+			continue;
+		}
+		f[n++] = f[i];
+	}
+	c->n_funcs = n;
+	/* gaps inside executable sections */
+	n_in = n;
+	for (size_t t = 0; t < c->n_text; t++) {
+		uint64_t at = c->text[t].start;
+		size_t i = 0;
+
+		while (at < c->text[t].end) {
+			uint64_t next = c->text[t].end;
+
+			while (i < n_in && c->funcs[i].end <= at)
+				i++;
+			if (i < n_in && c->funcs[i].start <= at) {
+				at = c->funcs[i].end;
+				continue;
+			}
+			if (i < n_in && c->funcs[i].start < next)
+				next = c->funcs[i].start;
+			ret = push_func(c, cap, at, next, false);
+			if (ret)
+				return ret;
+			at = next;
+		}
+	}
+	qsort(c->funcs, c->n_funcs, sizeof(*c->funcs), cmp_func);
+	return 0;
+}
+
+int elf_code_open(const char *path, struct elf_code *c)
+{
+	Elf *elf = NULL;
+	Elf_Scn *scn = NULL;
+	GElf_Ehdr eh;
+	size_t shstrndx = 0, phnum, cap = 0;
+	int ret = -ENOEXEC;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOSYS;
+	c->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (c->fd < 0)
+		return -errno;
+	if (fstat(c->fd, &c->st)) {
+		ret = -errno;
+		goto out;
+	}
+	elf = elf_begin(c->fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || gelf_getclass(elf) != ELFCLASS64 || !gelf_getehdr(elf, &eh) ||
+	    eh.e_machine != EM_X86_64)
+		goto out;
+	c->file = (const uint8_t *)elf_rawfile(elf, &c->file_size);
+	if (!c->file)
+		goto out;
+	c->is_exec = eh.e_type == ET_EXEC;
+	if (elf_getphdrnum(elf, &phnum))
+		goto out;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph))
+			goto out;
+		if (ph.p_type == PT_LOAD && c->n_segs < ARRAY_SIZE(c->segs) && ph.p_offset <= c->file_size &&
+		    ph.p_filesz <= c->file_size - ph.p_offset) {
+			c->segs[c->n_segs].vaddr = ph.p_vaddr;
+			c->segs[c->n_segs].offset = ph.p_offset;
+			c->segs[c->n_segs].filesz = ph.p_filesz;
+			c->segs[c->n_segs].memsz = ph.p_memsz;
+			c->segs[c->n_segs].x = ph.p_flags & PF_X;
+			c->segs[c->n_segs].w = ph.p_flags & PF_W;
+			c->n_segs++;
+		} else if (ph.p_type == PT_NOTE && !c->build_id_len && ph.p_offset <= c->file_size &&
+			   ph.p_filesz <= c->file_size - ph.p_offset) {
+			Elf_Data *d = elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_NHDR);
+			size_t off = 0, no, doff;
+			GElf_Nhdr nh;
+
+			while (d && (off = gelf_getnote(d, off, &nh, &no, &doff)) > 0)
+				if (nh.n_type == 3 && nh.n_namesz == 4 && !memcmp((char *)d->d_buf + no, "GNU", 4) &&
+				    nh.n_descsz <= sizeof(c->build_id)) {
+					memcpy(c->build_id, (char *)d->d_buf + doff, nh.n_descsz);
+					c->build_id_len = nh.n_descsz;
+					break;
+				}
+		}
+	}
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		shstrndx = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = shstrndx ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (sh.sh_type == SHT_RELA && (sh.sh_flags & SHF_ALLOC)) {
+			ret = read_rela(elf, scn, c);
+		} else if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB) {
+			ret = read_syms(elf, scn, &sh, c, sh.sh_type == SHT_DYNSYM);
+		} else if (sh.sh_type == SHT_PROGBITS && (sh.sh_flags & SHF_EXECINSTR) && sh.sh_size) {
+			struct elf_code_range *t = realloc(c->text, (c->n_text + 1) * sizeof(*t));
+
+			if (!t) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			c->text = t;
+			c->text[c->n_text++] = (struct elf_code_range){ sh.sh_addr, sh.sh_addr + sh.sh_size };
+			if (name && !strcmp(name, ".init"))
+				c->init = c->text[c->n_text - 1];
+			ret = 0;
+		} else if (name && !strcmp(name, ".eh_frame") && sh.sh_type == SHT_PROGBITS) {
+			const uint8_t *b = elf_code_bytes(c, sh.sh_addr, sh.sh_size);
+
+			ret = b ? read_eh_frame(c, b, sh.sh_size, sh.sh_addr, &cap) : 0;
+			c->n_fdes = c->n_funcs;
+		} else {
+			ret = 0;
+		}
+		if (ret)
+			goto out;
+	}
+	if (!c->n_text)		/* no section headers: executable segments */
+		for (size_t i = 0; i < c->n_segs; i++) {
+			struct elf_code_range *t;
+
+			if (!c->segs[i].x)
+				continue;
+			t = realloc(c->text, (c->n_text + 1) * sizeof(*t));
+			if (!t) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			c->text = t;
+			c->text[c->n_text++] = (struct elf_code_range){ c->segs[i].vaddr,
+									c->segs[i].vaddr + c->segs[i].filesz };
+		}
+	qsort(c->text, c->n_text, sizeof(*c->text), cmp_range);
+	qsort(c->rel, c->n_rel, sizeof(*c->rel), cmp_rel);
+	qsort(c->fsyms, c->n_fsyms, sizeof(*c->fsyms), cmp_sym);
+	ret = build_funcs(c, &cap);
+out:
+	c->elf = elf;
+	if (ret)
+		elf_code_close(c);
+	return ret;
+}
+
+void elf_code_close(struct elf_code *c)
+{
+	if (c->elf)
+		elf_end(c->elf);	/* also unmaps c->file */
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->text);
+	free(c->rel);
+	free(c->dynsym);
+	free(c->fsyms);
+	free(c->funcs);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+const uint8_t *elf_code_bytes(const struct elf_code *c, uint64_t vaddr, uint64_t len)
+{
+	for (size_t i = 0; i < c->n_segs; i++) {
+		uint64_t v = c->segs[i].vaddr;
+
+		if (vaddr >= v && vaddr - v <= c->segs[i].filesz && len <= c->segs[i].filesz - (vaddr - v))
+			return c->file + c->segs[i].offset + (vaddr - v);
+	}
+	return NULL;
+}
+
+bool elf_code_is_text(const struct elf_code *c, uint64_t vaddr)
+{
+	size_t lo = 0, hi = c->n_text;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (vaddr < c->text[mid].start)
+			hi = mid;
+		else if (vaddr >= c->text[mid].end)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+const struct elf_code_reloc *elf_code_reloc_at(const struct elf_code *c, uint64_t off)
+{
+	size_t lo = 0, hi = c->n_rel;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c->rel[mid].off < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->n_rel && c->rel[lo].off == off ? &c->rel[lo] : NULL;
+}
+
+int elf_code_slot_value(const struct elf_code *c, uint64_t vaddr, uint64_t *val)
+{
+	const struct elf_code_reloc *r = elf_code_reloc_at(c, vaddr);
+	const uint8_t *b;
+
+	if (r) {
+		const struct elf_code_sym *s = r->sym < c->n_dynsym ? &c->dynsym[r->sym] : NULL;
+
+		switch (r->type) {
+		case R_X86_64_RELATIVE:
+			*val = (uint64_t)r->addend;
+			return 0;
+		case R_X86_64_64:
+		case R_X86_64_GLOB_DAT:
+		case R_X86_64_JUMP_SLOT:
+			if (!r->sym || !s || !s->defined || s->type != STT_FUNC)
+				return -ENOENT;
+			*val = s->value + (r->type == R_X86_64_64 ? (uint64_t)r->addend : 0);
+			return 0;
+		default:
+			return -ENOENT;
+		}
+	}
+	if (!c->is_exec)
+		return -ENOENT;	/* a PIC object's unrelocated slot holds no address */
+	b = elf_code_bytes(c, vaddr, 8);
+	if (!b)
+		return -ENOENT;
+	memcpy(val, b, 8);
+	return 0;
+}
+
+const struct elf_code_func *elf_code_func_at(const struct elf_code *c, uint64_t vaddr)
+{
+	size_t lo = 0, hi = c->n_funcs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (vaddr < c->funcs[mid].start)
+			hi = mid;
+		else if (vaddr >= c->funcs[mid].end)
+			lo = mid + 1;
+		else
+			return &c->funcs[mid];
+	}
+	return NULL;
+}
+
+const char *elf_code_sym_name(const struct elf_code *c, uint64_t vaddr, uint64_t *delta)
+{
+	size_t lo = 0, hi = c->n_fsyms;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c->fsyms[mid].value <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	const struct elf_code_sym *s = &c->fsyms[lo - 1];
+	if (s->size && vaddr - s->value >= s->size)
+		return NULL;
+	if (vaddr - s->value > (1u << 20))
+		return NULL;
+	*delta = vaddr - s->value;
+	return s->name;
+}
