@@ -49,6 +49,8 @@ enum feature {
 struct featset {
 	uint64_t w[2];
 };
+/* census only: an instruction nothing could decode (counts as missing whenever a source feature is) */
+#define F_UNKNOWN_ISA F__COUNT
 
 static inline bool featset_has(const struct featset *s, enum feature f)
 {
@@ -280,5 +282,9 @@ int table_object_at(const Cpuport__Image *img, uint64_t addr);
 
 /* ---- isa.c: which ISA extensions a piece of code needs (capstone) ---- */
 int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset *need);
+/* One decoded instruction (capstone cs_insn with detail) / bytes capstone could not decode. */
+struct cs_insn;
+void isa_insn_needs(const struct cs_insn *insn, struct featset *need);
+void isa_undecodable(const uint8_t *code, size_t len, struct featset *need);
 
 #endif
