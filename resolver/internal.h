@@ -286,5 +286,7 @@ int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset 
 struct cs_insn;
 void isa_insn_needs(const struct cs_insn *insn, struct featset *need);
 void isa_undecodable(const uint8_t *code, size_t len, struct featset *need);
+/* Length of an instruction capstone could not decode (VEX, EVEX, 0F maps with ModRM); 0 if unknown. */
+size_t isa_insn_length(const uint8_t *code, size_t len);
 
 #endif

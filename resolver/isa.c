@@ -106,6 +106,69 @@ static size_t opcode_pos(const uint8_t *code, size_t len)
 	return i;
 }
 
+/* ModRM + SIB + displacement bytes starting at @p; 0 if truncated. */
+static size_t modrm_len(const uint8_t *p, size_t left)
+{
+	uint8_t modrm, mod, rm;
+	size_t n = 1;
+
+	if (!left)
+		return 0;
+	modrm = p[0];
+	mod = modrm >> 6;
+	rm = modrm & 7;
+	if (mod != 3 && rm == 4) {
+		if (left < 2)
+			return 0;
+		n++;
+		if (mod == 0 && (p[1] & 7) == 5)
+			n += 4;
+	}
+	if (mod == 1)
+		n += 1;
+	else if (mod == 2 || (mod == 0 && rm == 5))
+		n += 4;
+	return n <= left ? n : 0;
+}
+
+size_t isa_insn_length(const uint8_t *code, size_t len)
+{
+	size_t i = opcode_pos(code, len), m;
+	unsigned int map;
+	uint8_t op;
+	bool imm8;
+
+	if (i >= len)
+		return 0;
+	if (code[i] == 0x62 && i + 4 < len) {		/* EVEX: 62 P0 P1 P2 op modrm */
+		map = code[i + 1] & 7;
+		op = code[i + 4];
+		i += 5;
+	} else if (code[i] == 0xc4 && i + 3 < len) {	/* VEX3: c4 R.X.B.mmmmm W.vvvv.L.pp op modrm */
+		map = code[i + 1] & 0x1f;
+		op = code[i + 3];
+		i += 4;
+	} else if (code[i] == 0xc5 && i + 2 < len) {	/* VEX2: map 0F */
+		map = 1;
+		op = code[i + 2];
+		i += 3;
+	} else if (code[i] == 0x0f && i + 2 < len) {
+		map = code[i + 1] == 0x38 ? 2 : code[i + 1] == 0x3a ? 3 : 1;
+		op = map == 1 ? code[i + 1] : code[i + 2];
+		i += map == 1 ? 2 : 3;
+	} else {
+		return 0;
+	}
+	if (map < 1 || map > 3)
+		return 0;
+	m = modrm_len(code + i, len - i);
+	if (!m)
+		return 0;
+	imm8 = map == 3 || (map == 1 && ((op >= 0x70 && op <= 0x73) || op == 0xc2 || (op >= 0xc4 && op <= 0xc6)));
+	i += m + imm8;
+	return i <= len && i <= 15 ? i : 0;
+}
+
 void isa_undecodable(const uint8_t *code, size_t len, struct featset *need)
 {
 	size_t i = opcode_pos(code, len);

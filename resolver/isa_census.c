@@ -203,7 +203,8 @@ static int sweep(struct build *b, csh h, cs_insn *in)
 				isa_undecodable(elf_code_bytes(c, addr, size), size, &need);
 				b->n_undecodable++;
 				ret = fi == UINT32_MAX ? 0 : add_needs(b, fi, &need, addr, "(undecodable)");
-				addr++;
+				size = isa_insn_length(elf_code_bytes(c, addr, 1), end - addr > 15 ? 15 : end - addr);
+				addr += size ? size : 1;
 			} else {
 				b->n_insns++;
 				isa_insn_needs(in, &need);
@@ -558,8 +559,10 @@ int isa_census_of_memory(const uint8_t *code, size_t len, uint64_t addr, struct 
 			cen->n_insns++;
 		} else {
 			/* JIT code caches hold data too: unknown bytes are not counted there */
+			size_t l = isa_insn_length(code + off, len - off > 15 ? 15 : len - off);
+
 			cen->n_undecodable++;
-			a = addr + off + 1;
+			a = addr + off + (l ? l : 1);
 		}
 		for (uint32_t ft = 0; ft < F__COUNT; ft++) {
 			struct census_example *e;
