@@ -40,7 +40,8 @@ CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
 
 LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_code.c elf_scan.c glibc_layout.c image_codec.c \
-	census_cache.c census_check.c census_judge.c isa.c isa_census.c libgcc_model.c print.c proc.c restore.c scan.c select.c variant_set.c
+	census_cache.c census_check.c census_judge.c isa.c isa_census.c libgcc_model.c openssl_cap.c print.c proc.c restore.c \
+	scan.c select.c variant_set.c
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
 PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
 PLUGIN_OBJS := $(addprefix $(B)/plugin/,$(PLUGIN_SRCS:.c=.o))
@@ -82,7 +83,7 @@ $(B)/libgcc_bits.h: resolver/gen_libgcc_bits.c
 $(B)/cpuport.pb-c.o: $(B)/cpuport.pb-c.c
 	$(CC) $(CFLAGS) -fPIC $(DEPS_CFLAGS) -c -o $@ $<
 
-RESOLVER_DEPS := resolver/internal.h resolver/cpuport.h resolver/select.h resolver/elf_code.h resolver/variant_set.h resolver/x86_regs.h resolver/isa_census.h resolver/census_check.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
+RESOLVER_DEPS := resolver/internal.h resolver/cpuport.h resolver/select.h resolver/elf_code.h resolver/variant_set.h resolver/x86_regs.h resolver/isa_census.h resolver/census_check.h resolver/openssl_cap.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
 
 $(B)/resolver/%.o: resolver/%.c $(RESOLVER_DEPS)
 	@mkdir -p $(B)/resolver

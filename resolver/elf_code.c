@@ -368,6 +368,11 @@ static int build_funcs(struct elf_code *c, size_t *cap)
 
 int elf_code_open(const char *path, struct elf_code *c)
 {
+	return elf_code_open_lite(path, c, false);
+}
+
+int elf_code_open_lite(const char *path, struct elf_code *c, bool lite)
+{
 	Elf *elf = NULL;
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr eh;
@@ -433,7 +438,10 @@ int elf_code_open(const char *path, struct elf_code *c)
 		if (!gelf_getshdr(scn, &sh))
 			continue;
 		name = shstrndx ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
-		if (sh.sh_type == SHT_RELA && (sh.sh_flags & SHF_ALLOC)) {
+		if (lite && (sh.sh_type == SHT_RELA || sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB ||
+			     (name && !strcmp(name, ".eh_frame")))) {
+			ret = 0;
+		} else if (sh.sh_type == SHT_RELA && (sh.sh_flags & SHF_ALLOC)) {
 			ret = read_rela(elf, scn, c);
 		} else if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB) {
 			ret = read_syms(elf, scn, &sh, c, sh.sh_type == SHT_DYNSYM);
@@ -478,7 +486,7 @@ int elf_code_open(const char *path, struct elf_code *c)
 	qsort(c->text, c->n_text, sizeof(*c->text), cmp_range);
 	qsort(c->rel, c->n_rel, sizeof(*c->rel), cmp_rel);
 	qsort(c->fsyms, c->n_fsyms, sizeof(*c->fsyms), cmp_sym);
-	ret = build_funcs(c, &cap);
+	ret = lite ? 0 : build_funcs(c, &cap);
 out:
 	c->elf = elf;
 	if (ret)

@@ -68,6 +68,8 @@ struct elf_code {
 
 /* Open and index @path.  0, -ENOENT/-EACCES (open), -ENOEXEC (not x86-64 ELF), -ENOMEM. */
 int elf_code_open(const char *path, struct elf_code *c);
+/* Segments and sections only (no relocations, symbols, functions): for a quick look at .init. */
+int elf_code_open_lite(const char *path, struct elf_code *c, bool lite);
 void elf_code_close(struct elf_code *c);
 /* The file's bytes for [vaddr, vaddr+len) inside one segment's file image, or NULL. */
 const uint8_t *elf_code_bytes(const struct elf_code *c, uint64_t vaddr, uint64_t len);

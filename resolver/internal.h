@@ -81,6 +81,8 @@ struct cpu_desc {
 
 const char *feature_name(enum feature f);
 int feature_by_name(const char *name);				/* -1 if unknown */
+/* Where CPUID reports @f: leaf, subleaf, register (0..3 = EAX..EDX), bit.  0 / -EINVAL. */
+int feature_cpuid_bit(enum feature f, uint32_t *leaf, uint32_t *subleaf, int *reg, unsigned int *bit);
 int cpu_desc_host(struct cpu_desc *d);				/* 0 / -ENODEV */
 int cpu_desc_target(const char *spec, const struct cpu_desc *host, struct cpu_desc *out);
 int cpu_desc_from_image(const Cpuport__Cpu *c, struct cpu_desc *out);
