@@ -1,6 +1,6 @@
 # cpuport: make process checkpoints portable between x86-64 CPUs.
 #
-#   make             build plugin/cpuport_plugin.so, resolver/cpuport, resolver/cpuport-select
+#   make             build build/plugin/cpuport_plugin.so, build/bin/cpuport, build/bin/cpuport-select
 #   make test        unit tests (cmocka) + integration tests (real criu dump/restore)
 #   make e2e         cross-CPU tests in QEMU guests (Haswell-v4, Nehalem)
 #   make bench       benchmarks (not part of test)
@@ -39,19 +39,21 @@ endif
 CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
 
-LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_code.c elf_scan.c glibc_layout.c image_codec.c \
-	census_cache.c census_check.c census_judge.c isa.c isa_census.c libgcc_model.c openssl_cap.c print.c proc.c restore.c \
-	scan.c select.c variant_set.c
+LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
+	isa.c libgcc_model.c print.c proc.c scan.c select.c selproto.c \
+	restore.c pview_proc.c pview_image.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c policy.c report.c \
+	kinds.c kind_common.c kind_ifunc.c kind_irelative.c kind_trampoline.c kind_libgcc.c kind_cpu_features.c \
+	kind_glibc_tuning.c \
+	elf_code.c variant_set.c isa_census.c census_judge.c census_cache.c census_check.c openssl_cap.c
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
 PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
 PLUGIN_OBJS := $(addprefix $(B)/plugin/,$(PLUGIN_SRCS:.c=.o))
 
-# The sanitized build keeps its binaries apart (build-san/out/), so both builds coexist:
-# tests pick them with CPUPORT_OUT (tests/lib.sh).
-OUT    := $(if $(filter 1,$(SANITIZE)),$(B)/out/,)
-PLUGIN := $(OUT)plugin/cpuport_plugin.so
-CLI    := $(OUT)resolver/cpuport
-HELPER := $(OUT)resolver/cpuport-select
+# Programs go to $(B)/bin and $(B)/plugin, never into the source tree. The sanitized build
+# keeps its own (build-san/), so both builds coexist: tests pick one with CPUPORT_OUT (tests/lib.sh).
+PLUGIN := $(B)/plugin/cpuport_plugin.so
+CLI    := $(B)/bin/cpuport
+HELPER := $(B)/bin/cpuport-select
 LIB    := $(B)/libcpuport.a
 ifeq ($(SANITIZE),1)
 PLUGIN_LIB := $(B)/libcpuport-plugin.a
@@ -83,7 +85,7 @@ $(B)/libgcc_bits.h: resolver/gen_libgcc_bits.c
 $(B)/cpuport.pb-c.o: $(B)/cpuport.pb-c.c
 	$(CC) $(CFLAGS) -fPIC $(DEPS_CFLAGS) -c -o $@ $<
 
-RESOLVER_DEPS := resolver/internal.h resolver/cpuport.h resolver/select.h resolver/elf_code.h resolver/variant_set.h resolver/x86_regs.h resolver/isa_census.h resolver/census_check.h resolver/openssl_cap.h $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
+RESOLVER_DEPS := $(wildcard resolver/*.h) $(B)/cpuport.pb-c.h $(B)/libgcc_bits.h
 
 $(B)/resolver/%.o: resolver/%.c $(RESOLVER_DEPS)
 	@mkdir -p $(B)/resolver
@@ -115,9 +117,9 @@ $(CLI): resolver/cli.c $(LIB)
 
 # libc only, lazy binding (its own GOT[2] tells which trampoline ld.so picks here).
 # Never sanitized: it maps executables at their link addresses and runs foreign resolvers.
-$(HELPER): resolver/select_helper.c
+$(HELPER): resolver/select_helper.c resolver/selproto.c resolver/selproto.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ resolver/select_helper.c
+	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ resolver/select_helper.c resolver/selproto.c
 
 install: all
 	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
@@ -135,6 +137,6 @@ uninstall:
 include tests/tests.mk
 
 clean:
-	rm -rf build build-san $(PLUGIN) $(CLI) $(HELPER)
+	rm -rf build build-san
 
 .PHONY: all check-deps install uninstall clean

@@ -2,16 +2,15 @@
 /*
  * The table on disk: protobuf-c pack/unpack of cpuport.Image, and the
  * structural validation every decoded image passes before use.  Addresses
- * are checked again against the restored process (patch.c); here we make
+ * are checked again against the destination's files (verify.c); here we make
  * sure every index and size is consistent so later code can trust them.
+ * Which kinds exist and how large their records may be: the registry (kinds.c).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-#define MAX_STATE_SIZE 4096
+#include "kinds.h"
 
 int cpu_desc_to_image(struct arena *a, const struct cpu_desc *d, Cpuport__Cpu **out)
 {
@@ -101,7 +100,7 @@ static const char *validate(const Cpuport__Image *img)
 	for (size_t i = 0; i < img->n_slots; i++) {
 		const Cpuport__Slot *s = img->slots[i];
 
-		if (s->kind < CPUPORT__SLOT_KIND__IRELATIVE || s->kind > CPUPORT__SLOT_KIND__GLOB_DAT)
+		if (!kind_of_slot(s->kind))
 			return "unknown slot kind";
 		if (!span_ok(img, s->object, s->offset, 8))
 			return "slot outside its object";
@@ -112,10 +111,11 @@ static const char *validate(const Cpuport__Image *img)
 	}
 	for (size_t i = 0; i < img->n_states; i++) {
 		const Cpuport__State *s = img->states[i];
+		const struct cpuport_kind *k = kind_of_state(s->kind);
 
-		if (s->kind < CPUPORT__STATE_KIND__CPU_FEATURES || s->kind > CPUPORT__STATE_KIND__RTLD_MINSIGSTKSZ)
+		if (!k)
 			return "unknown state kind";
-		if (!s->size || s->size > MAX_STATE_SIZE || !span_ok(img, s->object, s->offset, s->size))
+		if (!s->size || s->size > k->max_size || !span_ok(img, s->object, s->offset, s->size))
 			return "state outside its object";
 		if (s->has_value && s->value.len != s->size)
 			return "state value of the wrong size";
@@ -125,6 +125,12 @@ static const char *validate(const Cpuport__Image *img)
 	for (size_t i = 0; i < img->n_threads; i++)
 		if (!location_ok(img, img->threads[i]->at))
 			return "thread location outside its object";
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k; k++) {
+		const char *why = (*k)->validate ? (*k)->validate(img) : NULL;
+
+		if (why)
+			return why;
+	}
 	return NULL;
 }
 

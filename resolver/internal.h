@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "cpuport.h"
@@ -167,6 +168,50 @@ void proc_map_file_path(const struct proc *p, const struct proc_map *m, char *bu
 typedef int (*proc_thread_fn)(pid_t tid, bool running, uint64_t pc, uint64_t sp, void *arg);
 int proc_for_each_thread(pid_t pid, proc_thread_fn fn, void *arg);
 
+/*
+ * ---- pview: a process as cpuport reads and writes it (the seam) ----
+ * The scan and the restore side reach a process only through these:
+ * pview_proc.c is a live process (/proc/PID/mem, map_files, /proc/PID/root),
+ * pview_image.c the process as its image records it (cpuport check), and
+ * unit tests plug in a recorded process.
+ */
+struct pview_ops {
+	/* @len bytes at @addr: 0 or -errno (-EFAULT/-EIO: not there; -EROFS: read only) */
+	int (*read)(void *arg, uint64_t addr, void *buf, size_t len);
+	int (*write)(void *arg, uint64_t addr, const void *buf, size_t len);
+	/* where to open the file mapping @m maps (live: /proc/PID/map_files/...) */
+	void (*file_path)(void *arg, const struct proc_map *m, char *buf, size_t len);
+	/* pid in its own namespace, uid and gid: 0 or -errno */
+	int (*ids)(void *arg, pid_t *nspid, uid_t *uid, gid_t *gid);
+	int (*comm)(void *arg, char *buf, size_t len);
+	int (*for_each_thread)(void *arg, proc_thread_fn fn, void *fn_arg);
+	void (*close)(void *arg);
+};
+
+struct pview {
+	const struct pview_ops *ops;
+	void *arg;
+	pid_t pid;
+	const struct proc_map *maps;	/* sorted by address; none for pview_image */
+	size_t n_maps;
+	char root[512];			/* its "/": "/proc/PID/root", a rootfs, "" */
+	bool as_recorded;		/* no process: objects at the image's load bases, files under root */
+};
+
+int pview_proc_open(struct pview *v, pid_t pid, bool writable);
+int pview_image_open(struct pview *v, struct cpuport_ctx *ctx, const Cpuport__Image *img);
+void pview_close(struct pview *v);
+
+static inline int pview_read(const struct pview *v, uint64_t addr, void *buf, size_t len)
+{
+	return v->ops->read(v->arg, addr, buf, len);
+}
+
+static inline int pview_write(const struct pview *v, uint64_t addr, const void *buf, size_t len)
+{
+	return v->ops->write(v->arg, addr, buf, len);
+}
+
 /* ---- elf_scan.c: what one ELF file says (libelf) ---- */
 struct elf_symbol {
 	uint64_t value, size;
@@ -281,6 +326,10 @@ struct cpuport_table {
 struct cpuport_table *table_new(void);
 /* object index containing @addr in the table, or -1 */
 int table_object_at(const Cpuport__Image *img, uint64_t addr);
+
+/* ---- print.c ---- */
+/* @s as a JSON string (quoted, escaped); NULL prints "" */
+void print_json_str(FILE *f, const char *s);
 
 /* ---- isa.c: which ISA extensions a piece of code needs (capstone) ---- */
 int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset *need);

@@ -20,7 +20,7 @@ static const char *state_kind(Cpuport__StateKind k)
 }
 
 /* JSON string: escape what JSON requires. */
-static void jstr(FILE *f, const char *s)
+void print_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; s && *s; s++) {
@@ -59,16 +59,16 @@ static void print_cpu_human(FILE *f, const Cpuport__Cpu *c)
 static void print_cpu_json(FILE *f, const Cpuport__Cpu *c)
 {
 	fprintf(f, "{\"vendor\":");
-	jstr(f, c->vendor);
+	print_json_str(f, c->vendor);
 	fprintf(f, ",\"brand\":");
-	jstr(f, c->brand);
+	print_json_str(f, c->brand);
 	fprintf(f, ",\"codename\":");
-	jstr(f, c->codename);
+	print_json_str(f, c->codename);
 	fprintf(f, ",\"family\":%u,\"model\":%u,\"stepping\":%u,\"level\":%u,\"xcr0\":%" PRIu64 ",\"features\":[",
 		c->family, c->model, c->stepping, c->level, c->xcr0);
 	for (size_t i = 0; i < c->n_features; i++) {
 		fprintf(f, "%s", i ? "," : "");
-		jstr(f, c->features[i]);
+		print_json_str(f, c->features[i]);
 	}
 	fprintf(f, "],\"leaves\":[");
 	for (size_t i = 0; i < c->n_leaves; i++)
@@ -127,7 +127,7 @@ static void print_loc_json(FILE *f, const char *key, const Cpuport__Location *l)
 	if (!l)
 		return;
 	fprintf(f, ",\"%s\":{\"object\":%u,\"offset\":%" PRIu64 ",\"symbol\":", key, l->object, l->offset);
-	jstr(f, l->symbol);
+	print_json_str(f, l->symbol);
 	fprintf(f, "}");
 }
 
@@ -137,7 +137,7 @@ static void print_json(const Cpuport__Image *img, FILE *f)
 
 	fprintf(f, "{\"version\":%u,\"pid\":%u,\"nspid\":%u,\"comm\":", img->version, p ? p->pid : 0,
 		p ? p->nspid : 0);
-	jstr(f, p ? p->comm : NULL);
+	print_json_str(f, p ? p->comm : NULL);
 	fprintf(f, ",\"cpu\":");
 	if (img->source_cpu)
 		print_cpu_json(f, img->source_cpu);
@@ -148,7 +148,7 @@ static void print_json(const Cpuport__Image *img, FILE *f)
 		const Cpuport__Object *o = img->objects[i];
 
 		fprintf(f, "%s{\"path\":", i ? "," : "");
-		jstr(f, o->path);
+		print_json_str(f, o->path);
 		fprintf(f, ",\"base\":%" PRIu64 ",\"build_id\":\"", o->load_base);
 		hex(f, o->build_id.data, o->build_id.len);
 		fprintf(f, "\",\"exe\":%s,\"interp\":%s}", o->is_exe ? "true" : "false", o->is_interp ? "true" : "false");
@@ -159,7 +159,7 @@ static void print_json(const Cpuport__Image *img, FILE *f)
 
 		fprintf(f, "%s{\"kind\":\"%s\",\"object\":%u,\"offset\":%" PRIu64 ",\"address\":%" PRIu64 ",\"symbol\":",
 			i ? "," : "", slot_kind(s->kind), s->object, s->offset, img->objects[s->object]->load_base + s->offset);
-		jstr(f, s->symbol);
+		print_json_str(f, s->symbol);
 		fprintf(f, ",\"bound\":%s,\"value\":%" PRIu64, s->bound ? "true" : "false", s->value);
 		print_loc_json(f, "resolver", s->resolver);
 		print_loc_json(f, "target", s->target);
@@ -170,7 +170,7 @@ static void print_json(const Cpuport__Image *img, FILE *f)
 		const Cpuport__State *s = img->states[i];
 
 		fprintf(f, "%s{\"kind\":\"%s\",\"name\":", i ? "," : "", state_kind(s->kind));
-		jstr(f, s->name);
+		print_json_str(f, s->name);
 		fprintf(f, ",\"object\":%u,\"offset\":%" PRIu64 ",\"size\":%u,\"value\":\"", s->object, s->offset, s->size);
 		hex(f, s->value.data, s->value.len);
 		fprintf(f, "\"");
@@ -215,11 +215,11 @@ int cpuport_cpu_print(struct cpuport_ctx *ctx, FILE *f, bool json)
 		fprintf(f, "{\"host\":");
 		print_cpu_json(f, host);
 		fprintf(f, ",\"target_name\":");
-		jstr(f, ctx->target.name);
+		print_json_str(f, ctx->target.name);
 		fprintf(f, ",\"target\":");
 		print_cpu_json(f, target);
 		fprintf(f, ",\"glibc_tunables\":");
-		jstr(f, tun);
+		print_json_str(f, tun);
 		fprintf(f, "}\n");
 	} else {
 		print_cpu_human(f, host);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "kinds.h"
 
 struct scan_obj {
 	const struct elf_info *elf;	/* shared, from the context's cache */
@@ -20,8 +20,7 @@ struct scan_obj {
 
 struct scan {
 	struct cpuport_ctx *ctx;
-	char root[32];		/* /proc/PID/root: the process's own file view */
-	struct proc proc;
+	struct pview *v;	/* the process (its root: its own file view) */
 	struct cpuport_table *t;
 	struct scan_obj *objs;
 	size_t n_objs;
@@ -72,7 +71,7 @@ static Cpuport__Location *location(struct scan *s, uint64_t addr)
 }
 
 /* Is there a mapping of this file at @addr with file offset @off? */
-static bool mapped_at(const struct proc *p, const struct proc_map *f, uint64_t addr, uint64_t off)
+static bool mapped_at(const struct pview *p, const struct proc_map *f, uint64_t addr, uint64_t off)
 {
 	for (size_t i = 0; i < p->n_maps; i++) {
 		const struct proc_map *m = &p->maps[i];
@@ -89,7 +88,7 @@ static bool mapped_at(const struct proc *p, const struct proc_map *f, uint64_t a
  * base + vaddr from its file offset.  Rules out the same file mapped as data
  * (a crash reporter reading its libraries) and tells dlmopen copies apart.
  */
-static bool loaded_at(const struct proc *p, const struct proc_map *m, const struct elf_info *e, uint64_t base)
+static bool loaded_at(const struct pview *p, const struct proc_map *m, const struct elf_info *e, uint64_t base)
 {
 	for (size_t i = 0; i < e->n_segs; i++) {
 		uint64_t pad = e->segs[i].vaddr & 0xfff;
@@ -113,7 +112,7 @@ static bool known_object(const struct scan *s, const struct proc_map *m, uint64_
 static int add_object(struct scan *s, const struct proc_map *m)
 {
 	struct scan_obj *o, *n;
-	char open_path[96];
+	char open_path[4096];
 	uint64_t base;
 	int ret;
 
@@ -127,12 +126,12 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	s->objs = n;
 	o = &s->objs[s->n_objs];
 	memset(o, 0, sizeof(*o));
-	proc_map_file_path(&s->proc, m, open_path, sizeof(open_path));
-	o->elf = elf_cache_get(s->ctx, open_path, s->root, &ret);
+	s->v->ops->file_path(s->v->arg, m, open_path, sizeof(open_path));
+	o->elf = elf_cache_get(s->ctx, open_path, s->v->root, &ret);
 	if (!o->elf)
 		return ret == -ENOMEM ? ret : 0;	/* not an ELF object (locale archive, data file) */
 	base = m->start - elf_first_load_vaddr(o->elf);
-	if (!loaded_at(&s->proc, m, o->elf, base) || known_object(s, m, base))
+	if (!loaded_at(s->v, m, o->elf, base) || known_object(s, m, base))
 		return 0;	/* mapped as data, not loaded */
 	o->path = strdup(m->path);
 	if (!o->path)
@@ -157,7 +156,7 @@ static int add_object(struct scan *s, const struct proc_map *m)
 
 static int read_u64(const struct scan *s, uint64_t addr, uint64_t *v)
 {
-	return proc_read(&s->proc, addr, v, sizeof(*v));
+	return pview_read(s->v, addr, v, sizeof(*v));
 }
 
 /*
@@ -182,7 +181,7 @@ static uint64_t find_r_debug(const struct scan *s)
 		if (!(o->elf->is_exec || o->elf->is_pie) || !o->elf->dynamic)
 			continue;
 		for (uint64_t a = o->base + o->elf->dynamic;; a += sizeof(dyn)) {
-			if (proc_read(&s->proc, a, dyn, sizeof(dyn)) || dyn[0] == DT_NULL)
+			if (pview_read(s->v, a, dyn, sizeof(dyn)) || dyn[0] == DT_NULL)
 				break;
 			if (dyn[0] == DT_DEBUG)
 				return dyn[1];
@@ -203,7 +202,7 @@ static void read_link_order(struct scan *s)
 		/* struct link_map { l_addr, l_name, l_ld, l_next, l_prev } */
 		uint64_t l[4];
 
-		if (proc_read(&s->proc, lm, l, sizeof(l)))
+		if (pview_read(s->v, lm, l, sizeof(l)))
 			break;
 		for (size_t i = 0; i < s->n_objs; i++)
 			if (s->objs[i].elf->dynamic && s->objs[i].base + s->objs[i].elf->dynamic == l[2])
@@ -220,20 +219,18 @@ static int cmp_link_order(const void *a, const void *b)
 	return (x->link_order > y->link_order) - (x->link_order < y->link_order);
 }
 
-/* The object that defines @sym first in link order, as the dynamic linker finds it. */
-static const struct scan_obj *find_definer(const struct scan *s, const char *sym, const char *ver,
-					   const struct elf_symbol **def)
+/* The object that defines @sym first in link order, as the dynamic linker finds it; -1 if none. */
+int scan_find_definer(const struct scan *s, const char *sym, const char *ver, const struct elf_symbol **def)
 {
 	for (size_t i = 0; i < s->n_objs; i++) {
 		*def = elf_dynsym_find(s->objs[i].elf, sym, ver);
 		if (*def)
-			return &s->objs[i];
+			return i;
 	}
-	return NULL;
+	return -1;
 }
 
-static int add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t value,
-		    uint64_t resolver, bool bound)
+int scan_add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t value, uint64_t resolver, bool bound)
 {
 	Cpuport__Slot **pp = PUSH(s, slots), *sl;
 
@@ -253,6 +250,51 @@ static int add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t 
 	if (bound)
 		sl->target = location(s, value);
 	return sl->resolver ? 0 : -ENOMEM;
+}
+
+const struct elf_info *scan_elf(const struct scan *s, int oi)
+{
+	return s->objs[oi].elf;
+}
+
+bool scan_is_interp(const struct scan *s, int oi)
+{
+	return s->objs[oi].is_interp;
+}
+
+int scan_object_at(const struct scan *s, uint64_t addr)
+{
+	return obj_index_at(s, addr);
+}
+
+uint64_t scan_base(const struct scan *s, int oi)
+{
+	return s->objs[oi].base;
+}
+
+int scan_read_u64(const struct scan *s, uint64_t addr, uint64_t *v)
+{
+	return read_u64(s, addr, v);
+}
+
+const char *scan_path(const struct scan *s, int oi)
+{
+	return s->objs[oi].path;
+}
+
+pid_t scan_pid(const struct scan *s)
+{
+	return s->v->pid;
+}
+
+struct cpuport_ctx *scan_ctx(const struct scan *s)
+{
+	return s->ctx;
+}
+
+struct cpuport_table *scan_table(struct scan *s)
+{
+	return s->t;
 }
 
 /*
@@ -275,7 +317,7 @@ static uint8_t *read_slot_span(const struct scan *s, const struct scan_obj *o, u
 	if (!o->elf->n_relocs || hi - *lo > MAX_SLOT_SPAN)
 		return NULL;
 	buf = malloc(hi - *lo);
-	if (buf && proc_read(&s->proc, o->base + *lo, buf, hi - *lo)) {
+	if (buf && pview_read(s->v, o->base + *lo, buf, hi - *lo)) {
 		free(buf);
 		return NULL;
 	}
@@ -291,52 +333,31 @@ static int scan_relocs(struct scan *s, int oi)
 
 	for (size_t i = 0; i < o->elf->n_relocs && !ret; i++) {
 		const struct elf_reloc *r = &o->elf->relocs[i];
-		const struct elf_symbol *def;
-		const struct scan_obj *d;
 		uint64_t value;
-		int di;
 
 		if (span)
 			memcpy(&value, span + (r->offset - lo), 8);
 		else if (read_u64(s, o->base + r->offset, &value)) {
-			log_warn(s->ctx, "pid %d: cannot read slot %#" PRIx64 " in %s\n", s->proc.pid,
+			log_warn(s->ctx, "pid %d: cannot read slot %#" PRIx64 " in %s\n", s->v->pid,
 				 o->base + r->offset, o->path);
 			continue;
 		}
-		if (r->type == R_X86_64_IRELATIVE) {
-			ret = add_slot(s, oi, r, value, o->base + r->addend, true);
-		} else {
-			/* bound: the value lies in the object whose IFUNC was run */
-			di = obj_index_at(s, value);
-			def = di >= 0 ? elf_dynsym_find(s->objs[di].elf, r->sym, r->version) : NULL;
-			uint64_t off = value - o->base;
-			bool at_stub = di == oi && off >= o->elf->plt_start && off < o->elf->plt_end;
-
-			if (def && def->type == STT_GNU_IFUNC && !at_stub) {
-				ret = add_slot(s, oi, r, value, s->objs[di].base + def->value, true);
-			} else if (r->type == R_X86_64_JUMP_SLOT && at_stub) {
-				/* lazy slot still at its PLT stub: who will it bind to? */
-				d = find_definer(s, r->sym, r->version, &def);
-				if (!d || def->type != STT_GNU_IFUNC)
-					continue;
-				ret = add_slot(s, oi, r, value, d->base + def->value, false);
-			} else {
-				continue;
-			}
-		}
+		for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+			if ((*k)->record_reloc)
+				ret = (*k)->record_reloc(s, oi, r, value);
 	}
 	free(span);
 	return ret;
 }
 
-static int add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char *name, uint64_t offset,
-		     uint32_t size, bool pointer)
+int scan_add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char *name, uint64_t offset,
+		   uint32_t size, bool pointer)
 {
 	const struct scan_obj *o = &s->objs[oi];
 	Cpuport__State **pp, *st;
 	uint8_t buf[1024];
 
-	if (size > sizeof(buf) || proc_read(&s->proc, o->base + offset, buf, size))
+	if (size > sizeof(buf) || pview_read(s->v, o->base + offset, buf, size))
 		return 0;	/* not readable: nothing cached there to carry */
 	pp = PUSH(s, states);
 	if (!pp || !(st = *pp = arena_alloc(&s->t->arena, sizeof(*st))))
@@ -359,57 +380,14 @@ static int add_state(struct scan *s, int oi, Cpuport__StateKind kind, const char
 	return st->value.data ? 0 : -ENOMEM;
 }
 
+/* Every kind's per-object records (cached CPU state), in the registry's order. */
 static int scan_states(struct scan *s, int oi)
 {
-	const struct scan_obj *o = &s->objs[oi];
-	const struct elf_symbol *sym;
 	int ret = 0;
 
-	/* GOT[2]: the lazy-binding trampoline ld.so chose for this CPU */
-	if (o->elf->pltgot && !o->elf->bind_now) {
-		uint64_t v;
-
-		if (!read_u64(s, o->base + o->elf->pltgot + 16, &v) && v) {
-			int di = obj_index_at(s, v);
-
-			if (di >= 0 && s->objs[di].is_interp)
-				ret = add_state(s, oi, CPUPORT__STATE_KIND__LAZY_TRAMPOLINE, "GOT[2]",
-						o->elf->pltgot + 16, 8, true);
-		}
-	}
-	/* libgcc's model, in libgcc_s or statically linked into this object */
-	if (!ret && (sym = elf_sym_named(o->elf, "__cpu_model")) && sym->type == STT_OBJECT)
-		ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBGCC_CPU_MODEL, sym->name, sym->value, sym->size,
-				false);
-	if (!ret && (sym = elf_sym_named(o->elf, "__cpu_features2")) && sym->type == STT_OBJECT)
-		ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBGCC_FEATURES2, sym->name, sym->value, sym->size,
-				false);
-	if (!ret && o->is_interp) {
-		const struct glibc_layout *l = glibc_layout_find(o->elf->glibc_version);
-		const struct elf_symbol *ro = elf_dynsym_find(o->elf, "_rtld_global_ro", NULL);
-
-		if (!l || !ro) {
-			log_warn(s->ctx, "pid %d: %s: glibc %s has no known layout; its cpu_features cannot be refreshed\n",
-				 s->proc.pid, o->path, o->elf->glibc_version[0] ? o->elf->glibc_version : "(unknown)");
-			return 0;
-		}
-		ret = add_state(s, oi, CPUPORT__STATE_KIND__CPU_FEATURES, "cpu_features", ro->value + l->cpu_features,
-				l->cpu_features_size, false);
-		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_HWCAP, "_dl_hwcap", ro->value + l->hwcap, 8,
-				       false);
-		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_PLATFORM, "_dl_platform",
-				       ro->value + l->platform, 8, true);
-		ret = ret ?: add_state(s, oi, CPUPORT__STATE_KIND__RTLD_MINSIGSTKSZ, "_dl_minsigstacksize",
-				       ro->value + l->minsigstacksize, 8, false);
-	}
-	if (!ret && o->elf->glibc_version[0] && !o->is_interp) {
-		for (const char *const *n = glibc_libc_tuning_syms; !ret && *n; n++) {
-			sym = elf_sym_named(o->elf, *n);
-			if (sym && sym->type == STT_OBJECT && sym->size && sym->size <= 8)
-				ret = add_state(s, oi, CPUPORT__STATE_KIND__LIBC_TUNING, *n, sym->value, sym->size,
-						false);
-		}
-	}
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+		if ((*k)->record)
+			ret = (*k)->record(s, oi);
 	return ret;
 }
 
@@ -488,14 +466,15 @@ static int add_process(struct scan *s)
 	if (!p)
 		return -ENOMEM;
 	cpuport__process__init(p);
-	p->pid = s->proc.pid;
-	if (!proc_nspid(s->proc.pid, &nspid, &uid, &gid)) {
+	p->pid = s->v->pid;
+	if (!s->v->ops->ids(s->v->arg, &nspid, &uid, &gid)) {
 		p->has_nspid = p->has_uid = p->has_gid = true;
 		p->nspid = nspid;
 		p->uid = uid;
 		p->gid = gid;
 	}
-	proc_comm(s->proc.pid, comm, sizeof(comm));
+	if (s->v->ops->comm)
+		s->v->ops->comm(s->v->arg, comm, sizeof(comm));
 	p->comm = arena_strdup(&s->t->arena, comm);
 	s->t->img->proc = p;
 	return 0;
@@ -506,29 +485,22 @@ static void scan_free(struct scan *s)
 	for (size_t i = 0; i < s->n_objs; i++)
 		free(s->objs[i].path);
 	free(s->objs);
-	proc_close(&s->proc);
 }
 
-int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
+int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table **out)
 {
-	struct scan s = { .ctx = ctx };
+	struct scan s = { .ctx = ctx, .v = v };
 	uint64_t t0 = now_ns();
-	int ret;
+	int ret = 0;
 
 	*out = NULL;
-	snprintf(s.root, sizeof(s.root), "/proc/%d/root", pid);
-	ret = proc_open(&s.proc, pid, false);
-	if (ret) {
-		log_err(ctx, "pid %d: cannot open its memory: %s\n", pid, strerror(-ret));
-		return set_errno(ret == -ENOENT ? -ESRCH : ret);
-	}
 	s.t = table_new();
 	if (!s.t) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < s.proc.n_maps && !ret; i++) {
-		const struct proc_map *m = &s.proc.maps[i];
+	for (size_t i = 0; i < v->n_maps && !ret; i++) {
+		const struct proc_map *m = &v->maps[i];
 
 		if (m->path && m->path[0] == '/' && m->off == 0 && m->ino)
 			ret = add_object(&s, m);
@@ -544,7 +516,7 @@ int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
 		s.t->img->relocs_seen += s.objs[i].elf->relocs_seen;
 	}
 	ret = ret ?: add_process(&s);
-	ret = ret ?: proc_for_each_thread(pid, add_thread, &s);
+	ret = ret ?: v->ops->for_each_thread(v->arg, add_thread, &s);
 	ret = ret ?: cpu_desc_to_image(&s.t->arena, &ctx->host, &s.t->img->source_cpu);
 	if (ret)
 		goto out;
@@ -555,5 +527,21 @@ int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
 out:
 	cpuport_table__free(s.t);
 	scan_free(&s);
+	return ret;
+}
+
+int cpuport_scan(struct cpuport_ctx *ctx, pid_t pid, struct cpuport_table **out)
+{
+	struct pview v;
+	int ret;
+
+	*out = NULL;
+	ret = pview_proc_open(&v, pid, false);
+	if (ret) {
+		log_err(ctx, "pid %d: cannot open its memory: %s\n", pid, strerror(-ret));
+		return set_errno(ret == -ENOENT ? -ESRCH : ret);
+	}
+	ret = scan_through(ctx, &v, out);
+	pview_close(&v);
 	return set_errno(ret);
 }

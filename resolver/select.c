@@ -6,13 +6,7 @@
  * handed over as file descriptors), drop to the process's uid/gid with
  * no_new_privs, enforce the time limit, and parse the answers.
  *
- * Request lines (one per line, on the helper's stdin):
- *   interp I | dso I PATH | exe I PATH | seg I OFF VADDR FILESZ MEMSZ PROT
- *   map I | guard I OFF | mask W0 W1 .. | model I OFF SIZE F2OFF F2SIZE [INITOFF]
- *   call N I OFF | read N I OFF SIZE | ptr N I OFF | go
- * Answers: base I ADDR | res N I OFF | res N fault SIG | res N outside A |
- *   bytes N HEX | ptr N I OFF | cpu_features I OFF | trampoline I OFF |
- *   glibc VER | error TEXT | done
+ * The protocol itself (words, encoder, strict decoder): selproto.h.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -29,9 +23,10 @@
 
 #include "select.h"
 
-int sel_init(struct selection *s)
+int sel_init(struct selection *s, uint32_t n_objects)
 {
 	memset(s, 0, sizeof(*s));
+	s->n_objects = n_objects;
 	s->req = open_memstream(&s->req_buf, &s->req_len);
 	s->cpu_features_obj = s->tramp_obj = -1;
 	return s->req ? 0 : -ENOMEM;
@@ -48,10 +43,13 @@ void sel_free(struct selection *s)
 	for (size_t i = 0; i < s->n_fds; i++)
 		close(s->fds[i]);
 	free(s->fds);
+	free(s->line);
+	for (size_t i = 0; i < s->n_env; i++)
+		free(s->env[i]);
 	memset(s, 0, sizeof(*s));
 }
 
-static int new_answer(struct selection *s)
+static int new_answer(struct selection *s, enum selp_word asked, uint32_t size)
 {
 	struct sel_answer *a = realloc(s->ans, (s->n_ans + 1) * sizeof(*a));
 
@@ -60,40 +58,42 @@ static int new_answer(struct selection *s)
 	s->ans = a;
 	memset(&a[s->n_ans], 0, sizeof(*a));
 	a[s->n_ans].status = SEL_MISSING;
+	a[s->n_ans].asked = asked;
+	a[s->n_ans].size = size;
 	return s->n_ans++;
 }
 
 int sel_call(struct selection *s, int obj, uint64_t off)
 {
-	int n = new_answer(s);
+	int n = new_answer(s, SELP_CALL, 0);
 
 	if (n >= 0 && ++s->pending)
-		fprintf(s->req, "call %d %d %" PRIu64 "\n", n, obj, off);
+		selp_put_call(s->req, n, obj, off);
 	return n;
 }
 
 int sel_read(struct selection *s, int obj, uint64_t off, uint32_t size)
 {
-	int n = new_answer(s);
+	int n = new_answer(s, SELP_READ, size);
 
 	if (n >= 0 && ++s->pending)
-		fprintf(s->req, "read %d %d %" PRIu64 " %u\n", n, obj, off, size);
+		selp_put_read(s->req, n, obj, off, size);
 	return n;
 }
 
 int sel_ptr(struct selection *s, int obj, uint64_t off)
 {
-	int n = new_answer(s);
+	int n = new_answer(s, SELP_PTR, 0);
 
 	if (n >= 0 && ++s->pending)
-		fprintf(s->req, "ptr %d %d %" PRIu64 "\n", n, obj, off);
+		selp_put_ptr(s->req, n, obj, off);
 	return n;
 }
 
 int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off, const uint8_t *bytes,
 	      size_t len)
 {
-	int n = new_answer(s);
+	int n = new_answer(s, SELP_BAD, 0);
 
 	if (n < 0)
 		return n;
@@ -105,72 +105,129 @@ int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off
 	return n;
 }
 
-/* Keep @fd open for the helper; returns it, or -1. */
+/* One more NAME=VALUE in the helper's environment (a kind's own masking knob); copied. */
+int sel_setenv(struct selection *s, const char *name_value)
+{
+	if (s->n_env >= SEL_MAX_ENV || !strchr(name_value, '='))
+		return -EINVAL;
+	s->env[s->n_env] = strdup(name_value);
+	if (!s->env[s->n_env])
+		return -ENOMEM;
+	s->n_env++;
+	return 0;
+}
+
+/* Keep @fd open for the helper; returns it, -EBADF for fd < 0, or -ENOMEM. */
 int sel_pass_fd(struct selection *s, int fd)
 {
-	int *n = realloc(s->fds, (s->n_fds + 1) * sizeof(*n));
+	int *n;
 
-	if (fd < 0 || !n) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	if (fd < 0)
+		return -EBADF;
+	n = realloc(s->fds, (s->n_fds + 1) * sizeof(*n));
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
 	}
 	s->fds = n;
 	s->fds[s->n_fds++] = fd;
 	return fd;
 }
 
-static int hexval(char c)
+/* The request number an answer names: one that was asked, that kind, not answered yet. */
+static struct sel_answer *asked(struct selection *s, const struct selp_msg *m, enum selp_word kind)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	struct sel_answer *a = m->n < s->n_ans ? &s->ans[m->n] : NULL;
+
+	return a && a->asked == kind && a->status == SEL_MISSING && !a->answered ? a : NULL;
 }
 
-static void parse_line(struct selection *s, struct cpuport_ctx *ctx, char *line)
+/* One answer line; -EBADMSG if malformed or about something never asked. */
+static int parse_line(struct selection *s, struct cpuport_ctx *ctx, const char *line)
 {
-	unsigned int n, obj;
-	uint64_t off;
-	char word[16], rest[64];
-	int sig;
+	struct selp_msg m;
+	struct sel_answer *a = NULL;
 
-	if (sscanf(line, "res %u %u %" SCNu64, &n, &obj, &off) == 3 && n < s->n_ans) {
-		s->ans[n] = (struct sel_answer){ .status = SEL_OK, .obj = obj, .off = off };
-	} else if (sscanf(line, "res %u fault %d", &n, &sig) == 2 && n < s->n_ans) {
-		s->ans[n].status = SEL_FAULT;
-		s->ans[n].off = sig;
-	} else if (sscanf(line, "res %u %15s", &n, word) == 2 && n < s->n_ans) {
-		s->ans[n].status = SEL_OUTSIDE;
-	} else if (sscanf(line, "ptr %u %u %" SCNu64, &n, &obj, &off) == 3 && n < s->n_ans) {
-		s->ans[n] = (struct sel_answer){ .status = SEL_OK, .obj = obj, .off = off };
-	} else if (sscanf(line, "ptr %u %15s", &n, word) == 2 && n < s->n_ans) {
-		if (!strcmp(word, "null"))
-			s->ans[n] = (struct sel_answer){ .status = SEL_OK, .obj = -1 };
-		else
-			s->ans[n].status = SEL_OUTSIDE;
-	} else if (sscanf(line, "bytes %u %63s", &n, rest) == 2 && n < s->n_ans && strcmp(rest, "unavailable")) {
-		const char *hex = strchr(strchr(line, ' ') + 1, ' ') + 1;
-		size_t len = strcspn(hex, "\n") / 2;
-		uint8_t *b = malloc(len ? len : 1);
-
-		if (!b)
-			return;
-		for (size_t i = 0; i < len; i++)
-			b[i] = hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]);
-		free(s->ans[n].bytes);
-		s->ans[n] = (struct sel_answer){ .status = SEL_OK, .bytes = b, .len = len };
-	} else if (sscanf(line, "cpu_features %u %" SCNu64, &obj, &off) == 2) {
-		s->cpu_features_obj = obj;
-		s->cpu_features_off = off;
-	} else if (sscanf(line, "trampoline %u %" SCNu64, &obj, &off) == 2) {
-		s->tramp_obj = obj;
-		s->tramp_off = off;
-	} else if (sscanf(line, "ids %u %u %d", &n, &obj, &sig) == 3) {
-		log_debug(ctx, "pid %d: selection helper runs as uid %u gid %u, no_new_privs %d\n", s->pid, n, obj, sig);
-	} else if (sscanf(line, "glibc %15s", s->glibc) == 1) {
-	} else if (!strncmp(line, "error ", 6)) {
-		log_warn(ctx, "pid %d: helper: %s", s->pid, line + 6);
-	} else if (!strncmp(line, "done", 4)) {
-		s->done = true;
+	if (selp_decode_answer(line, s->n_objects, &m))
+		return -EBADMSG;
+	switch (m.word) {
+	case SELP_RES: case SELP_RES_FAULT: case SELP_RES_OUTSIDE: case SELP_RES_UNAVAILABLE:
+		a = asked(s, &m, SELP_CALL);
+		break;
+	case SELP_BYTES: case SELP_BYTES_UNAVAILABLE:
+		a = asked(s, &m, SELP_READ);
+		break;
+	case SELP_PTR_ANS: case SELP_PTR_NULL: case SELP_PTR_OUTSIDE: case SELP_PTR_UNAVAILABLE:
+		a = asked(s, &m, SELP_PTR);
+		break;
+	default:
+		break;
 	}
+	switch (m.word) {
+	case SELP_RES: case SELP_PTR_ANS:
+		if (!a)
+			return -EBADMSG;
+		a->status = SEL_OK, a->obj = m.obj, a->off = m.arg[0];
+		break;
+	case SELP_RES_FAULT:
+		if (!a)
+			return -EBADMSG;
+		a->status = SEL_FAULT, a->off = m.arg[0];
+		break;
+	case SELP_RES_OUTSIDE: case SELP_RES_UNAVAILABLE: case SELP_PTR_OUTSIDE: case SELP_PTR_UNAVAILABLE:
+		if (!a)
+			return -EBADMSG;
+		a->status = SEL_OUTSIDE;
+		break;
+	case SELP_PTR_NULL:
+		if (!a)
+			return -EBADMSG;
+		a->status = SEL_OK, a->obj = -1, a->off = 0;
+		break;
+	case SELP_BYTES_UNAVAILABLE:
+		if (!a)
+			return -EBADMSG;
+		break;	/* stays SEL_MISSING */
+	case SELP_BYTES:
+		if (!a || m.text_len != 2 * (size_t)a->size)
+			return -EBADMSG;
+		a->bytes = malloc(a->size ? a->size : 1);
+		if (!a->bytes)
+			return -ENOMEM;
+		if (selp_decode_hex(m.text, m.text_len, a->bytes, a->size))
+			return -EBADMSG;
+		a->len = a->size;
+		a->status = SEL_OK;
+		break;
+	case SELP_CPU_FEATURES:
+		s->cpu_features_obj = m.obj;
+		s->cpu_features_off = m.arg[0];
+		break;
+	case SELP_TRAMPOLINE:
+		s->tramp_obj = m.obj;
+		s->tramp_off = m.arg[0];
+		break;
+	case SELP_IDS:
+		log_debug(ctx, "pid %d: selection helper runs as uid %" PRIu64 " gid %" PRIu64 ", no_new_privs %d\n",
+			  s->pid, m.arg[0], m.arg[1], (int)m.arg[2]);
+		break;
+	case SELP_GLIBC:
+		snprintf(s->glibc, sizeof(s->glibc), "%.*s", (int)m.text_len, m.text);
+		break;
+	case SELP_ERROR:
+		log_warn(ctx, "pid %d: helper: %.*s\n", s->pid, (int)m.text_len, m.text);
+		break;
+	case SELP_DONE:
+		s->done = true;
+		break;
+	case SELP_BASE:
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (a)
+		a->answered = true;
+	return 0;
 }
 
 struct child_args {
@@ -190,17 +247,51 @@ static void child_exec(const struct child_args *c, const struct selection *s)
 	fcntl(c->interp_fd, F_SETFD, FD_CLOEXEC);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* resolvers come from the checkpointed program's files: never as root */
-	if (setgroups(0, NULL) || setgid(c->gid) || setuid(c->uid) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+	/* unprivileged (cpuport check as a user): no groups to drop, the ids are ours already */
+	if ((geteuid() == 0 && setgroups(0, NULL)) || setgid(c->gid) || setuid(c->uid) ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		_exit(126);
 	syscall(SYS_execveat, c->interp_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
 	_exit(127);
 }
 
+/*
+ * Answer bytes as they come: complete lines are decoded, the rest is kept.
+ * -EBADMSG for a line longer than SELP_MAX_LINE or one that does not decode
+ * (the caller gives up on the helper), -ENOMEM.
+ */
+int sel_feed(struct selection *s, struct cpuport_ctx *ctx, const char *buf, size_t len)
+{
+	int ret;
+
+	if (!s->line && !(s->line = malloc(SELP_MAX_LINE + 1)))
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		if (s->line_len >= SELP_MAX_LINE) {
+			log_err(ctx, "pid %d: selection helper sent a line longer than %d bytes\n", s->pid, SELP_MAX_LINE);
+			return -EBADMSG;
+		}
+		s->line[s->line_len++] = buf[i];
+		if (buf[i] != '\n')
+			continue;
+		s->line[s->line_len] = 0;
+		/* an embedded NUL would hide the rest of the line from the decoder */
+		ret = strlen(s->line) != s->line_len ? -EBADMSG : parse_line(s, ctx, s->line);
+		s->line_len = 0;
+		if (ret) {
+			if (ret == -EBADMSG)
+				log_err(ctx, "pid %d: selection helper sent a malformed answer: %.*s\n", s->pid,
+					(int)strcspn(s->line, "\n") > 120 ? 120 : (int)strcspn(s->line, "\n"), s->line);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pid_t child)
 {
 	uint64_t deadline = now_ns() + (uint64_t)ctx->helper_timeout_ms * 1000000;
-	char buf[65536], *line = NULL;
-	size_t have = 0, cap = 0;
+	char buf[65536];
 	int ret = 0;
 
 	for (;;) {
@@ -217,26 +308,13 @@ static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pi
 		r = read(fd, buf, sizeof(buf));
 		if (r <= 0)
 			break;
-		for (ssize_t i = 0; i < r; i++) {
-			if (have + 2 > cap) {
-				char *nl = realloc(line, cap = cap ? cap * 2 : 4096);
-
-				if (!nl) {
-					free(line);
-					kill(child, SIGKILL);
-					return -ENOMEM;
-				}
-				line = nl;
-			}
-			line[have++] = buf[i];
-			if (buf[i] == '\n') {
-				line[have] = 0;
-				parse_line(s, ctx, line);
-				have = 0;
-			}
+		ret = sel_feed(s, ctx, buf, r);
+		if (ret) {
+			kill(child, SIGKILL);
+			ret = ret == -EBADMSG ? -EPROTO : ret;
+			break;
 		}
 	}
-	free(line);
 	return ret;
 }
 
@@ -246,7 +324,7 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status, ret;
 	char env_tun[512];
 	char *argv[] = { "cpuport-select", "--library-path", (char *)library_path, ctx->helper_path, NULL };
-	char *envp[] = { "PATH=/usr/bin:/bin", NULL, NULL, NULL };
+	char *envp[4 + SEL_MAX_ENV] = { "PATH=/usr/bin:/bin" };
 	int ne = 1;
 	struct child_args c;
 	pid_t child;
@@ -257,7 +335,9 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 		envp[ne++] = env_tun;
 	if (ctx->faults & (FAULT_HELPER_CRASH | FAULT_HELPER_HANG))
 		envp[ne++] = ctx->faults & FAULT_HELPER_CRASH ? "CPUPORT_SELECT_FAULT=crash" : "CPUPORT_SELECT_FAULT=hang";
-	fputs("go\n", s->req);
+	for (size_t i = 0; i < s->n_env; i++)
+		envp[ne++] = s->env[i];
+	selp_put_go(s->req);
 	fflush(s->req);
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		goto err_errno;

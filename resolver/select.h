@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Talking to cpuport-select (see select.c for the protocol). */
+/* Talking to cpuport-select (the protocol: selproto.h; running it: select.c). */
 #ifndef CPUPORT_SELECT_H
 #define CPUPORT_SELECT_H
 
 #include <stdio.h>
 
 #include "internal.h"
+#include "selproto.h"
 
 enum sel_status { SEL_MISSING, SEL_OK, SEL_FAULT, SEL_OUTSIDE };
 
@@ -15,10 +16,16 @@ struct sel_answer {
 	uint64_t off;		/* object-relative result (or the signal for SEL_FAULT) */
 	uint8_t *bytes;		/* for read requests */
 	size_t len;
+	enum selp_word asked;	/* SELP_CALL/READ/PTR; SELP_BAD: known from the cache */
+	uint32_t size;		/* read requests: the size asked */
+	bool answered;		/* a second answer to one request is malformed */
 };
+
+#define SEL_MAX_ENV 4
 
 struct selection {
 	pid_t pid;
+	uint32_t n_objects;	/* answers name objects below this */
 	FILE *req;
 	char *req_buf;
 	size_t req_len;
@@ -32,11 +39,19 @@ struct selection {
 	size_t pending;		/* requests that need the helper (not answered from the cache) */
 	bool done;
 	uint64_t ns;
+	char *line;		/* the answer line being received */
+	size_t line_len;
+	char *env[SEL_MAX_ENV];	/* extra NAME=VALUE for the helper (sel_setenv) */
+	size_t n_env;
 };
 
-int sel_init(struct selection *s);
+int sel_init(struct selection *s, uint32_t n_objects);
 void sel_free(struct selection *s);
 int sel_pass_fd(struct selection *s, int fd);
+/* Add NAME=VALUE to the helper's environment (kinds' prepare hooks): 0, -EINVAL (full, no '='), -ENOMEM. */
+int sel_setenv(struct selection *s, const char *name_value);
+/* Decode answer bytes (whole lines; a partial line is kept): 0, -EBADMSG, -ENOMEM. */
+int sel_feed(struct selection *s, struct cpuport_ctx *ctx, const char *buf, size_t len);
 /* Queue a request; returns its number (index into ans) or -ENOMEM. */
 int sel_call(struct selection *s, int obj, uint64_t off);
 int sel_read(struct selection *s, int obj, uint64_t off, uint32_t size);

@@ -15,7 +15,7 @@
  * zeroed .bss) are called with every symbolic GOT slot pointing at a guard
  * page, under a SIGSEGV handler.  libgcc models are masked for a target.
  *
- * Protocol: request lines on stdin, answers on stdout; see select.c.
+ * Protocol: request lines on stdin, answers on stdout; see selproto.h.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,14 +35,16 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#define MAX_OBJS 1024
+#include "selproto.h"
+
+#define MAX_OBJS SELP_MAX_OBJS
 #define PAGE 4096ULL
 
 struct obj {
 	bool used, is_exe, mapped;
 	uint64_t base, start, end;
 	char path[256];
-	struct { uint64_t off, vaddr, filesz, memsz; int prot; } segs[16];
+	struct { uint64_t off, vaddr, filesz, memsz; int prot; } segs[SELP_MAX_SEGS];
 	int n_segs;
 	bool has_model;
 	uint64_t model_off, model_size, f2_off, f2_size, init_off;
@@ -50,7 +52,7 @@ struct obj {
 };
 
 static struct obj objs[MAX_OBJS];
-static uint32_t mask[8];
+static uint32_t mask[SELP_MAX_MASK];
 static int n_mask;
 static sigjmp_buf fault_jmp;
 static volatile sig_atomic_t in_call;
@@ -90,7 +92,7 @@ static int load_dso(struct obj *o)
 	void *h = dlopen(o->path, RTLD_NOW | RTLD_LOCAL);
 
 	if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm)) {
-		printf("error dlopen %s: %s\n", o->path, dlerror());
+		selp_put_error(stdout, "dlopen %s: %s", o->path, dlerror());
 		return -1;
 	}
 	o->base = lm->l_addr;
@@ -105,7 +107,7 @@ static int find_rtld(struct obj *o)
 	Dl_info info;
 
 	if (!sym || !dladdr1(sym, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm) {
-		printf("error cannot find the dynamic linker's own map\n");
+		selp_put_error(stdout, "cannot find the dynamic linker's own map");
 		return -1;
 	}
 	o->base = lm->l_addr;
@@ -129,13 +131,13 @@ static int map_exe(struct obj *o)
 	area = mmap(lo ? (void *)lo : NULL, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		    (lo ? MAP_FIXED_NOREPLACE : 0), -1, 0);
 	if (area == MAP_FAILED) {
-		printf("error map %s: %s\n", o->path, strerror(errno));
+		selp_put_error(stdout, "map %s: %s", o->path, strerror(errno));
 		return -1;
 	}
 	o->base = (uint64_t)area - lo;
 	fd = open(o->path, O_RDONLY);
 	if (fd < 0) {
-		printf("error open %s: %s\n", o->path, strerror(errno));
+		selp_put_error(stdout, "open %s: %s", o->path, strerror(errno));
 		return -1;
 	}
 	for (int i = 0; i < o->n_segs; i++) {
@@ -148,7 +150,7 @@ static int map_exe(struct obj *o)
 		if (o->segs[i].filesz &&
 		    mmap((void *)start, o->segs[i].filesz + pad, prot, MAP_PRIVATE | MAP_FIXED, fd,
 			 o->segs[i].off - pad) == MAP_FAILED) {
-			printf("error map %s: %s\n", o->path, strerror(errno));
+			selp_put_error(stdout, "map %s: %s", o->path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -216,12 +218,6 @@ static void init_model(struct obj *o, uint64_t first_resolver)
 	apply_mask(o);
 }
 
-static void hexdump(const uint8_t *p, uint64_t n)
-{
-	for (uint64_t i = 0; i < n; i++)
-		printf("%02x", p[i]);
-}
-
 static void report_rtld(int interp)
 {
 	void *(*get)(void) = (void *(*)(void))dlsym(RTLD_DEFAULT, "_dl_x86_get_cpu_features");
@@ -231,16 +227,157 @@ static void report_rtld(int interp)
 	__asm__("lea _GLOBAL_OFFSET_TABLE_(%%rip), %0" : "=r"(got));
 
 	if (get && (oi = obj_at((uint64_t)get(), &off)) == interp)
-		printf("cpu_features %d %" PRIu64 "\n", oi, off);
+		selp_put_rtld(stdout, "cpu_features", oi, off);
 	/* our own GOT[2]: the trampoline this ld.so picks on this CPU */
 	if ((got2 = got[2]) &&
 	    (oi = obj_at(got2, &off)) >= 0)
-		printf("trampoline %d %" PRIu64 "\n", oi, off);
+		selp_put_rtld(stdout, "trampoline", oi, off);
+}
+
+static bool usable(uint32_t idx)
+{
+	return idx < MAX_OBJS && objs[idx].used && objs[idx].mapped;
+}
+
+static void answer_call(const struct selp_msg *m)
+{
+	uint64_t res, off;
+	int oi, sig;
+
+	if (!usable(m->obj)) {
+		selp_put_unavailable(stdout, "res", m->n);
+		return;
+	}
+	init_model(&objs[m->obj], m->arg[0]);
+	sig = call_resolver(objs[m->obj].base + m->arg[0], &res);
+	if (sig)
+		selp_put_fault(stdout, m->n, sig);
+	else if ((oi = obj_at(res, &off)) < 0)
+		selp_put_outside(stdout, "res", m->n, res);
+	else
+		selp_put_answer(stdout, "res", m->n, oi, off);
+}
+
+static void answer_read(const struct selp_msg *m)
+{
+	if (!usable(m->obj) || m->arg[1] > SELP_MAX_READ) {
+		selp_put_unavailable(stdout, "bytes", m->n);
+		return;
+	}
+	if (objs[m->obj].has_model)
+		init_model(&objs[m->obj], 0);
+	selp_put_bytes(stdout, m->n, (const uint8_t *)(objs[m->obj].base + m->arg[0]), m->arg[1]);
+}
+
+static void answer_ptr(const struct selp_msg *m)
+{
+	uint64_t res, off;
+	int oi;
+
+	if (!usable(m->obj)) {
+		selp_put_unavailable(stdout, "ptr", m->n);
+		return;
+	}
+	res = *(uint64_t *)(objs[m->obj].base + m->arg[0]);
+	if (!res)
+		selp_put_null(stdout, m->n);
+	else if ((oi = obj_at(res, &off)) < 0)
+		selp_put_outside(stdout, "ptr", m->n, res);
+	else
+		selp_put_answer(stdout, "ptr", m->n, oi, off);
+}
+
+static void set_path(struct obj *o, const struct selp_msg *m)
+{
+	snprintf(o->path, sizeof(o->path), "%.*s", (int)m->text_len, m->text);
+}
+
+/* One request; 1 after "go". */
+static int handle(const struct selp_msg *m, int *interp, void *guard)
+{
+	struct obj *o = &objs[m->obj < MAX_OBJS ? m->obj : 0];
+
+	/* objects past the table: no answer for them ("unavailable") */
+	if (m->obj >= MAX_OBJS && m->word != SELP_CALL && m->word != SELP_READ && m->word != SELP_PTR)
+		return 0;
+	switch (m->word) {
+	case SELP_DSO:
+		set_path(o, m);
+		o->used = true;
+		if (load_dso(o))
+			o->used = false;
+		else
+			selp_put_base(stdout, m->obj, o->base);
+		break;
+	case SELP_INTERP:
+		/* we run on that very ld.so; dlopen() would map a second copy */
+		*interp = m->obj;
+		if (find_rtld(o) == 0)
+			selp_put_base(stdout, m->obj, o->base);
+		break;
+	case SELP_EXE:
+		set_path(o, m);
+		o->used = o->is_exe = true;
+		break;
+	case SELP_SEG:
+		if (o->n_segs >= SELP_MAX_SEGS)
+			break;
+		o->segs[o->n_segs].off = m->arg[0], o->segs[o->n_segs].vaddr = m->arg[1];
+		o->segs[o->n_segs].filesz = m->arg[2], o->segs[o->n_segs].memsz = m->arg[3];
+		o->segs[o->n_segs].prot = (int)m->arg[4];
+		o->n_segs++;
+		break;
+	case SELP_MAP:
+		if (o->used && map_exe(o))
+			o->used = false;
+		else if (o->used)
+			selp_put_base(stdout, m->obj, o->base);
+		break;
+	case SELP_GUARD:
+		if (o->mapped && o->is_exe)
+			*(uint64_t *)(o->base + m->arg[0]) = (uint64_t)guard;
+		break;
+	case SELP_MASK:
+		/* no words: mask every feature (the most conservative choice) */
+		n_mask = m->n_arg ? (int)m->n_arg : SELP_MAX_MASK;
+		for (unsigned int k = 0; k < SELP_MAX_MASK; k++)
+			mask[k] = k < m->n_arg ? (uint32_t)m->arg[k] : 0;
+		break;
+	case SELP_MODEL:
+		o->has_model = true;
+		o->model_off = m->arg[0], o->model_size = m->arg[1], o->f2_off = m->arg[2], o->f2_size = m->arg[3];
+		o->init_off = m->n_arg > 4 ? m->arg[4] : 0;
+		break;
+	case SELP_CALL:
+		answer_call(m);
+		break;
+	case SELP_READ:
+		answer_read(m);
+		break;
+	case SELP_PTR:
+		answer_ptr(m);
+		break;
+	case SELP_GO: {
+		const char *fault = getenv("CPUPORT_SELECT_FAULT");	/* tests only */
+
+		fflush(stdout);
+		if (fault && !strcmp(fault, "crash"))
+			abort();
+		while (fault && !strcmp(fault, "hang"))
+			pause();
+		if (*interp >= 0)
+			report_rtld(*interp);
+		return 1;
+	}
+	default:
+		break;
+	}
+	return 0;
 }
 
 int main(void)
 {
-	char line[1024], word[16];
+	static char line[SELP_MAX_LINE + 2];
 	struct sigaction sa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
 	int interp = -1;
 	void *guard;
@@ -251,107 +388,21 @@ int main(void)
 	sigaction(SIGFPE, &sa, NULL);
 	guard = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	printf("glibc %s\n", gnu_get_libc_version());
-	printf("ids %u %u %d\n", (unsigned)getuid(), (unsigned)getgid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	selp_put_glibc(stdout, gnu_get_libc_version());
+	selp_put_ids(stdout, getuid(), getgid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
 	while (fgets(line, sizeof(line), stdin)) {
-		uint64_t a = 0, b = 0, c = 0, d = 0, e = 0, res, off;
-		unsigned idx = 0, n = 0;
-		int oi, sig;
-		char path[256];
+		struct selp_msg m;
 
-		if (sscanf(line, "%15s", word) != 1)
-			continue;
-		if (!strcmp(word, "dso") && sscanf(line, "dso %u %255s", &idx, path) == 2 && idx < MAX_OBJS) {
-			snprintf(objs[idx].path, sizeof(objs[idx].path), "%s", path);
-			objs[idx].used = true;
-			if (load_dso(&objs[idx]))
-				objs[idx].used = false;
-			else
-				printf("base %u %#" PRIx64 "\n", idx, objs[idx].base);
-		} else if (!strcmp(word, "interp") && sscanf(line, "interp %u", &idx) == 1 && idx < MAX_OBJS) {
-			/* we run on that very ld.so; dlopen() would map a second copy */
-			interp = idx;
-			if (find_rtld(&objs[idx]) == 0)
-				printf("base %u %#" PRIx64 "\n", idx, objs[idx].base);
-		} else if (!strcmp(word, "exe") && sscanf(line, "exe %u %255s", &idx, path) == 2 && idx < MAX_OBJS) {
-			snprintf(objs[idx].path, sizeof(objs[idx].path), "%s", path);
-			objs[idx].used = objs[idx].is_exe = true;
-		} else if (!strcmp(word, "seg") &&
-			   sscanf(line, "seg %u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &idx, &a, &b,
-				  &c, &d, &e) == 6 && idx < MAX_OBJS && objs[idx].n_segs < 16) {
-			struct obj *o = &objs[idx];
-
-			o->segs[o->n_segs].off = a, o->segs[o->n_segs].vaddr = b, o->segs[o->n_segs].filesz = c;
-			o->segs[o->n_segs].memsz = d, o->segs[o->n_segs].prot = (int)e;
-			o->n_segs++;
-		} else if (!strcmp(word, "map") && sscanf(line, "map %u", &idx) == 1 && idx < MAX_OBJS) {
-			if (objs[idx].used && map_exe(&objs[idx]))
-				objs[idx].used = false;
-			else if (objs[idx].used)
-				printf("base %u %#" PRIx64 "\n", idx, objs[idx].base);
-		} else if (!strcmp(word, "guard") && sscanf(line, "guard %u %" SCNu64, &idx, &a) == 2 &&
-			   idx < MAX_OBJS && objs[idx].mapped && objs[idx].is_exe) {
-			*(uint64_t *)(objs[idx].base + a) = (uint64_t)guard;
-		} else if (!strcmp(word, "mask")) {
-			n_mask = sscanf(line, "mask %x %x %x %x %x %x %x %x", &mask[0], &mask[1], &mask[2], &mask[3],
-					&mask[4], &mask[5], &mask[6], &mask[7]);
-		} else if (!strcmp(word, "model") &&
-			   sscanf(line, "model %u %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &idx, &a, &b,
-				  &c, &d, &e) >= 5 && idx < MAX_OBJS) {
-			struct obj *o = &objs[idx];
-
-			o->has_model = true;
-			o->model_off = a, o->model_size = b, o->f2_off = c, o->f2_size = d, o->init_off = e;
-		} else if (!strcmp(word, "call") && sscanf(line, "call %u %u %" SCNu64, &n, &idx, &a) == 3) {
-			if (idx >= MAX_OBJS || !objs[idx].used || !objs[idx].mapped) {
-				printf("res %u unavailable\n", n);
-				continue;
-			}
-			init_model(&objs[idx], a);
-			sig = call_resolver(objs[idx].base + a, &res);
-			if (sig)
-				printf("res %u fault %d\n", n, sig);
-			else if ((oi = obj_at(res, &off)) < 0)
-				printf("res %u outside %#" PRIx64 "\n", n, res);
-			else
-				printf("res %u %d %" PRIu64 "\n", n, oi, off);
-		} else if (!strcmp(word, "read") &&
-			   sscanf(line, "read %u %u %" SCNu64 " %" SCNu64, &n, &idx, &a, &b) == 4) {
-			if (idx >= MAX_OBJS || !objs[idx].used || !objs[idx].mapped || b > 4096) {
-				printf("bytes %u unavailable\n", n);
-				continue;
-			}
-			if (objs[idx].has_model)
-				init_model(&objs[idx], 0);
-			printf("bytes %u ", n);
-			hexdump((const uint8_t *)(objs[idx].base + a), b);
-			printf("\n");
-		} else if (!strcmp(word, "ptr") && sscanf(line, "ptr %u %u %" SCNu64, &n, &idx, &a) == 3) {
-			if (idx >= MAX_OBJS || !objs[idx].used || !objs[idx].mapped) {
-				printf("ptr %u unavailable\n", n);
-				continue;
-			}
-			res = *(uint64_t *)(objs[idx].base + a);
-			if (!res)
-				printf("ptr %u null\n", n);
-			else if ((oi = obj_at(res, &off)) < 0)
-				printf("ptr %u outside %#" PRIx64 "\n", n, res);
-			else
-				printf("ptr %u %d %" PRIu64 "\n", n, oi, off);
-		} else if (!strcmp(word, "go")) {
-			const char *fault = getenv("CPUPORT_SELECT_FAULT");	/* tests only */
-
+		if (selp_decode_request(line, UINT32_MAX, &m)) {
+			/* the library never sends this: fail, do not guess */
+			selp_put_error(stdout, "malformed request: %.80s", line);
 			fflush(stdout);
-			if (fault && !strcmp(fault, "crash"))
-				abort();
-			while (fault && !strcmp(fault, "hang"))
-				pause();
-			if (interp >= 0)
-				report_rtld(interp);
-			break;
+			return 2;
 		}
+		if (handle(&m, &interp, guard))
+			break;
 	}
-	printf("done\n");
+	selp_put_done(stdout);
 	fflush(stdout);
 	return 0;
 }

@@ -4,11 +4,11 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FIX=$TOP/build/fixtures
-# CPUPORT_OUT=build-san/out: the sanitized build's binaries (tests/san.sh)
-OUT=${CPUPORT_OUT:-$TOP}
-CPUPORT=$OUT/resolver/cpuport
+# CPUPORT_OUT=build-san: the sanitized build's binaries (tests/san.sh)
+OUT=${CPUPORT_OUT:-$TOP/build}
+CPUPORT=$OUT/bin/cpuport
 PLUGIN_DIR=$OUT/plugin
-export CPUPORT_HELPER=$OUT/resolver/cpuport-select
+export CPUPORT_HELPER=$OUT/bin/cpuport-select
 CRIU=${CRIU:-criu}
 PY=/usr/bin/python3	# Debian's, with python3-protobuf (not a pyenv shim)
 

@@ -55,8 +55,8 @@ grep -qw avx2 /proc/cpuinfo || skip "this CPU has no AVX2: the upgrade benchmark
 
 # A private copy of what we measure: others may rebuild the tree meanwhile.
 mkdir -p "$WORK/bin" "$WORK/plugin" "$WORK/empty" "$OUTDIR"
-cp "$TOP/plugin/cpuport_plugin.so" "$WORK/plugin/"
-cp "$TOP/resolver/cpuport" "$TOP/resolver/cpuport-select" "$WORK/bin/"
+cp "$TOP/build/plugin/cpuport_plugin.so" "$WORK/plugin/"
+cp "$TOP/build/bin/cpuport" "$TOP/build/bin/cpuport-select" "$WORK/bin/"
 PLUG=$WORK/plugin CPUPORT=$WORK/bin/cpuport
 export CPUPORT_HELPER=$WORK/bin/cpuport-select
 unset CPUPORT_TARGET CPUPORT_DISABLE CPUPORT_TIMEOUT_MS

@@ -43,17 +43,17 @@ require_netlock() {
 # `make install` already); CPUPORT_TEST_NO_INSTALL=1 skips instead of installing.
 require_installed() {
 	local f stale=()
-	[ -f "$TOP/plugin/cpuport_plugin.so" ] && [ -f "$TOP/resolver/cpuport-select" ] ||
+	[ -f "$TOP/build/plugin/cpuport_plugin.so" ] && [ -f "$TOP/build/bin/cpuport-select" ] ||
 		skip "cpuport is not built: run make"
-	cmp -s "$TOP/plugin/cpuport_plugin.so" "$INSTALLED_PLUGIN" || stale+=("$INSTALLED_PLUGIN")
-	cmp -s "$TOP/resolver/cpuport-select" "$INSTALLED_HELPER" || stale+=("$INSTALLED_HELPER")
+	cmp -s "$TOP/build/plugin/cpuport_plugin.so" "$INSTALLED_PLUGIN" || stale+=("$INSTALLED_PLUGIN")
+	cmp -s "$TOP/build/bin/cpuport-select" "$INSTALLED_HELPER" || stale+=("$INSTALLED_HELPER")
 	[ ${#stale[@]} -eq 0 ] && return 0
 	[ -z "${CPUPORT_TEST_NO_INSTALL:-}" ] ||
 		skip "runtimes load the installed plugin, and ${stale[*]} is missing or not this build: run make install"
 	info "installing this build (make install): ${stale[*]} missing or older"
 	make -C "$TOP" install >"$WORK/make-install.log" 2>&1 ||
 		{ tail -n 20 "$WORK/make-install.log"; die "make install failed"; }
-	for f in plugin/cpuport_plugin.so:$INSTALLED_PLUGIN resolver/cpuport-select:$INSTALLED_HELPER; do
+	for f in build/plugin/cpuport_plugin.so:$INSTALLED_PLUGIN build/bin/cpuport-select:$INSTALLED_HELPER; do
 		cmp -s "$TOP/${f%%:*}" "${f#*:}" || die "make install did not install ${f#*:}"
 	done
 	for f in /usr/lib/criu/*.so; do

@@ -51,7 +51,7 @@ SQLITE=$(command -v sqlite3 || true)
 command -v "${CPUPORT_QEMU:-qemu-system-x86_64}" >/dev/null || skip "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
 [[ -x /bin/busybox ]] && ! LC_ALL=C ldd /bin/busybox >/dev/null 2>&1 || skip "busybox-static not installed"
 [[ -x "$PY" ]] || die "$PY not found: apt-get install python3"
-for f in plugin/cpuport_plugin.so resolver/cpuport resolver/cpuport-select; do
+for f in build/plugin/cpuport_plugin.so build/bin/cpuport build/bin/cpuport-select; do
     [[ -x "$TOP/$f" ]] || die "$TOP/$f not built: run 'make all fixtures' (or 'make e2e')"
 done
 "$GUEST/build-kernel.sh" >/dev/null || skip "no guest kernel (tests/guest/build-kernel.sh failed: apt-get update?)"
@@ -110,8 +110,8 @@ trap cleanup EXIT
 
 # ---------------------------------------------------------------- payload (built once)
 say "work dir $T; host: $hostmodel"
-cp "$TOP/plugin/cpuport_plugin.so" "$P/cpuport/plugin/"
-cp "$TOP/resolver/cpuport" "$TOP/resolver/cpuport-select" "$P/cpuport/bin/"
+cp "$TOP/build/plugin/cpuport_plugin.so" "$P/cpuport/plugin/"
+cp "$TOP/build/bin/cpuport" "$TOP/build/bin/cpuport-select" "$P/cpuport/bin/"
 ${CC:-cc} -O2 -Wall -o "$P/cpuport/bin/e2e-reap" "$HERE/reap.c" || die "cannot build e2e-reap"
 ${CC:-cc} -O2 -Wall -o "$P/cpuport/bin/e2e-capmask" "$HERE/capmask.c" || die "cannot build e2e-capmask"
 # Private fixture builds (same rules as `make fixtures`, RUNPATH under $P): a rebuild of

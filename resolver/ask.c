@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The questions to cpuport-select for one process: which objects to load
+ * (and how), each kind's questions, answers reused from an earlier process
+ * of this restore (answer_cache.c) when they are about the same file, and
+ * running the helper on the process's own ld.so and libraries.
+ */
+#include <fcntl.h>
+#include <gelf.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "restore.h"
+
+/* Tell the helper about an object once: dlopen it, or map the executable. */
+static int send_object(struct restore *r, uint32_t i)
+{
+	struct robj *o = &r->objs[i];
+	char path[32];
+	int fd;
+
+	if (o->sent || (int)i == r->interp)	/* the helper runs on the interp itself */
+		return 0;
+	o->sent = true;
+	fd = sel_pass_fd(&r->sel, o->fd >= 0 ? dup(o->fd) : -1);
+	if (fd < 0)
+		return fd == -ENOMEM ? fd : -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (!o->rec->is_exe) {
+		selp_put_dso(r->sel.req, i, path);
+	} else {
+		selp_put_exe(r->sel.req, i, path);
+		for (size_t k = 0; k < o->elf->n_segs; k++)
+			selp_put_seg(r->sel.req, i, o->elf->segs[k].offset, o->elf->segs[k].vaddr, o->elf->segs[k].filesz,
+				     o->elf->segs[k].memsz, o->elf->segs[k].prot);
+		selp_put_map(r->sel.req, i);
+		/* unrelocated symbolic slots would jump anywhere: make them fault */
+		for (size_t k = 0; k < o->elf->n_relocs; k++)
+			if (o->elf->relocs[k].type != R_X86_64_IRELATIVE)
+				selp_put_guard(r->sel.req, i, o->elf->relocs[k].offset);
+	}
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k; k++)
+		if ((*k)->object_sent)
+			(*k)->object_sent(r, i);
+	return 0;
+}
+
+/* The recorded object with this build-id, if exactly one. */
+static int object_by_build_id(const struct restore *r, const uint8_t *bid, size_t len)
+{
+	int found = -1;
+
+	for (size_t i = 0; len && i < r->img->n_objects; i++) {
+		const Cpuport__Object *o = r->img->objects[i];
+
+		if (o->has_build_id && o->build_id.len == len && !memcmp(o->build_id.data, bid, len)) {
+			if (found >= 0)
+				return -1;	/* the same file twice (dlmopen): no sharing */
+			found = i;
+		}
+	}
+	return found;
+}
+
+static void object_key(const struct restore *r, struct answer_key *k, enum answer_kind kind, uint32_t obj,
+		       uint64_t off, uint32_t size)
+{
+	const Cpuport__Object *o = r->img->objects[obj];
+
+	answer_key_init(k, kind, o->has_build_id ? o->build_id.data : NULL, o->has_build_id ? o->build_id.len : 0,
+			off, size);
+	if (object_by_build_id(r, k->bid, k->bid_len) != (int)obj)
+		k->bid_len = 0;	/* not cacheable */
+}
+
+/* Ask about an object: from the cache when another process asked the same, else the helper. */
+int ask(struct restore *r, enum answer_kind kind, uint32_t obj, uint64_t off, uint32_t size)
+{
+	struct answer_key k;
+	const struct answer *a;
+	int n, ans_obj = -1, ret;
+
+	object_key(r, &k, kind, obj, off, size);
+	a = answer_cache_get(r->ctx, &k);
+	if (a && (!a->bid_len || (ans_obj = object_by_build_id(r, a->bid, a->bid_len)) >= 0))
+		n = sel_known(&r->sel, a->status, ans_obj, a->off, a->bytes, a->len);
+	else if ((ret = send_object(r, obj)))
+		return ret;
+	else
+		n = kind == ANS_CALL ? sel_call(&r->sel, obj, off)
+		    : kind == ANS_PTR ? sel_ptr(&r->sel, obj, off) : sel_read(&r->sel, obj, off, size);
+	if (n < 0)
+		return n;
+	if ((size_t)n >= r->n_keys) {
+		struct answer_key *nk = realloc(r->keys, (n + 64) * sizeof(*nk));
+
+		if (!nk)
+			return -ENOMEM;
+		memset(nk + r->n_keys, 0, (n + 64 - r->n_keys) * sizeof(*nk));
+		r->keys = nk;
+		r->n_keys = n + 64;
+	}
+	r->keys[n] = k;
+	if (a)
+		r->keys[n].kind = 0;	/* known already */
+	return n;
+}
+
+/* Every kind's questions, in the image's order. */
+static int build_request(struct restore *r)
+{
+	const Cpuport__Image *img = r->img;
+	int ret = 0;
+
+	if (r->interp >= 0)
+		selp_put_interp(r->sel.req, r->interp);
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+		if ((*k)->prepare)
+			ret = (*k)->prepare(r);
+	for (size_t i = 0; i < img->n_slots && !ret; i++) {
+		const struct cpuport_kind *k = kind_of_slot(img->slots[i]->kind);
+
+		r->slot_ans[i] = k && k->ask ? k->ask(r, i) : -1;
+		ret = r->slot_ans[i] < -1 ? r->slot_ans[i] : 0;
+	}
+	for (size_t i = 0; i < img->n_states && !ret; i++) {
+		const struct cpuport_kind *k = kind_of_state(img->states[i]->kind);
+
+		r->state_ans[i] = k && k->ask ? k->ask(r, i) : -1;
+		ret = r->state_ans[i] < -1 ? r->state_ans[i] : 0;
+	}
+	return ret;
+}
+
+/* ld.so's own answers (cpu_features, trampoline), cached per ld.so build-id. */
+static bool rtld_known(struct restore *r)
+{
+	struct answer_key k;
+	const struct answer *a;
+
+	if (r->interp < 0)
+		return true;
+	object_key(r, &k, ANS_RTLD, r->interp, 0, 0);
+	a = answer_cache_get(r->ctx, &k);
+	if (!a)
+		return false;
+	r->sel.cpu_features_obj = r->sel.tramp_obj = r->interp;
+	r->sel.cpu_features_off = a->off;
+	r->sel.tramp_off = a->off2;
+	return true;
+}
+
+/* Remember what the helper said, for the next process of this restore. */
+static int remember_answers(struct restore *r)
+{
+	struct answer_key k;
+	int ret = 0;
+
+	for (size_t n = 0; n < r->sel.n_ans && n < r->n_keys && !ret; n++) {
+		const struct sel_answer *sa = &r->sel.ans[n];
+		struct answer a = { .status = sa->status, .off = sa->off, .bytes = sa->bytes, .len = sa->len };
+
+		if (!r->keys[n].kind || sa->status == SEL_MISSING)
+			continue;
+		if (sa->status == SEL_OK && sa->obj >= 0 && r->keys[n].kind != ANS_READ) {
+			const Cpuport__Object *o = r->img->objects[sa->obj];
+
+			if (!o->has_build_id || object_by_build_id(r, o->build_id.data, o->build_id.len) != sa->obj)
+				continue;
+			a.bid_len = o->build_id.len;
+			memcpy(a.bid, o->build_id.data, o->build_id.len);
+		}
+		ret = answer_cache_put(r->ctx, &r->keys[n], &a);
+	}
+	if (!ret && r->interp >= 0 && r->sel.cpu_features_obj == r->interp && r->sel.tramp_obj == r->interp) {
+		struct answer a = { .status = SEL_OK, .off = r->sel.cpu_features_off, .off2 = r->sel.tramp_off };
+
+		object_key(r, &k, ANS_RTLD, r->interp, 0, 0);
+		ret = answer_cache_put(r->ctx, &k, &a);
+	}
+	return ret;
+}
+
+/* ld.so and the directories of the process's libraries, seen from its root. */
+static int run_helper(struct restore *r)
+{
+	char lib_path[4096] = "", dir[512], root[512], tun[512] = "";
+	size_t pos = 0;
+	pid_t nspid;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int ret;
+
+	if (r->interp < 0) {
+		log_err(r->ctx, "pid %d: no dynamic linker mapped: cannot re-run selection\n", r->pid);
+		return -ENOEXEC;
+	}
+	snprintf(root, sizeof(root), "%s", r->tgt->root);
+	for (size_t i = 0; i < r->img->n_objects; i++) {
+		char *copy = strdup(r->img->objects[i]->path), full[1100];
+		int fd;
+
+		if (!copy)
+			return -ENOMEM;
+		snprintf(dir, sizeof(dir), "%s", dirname(copy));
+		free(copy);
+		snprintf(full, sizeof(full), "%s%s", root, dir);
+		fd = sel_pass_fd(&r->sel, open(full, O_PATH | O_DIRECTORY | O_CLOEXEC));
+		if (fd >= 0 && pos + 32 < sizeof(lib_path))
+			pos += snprintf(lib_path + pos, sizeof(lib_path) - pos, "%s/proc/self/fd/%d", pos ? ":" : "", fd);
+	}
+	ret = r->tgt->ops->ids(r->tgt->arg, &nspid, &uid, &gid);
+	if (ret) {
+		/* the helper runs with the process's ids, never with ours */
+		log_err(r->ctx, "pid %d: cannot read its uid and gid: %s\n", r->pid, strerror(-ret));
+		return ret;
+	}
+	r->sel.pid = r->pid;
+	if (!r->ctx->target_is_host)
+		cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, tun, sizeof(tun));
+	return sel_run(&r->sel, r->ctx, r->objs[r->interp].fd, lib_path, tun, uid, gid);
+}
+
+int ask_all(struct restore *r)
+{
+	int ret = build_request(r);
+
+	if (!ret && (r->sel.pending || !rtld_known(r))) {
+		ret = run_helper(r);
+		ret = ret ?: remember_answers(r);
+	} else if (!ret) {
+		r->sel.done = true;	/* every answer known from an earlier process */
+		log_debug(r->ctx, "pid %d: every selection answer known from an earlier process\n", r->pid);
+	}
+	return ret;
+}
