@@ -276,7 +276,7 @@ static bool is_jit_mapping(const struct proc_map *m)
 	       (m->path[0] == '/' && strstr(m->path, " (deleted)") && !m->ino);
 }
 
-int census_proc_check_jit(struct census_proc *cp, const struct proc *p)
+int census_proc_check_jit(struct census_proc *cp, const struct pview *p)
 {
 	struct featset miss = cp->missing;
 	int ret = 0;
@@ -296,7 +296,7 @@ int census_proc_check_jit(struct census_proc *cp, const struct proc *p)
 		buf = malloc(len);
 		if (!buf)
 			return -ENOMEM;
-		if (proc_read(p, m->start, buf, len) || isa_census_of_memory(buf, len, m->start, &cen)) {
+		if (pview_read(p, m->start, buf, len) || isa_census_of_memory(buf, len, m->start, &cen)) {
 			free(buf);
 			continue;	/* unreadable: nothing of it can run either */
 		}
@@ -341,7 +341,7 @@ static int cmp_entry(const void *a, const void *b)
 
 #define CHUNK 65536
 
-int census_proc_check_pointers(struct census_proc *cp, const struct proc *p, const uint64_t *repointed,
+int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, const uint64_t *repointed,
 			       size_t n_repointed)
 {
 	struct entry *e = NULL;
@@ -388,7 +388,7 @@ int census_proc_check_pointers(struct census_proc *cp, const struct proc *p, con
 		for (uint64_t a = mp->start; a < mp->end && !ret; a += CHUNK) {
 			size_t len = mp->end - a < CHUNK ? mp->end - a : CHUNK;
 
-			if (proc_read(p, a, buf, len))
+			if (pview_read(p, a, buf, len))
 				break;
 			for (size_t w = 0; w < len / 8 && !ret; w++) {
 				struct entry key = { buf[w], 0, NULL }, *hit;
@@ -441,16 +441,21 @@ void census_proc_report(const struct census_proc *cp, FILE *f, bool json)
 		if (v->func)
 			func_name(o, v->func->start, fn, sizeof(fn));
 		if (json) {
-			fprintf(f, "%s{\"object\": \"%s\", \"needs\": \"%s\", \"missing\": \"%s\", \"class\": \"%s\", "
+			fprintf(f, "%s{\"object\": ", first ? "" : ", ");
+			print_json_str(f, o->name);
+			fprintf(f, ", \"needs\": \"%s\", \"missing\": \"%s\", \"class\": \"%s\", "
 				"\"reselected\": %zu, \"guarded\": %zu, \"self_dispatched\": %zu, \"unreached\": %zu, "
 				"\"stays_on_source_paths\": %s",
-				first ? "" : ", ", o->name, need, miss, census_class_name(v->cls), v->n_reselected,
+				need, miss, census_class_name(v->cls), v->n_reselected,
 				v->n_guarded, v->n_self, v->n_unreached,
 				!cp->missing.w[0] && !cp->missing.w[1] && source_paths ? "true" : "false");
 			if (v->func && v->ex)
-				fprintf(f, ", \"function\": \"%s\", \"instruction\": \"%s\", \"at\": %" PRIu64
-					", \"extension\": \"%s\"", fn, v->ex->mnemonic, v->ex->addr,
-					census_feature_name(v->ex->feature));
+			{
+				fprintf(f, ", \"function\": ");
+				print_json_str(f, fn);
+				fprintf(f, ", \"instruction\": \"%s\", \"at\": %" PRIu64 ", \"extension\": \"%s\"",
+					v->ex->mnemonic, v->ex->addr, census_feature_name(v->ex->feature));
+			}
 			fprintf(f, "}");
 			first = false;
 			continue;

@@ -59,13 +59,13 @@ int census_proc_init(struct census_proc *cp, struct cpuport_ctx *ctx, pid_t pid,
 /* Refuse (-EDEADLK, after a message) if any object holds self-dispatched code the destination cannot run. */
 int census_proc_check_objects(struct census_proc *cp);
 /* Refuse (-EDEADLK) if anonymous/memfd executable memory of @p holds instructions the destination lacks. */
-int census_proc_check_jit(struct census_proc *cp, const struct proc *p);
+int census_proc_check_jit(struct census_proc *cp, const struct pview *p);
 /*
  * Refuse (-EDEADLK) if a pointer-aligned word in writable memory of @p equals
  * the entry of a function that needs a missing extension, unless cpuport
  * re-points it (@repointed: sorted old values it rewrites).
  */
-int census_proc_check_pointers(struct census_proc *cp, const struct proc *p, const uint64_t *repointed,
+int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, const uint64_t *repointed,
 			       size_t n_repointed);
 /* `cpuport check`: one line per object with needy code (or JSON objects when @json). */
 void census_proc_report(const struct census_proc *cp, FILE *f, bool json);

@@ -5,19 +5,47 @@
  * dispatch cpuport re-selects (re-selected), only from code that tests state
  * cpuport re-selects (guarded), or otherwise (self-dispatched: refuse)?
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "isa_census.h"
 
-static bool reader_guarded(const struct isa_census *cen, uint32_t ri, const struct census_env *env)
+/* The census function starting where reader @ri starts (a needy reader), or -1. */
+static long reader_func(const struct isa_census *cen, uint32_t ri)
+{
+	size_t lo = 0, hi = cen->n_funcs;
+	uint64_t start = cen->readers[ri].start;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (cen->funcs[mid].start < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < cen->n_funcs && cen->funcs[lo].start == start ? (long)lo : -1;
+}
+
+/*
+ * A reference from reader @ri is guarded when that code tests the CPU itself
+ * (cpuid), reads state cpuport re-selects, or is itself needy code that only
+ * runs when its own reaching conditions held (not self-dispatched, per @cls).
+ */
+static bool reader_guarded(const struct isa_census *cen, uint32_t ri, const struct census_env *env,
+			   const enum census_class *cls)
 {
 	const struct census_reader *r;
+	long fi;
 
 	if (ri >= cen->n_readers)
 		return false;
 	r = &cen->readers[ri];
 	if (r->flags & CF_CPUID)
 		return true;	/* tests the CPU itself, each time */
+	fi = reader_func(cen, ri);
+	if (fi >= 0 && cls[fi] != CC_SELF_DISPATCHED)
+		return true;
 	if (!env || !env->reselected)
 		return false;
 	for (uint32_t i = 0; i < r->n_reads; i++) {
@@ -29,70 +57,88 @@ static bool reader_guarded(const struct isa_census *cen, uint32_t ri, const stru
 	return false;
 }
 
-/* Is this reference live, and not guarded? */
-static bool unguarded_ref(const struct isa_census *cen, const struct census_ref *r, const struct census_env *env)
+/* How function @i is reached (ignoring what it needs); *unguarded: the reference that makes it unsafe. */
+static enum census_class reach(const struct isa_census *cen, size_t i, const struct census_env *env,
+			       const enum census_class *cls, const struct census_ref **unguarded)
 {
-	if (r->kind == CREF_EXPORT)
-		return !env || !env->imported || env->imported(r->site, env->arg);
-	if (r->from == UINT32_MAX)
-		return true;	/* a pointer in data */
-	return !reader_guarded(cen, r->from, env);
+	const struct census_func *f = &cen->funcs[i];
+	bool live = false;
+
+	*unguarded = NULL;
+	for (uint32_t k = 0; k < f->n_refs && !*unguarded && f->ref_first + k < cen->n_refs; k++) {
+		const struct census_ref *r = &cen->refs[f->ref_first + k];
+
+		if (r->kind == CREF_EXPORT && env && env->imported && !env->imported(r->site, env->arg))
+			continue;	/* exported, but nobody binds to it */
+		live = true;
+		if (r->kind == CREF_EXPORT || r->from == UINT32_MAX || !reader_guarded(cen, r->from, env, cls))
+			*unguarded = r;	/* imported, a pointer in data, or called/taken without a guard */
+	}
+	if (f->flags & CF_DISPATCHED)
+		return *unguarded ? CC_SELF_DISPATCHED : CC_RESELECTED;
+	if (!live)
+		return CC_NONE;		/* nothing reaches it */
+	if (f->flags & CF_CPUID)
+		return CC_GUARDED;	/* checks the CPU itself */
+	return *unguarded ? CC_SELF_DISPATCHED : CC_GUARDED;
 }
 
 void isa_census_judge(const struct isa_census *cen, const struct featset *missing, const struct census_env *env,
 		      struct census_verdict *out)
 {
 	struct featset miss = *missing;
+	enum census_class *cls;
+	const struct census_ref *ug;
+	bool changed = true;
 
 	memset(out, 0, sizeof(*out));
 	if (!miss.w[0] && !miss.w[1])
 		return;		/* upgrade direction: old code runs here */
 	featset_set(&miss, F_UNKNOWN_ISA);
+	cls = malloc((cen->n_funcs + 1) * sizeof(*cls));
+	if (!cls) {		/* fail closed */
+		out->cls = CC_SELF_DISPATCHED;
+		out->func = cen->n_funcs ? &cen->funcs[0] : NULL;
+		return;
+	}
+	/* from "everything self-dispatched", until no function becomes safer (cycles stay unsafe) */
+	for (size_t i = 0; i < cen->n_funcs; i++)
+		cls[i] = CC_SELF_DISPATCHED;
+	for (int round = 0; changed && round < 32; round++) {
+		changed = false;
+		for (size_t i = 0; i < cen->n_funcs; i++) {
+			enum census_class c = reach(cen, i, env, cls, &ug);
+
+			if (c != cls[i]) {
+				cls[i] = c;
+				changed = true;
+			}
+		}
+	}
 	for (size_t i = 0; i < cen->n_funcs; i++) {
 		const struct census_func *f = &cen->funcs[i];
-		const struct census_ref *unguarded = NULL;
-		bool live = false;
 		struct featset m = { { f->need.w[0] & miss.w[0], f->need.w[1] & miss.w[1] } };
-		enum census_class cls;
+		enum census_class c = reach(cen, i, env, cls, &ug);
 
 		if (!m.w[0] && !m.w[1])
 			continue;
-		for (uint32_t k = 0; k < f->n_refs && !unguarded; k++) {
-			const struct census_ref *r = &cen->refs[f->ref_first + k];
-
-			if (f->ref_first + k >= cen->n_refs)
-				break;
-			if (r->kind == CREF_EXPORT && env && env->imported && !env->imported(r->site, env->arg))
-				continue;	/* exported, but nobody binds to it */
-			live = true;
-			if (unguarded_ref(cen, r, env))
-				unguarded = r;
-		}
-		if (f->flags & CF_DISPATCHED)
-			cls = unguarded ? CC_SELF_DISPATCHED : CC_RESELECTED;
-		else if (!live)
-			cls = CC_NONE;	/* nothing reaches it */
-		else if (f->flags & CF_CPUID)
-			cls = CC_GUARDED;	/* checks the CPU itself */
-		else
-			cls = unguarded ? CC_SELF_DISPATCHED : CC_GUARDED;
-		if (cls == CC_NONE) {
+		if (c == CC_NONE) {
 			out->n_unreached++;
 			continue;
 		}
 		out->missing.w[0] |= m.w[0];
 		out->missing.w[1] |= m.w[1];
-		if (cls == CC_RESELECTED)
+		if (c == CC_RESELECTED)
 			out->n_reselected++;
-		else if (cls == CC_GUARDED)
+		else if (c == CC_GUARDED)
 			out->n_guarded++;
 		else
 			out->n_self++;
-		if (cls > out->cls)
-			out->cls = cls;
-		if (cls == CC_SELF_DISPATCHED && !out->func) {
+		if (c > out->cls)
+			out->cls = c;
+		if (c == CC_SELF_DISPATCHED && !out->func) {
 			out->func = f;
-			out->ref = unguarded;
+			out->ref = ug;
 			for (uint32_t k = 0; k < f->n_ex && f->ex_first + k < cen->n_ex; k++)
 				if (featset_has(&m, cen->ex[f->ex_first + k].feature)) {
 					out->ex = &cen->ex[f->ex_first + k];
@@ -100,6 +146,7 @@ void isa_census_judge(const struct isa_census *cen, const struct featset *missin
 				}
 		}
 	}
+	free(cls);
 }
 
 const char *census_class_name(enum census_class c)

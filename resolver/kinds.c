@@ -8,7 +8,7 @@
 #include "restore.h"
 
 extern const struct cpuport_kind kind_ifunc, kind_irelative, kind_trampoline, kind_libgcc, kind_cpu_features,
-	kind_glibc_tuning;
+	kind_glibc_tuning, kind_census;
 
 const struct cpuport_kind *const cpuport_kinds[] = {
 	&kind_irelative,	/* slots first, by relocation */
@@ -17,6 +17,7 @@ const struct cpuport_kind *const cpuport_kinds[] = {
 	&kind_libgcc,
 	&kind_cpu_features,
 	&kind_glibc_tuning,
+	&kind_census,		/* whole-process: the ISA census of all code */
 	NULL,
 };
 

@@ -55,6 +55,7 @@ struct restore {
 	size_t n_writes;
 	struct cpuport_restore_stats st;
 	int interp;
+	struct census_proc *census;	/* kind_census.c: the ISA census judged for the target */
 };
 
 /* Old variant entry -> new one, for slots that change; ambiguous if two disagree. */
@@ -106,6 +107,11 @@ int scan_pointers(struct restore *r, struct repoint *v, size_t n);
 
 /* policy.c */
 int check_policies(struct restore *r);
+
+/* kind_census.c */
+struct census_proc;
+int census_scan_pointers(struct restore *r, const struct repoint *v, size_t n);
+void census_free(struct restore *r);
 
 /* report.c */
 void report_check(struct restore *r, FILE *f, bool json, int verdict);

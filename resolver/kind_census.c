@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Code that chooses its own instructions, judged from the code (the ISA
+ * census, isa_census.c), never from library names: for every mapped object,
+ * functions needing a feature the destination lacks must be reached only
+ * through dispatch cpuport re-selects (IFUNC variants, target_clones clones,
+ * ld.so trampolines) or from code that tests state cpuport re-selects;
+ * JIT code in anonymous executable memory must not need a missing feature;
+ * no function pointer in writable memory may lead to such code.  The
+ * upgrade direction (nothing missing) is never refused.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "census_check.h"
+#include "restore.h"
+
+/* Features the source had that the destination lacks (all it lacks, if the source is unknown). */
+static void missing_features(const struct restore *r, struct featset *m)
+{
+	struct cpu_desc src;
+
+	if (r->img->source_cpu && !cpu_desc_from_image(r->img->source_cpu, &src)) {
+		m->w[0] = src.feat.w[0] & ~r->ctx->target.feat.w[0];
+		m->w[1] = src.feat.w[1] & ~r->ctx->target.feat.w[1];
+	} else {
+		m->w[0] = ~r->ctx->target.feat.w[0];
+		m->w[1] = ~r->ctx->target.feat.w[1];
+	}
+	m->w[F__COUNT / 64] &= (1ULL << (F__COUNT % 64)) - 1;	/* only real features */
+}
+
+static int census_policy(struct restore *r)
+{
+	const Cpuport__Image *img = r->img;
+	struct featset missing;
+	char (*files)[64] = NULL;
+	const char **fp = NULL;
+	uint64_t *bases = NULL;
+	int ret = -ENOMEM;
+
+	missing_features(r, &missing);
+	if (!missing.w[0] && !missing.w[1] && !r->tgt->as_recorded)
+		return 0;	/* same or better CPU: nothing to refuse, nothing to report */
+	files = calloc(img->n_objects + 1, sizeof(*files));
+	fp = calloc(img->n_objects + 1, sizeof(*fp));
+	bases = calloc(img->n_objects + 1, sizeof(*bases));
+	r->census = calloc(1, sizeof(*r->census));
+	if (!files || !fp || !bases || !r->census)
+		goto out;
+	for (size_t i = 0; i < img->n_objects; i++) {
+		if (r->objs[i].fd < 0) {
+			log_err(r->ctx, "pid %d: %s cannot be opened for its ISA census\n", r->pid, obj_name(r, i));
+			ret = -ESTALE;
+			goto out;
+		}
+		snprintf(files[i], sizeof(files[i]), "/proc/self/fd/%d", r->objs[i].fd);
+		fp[i] = files[i];
+		bases[i] = r->objs[i].base;
+	}
+	ret = census_proc_init(r->census, r->ctx, r->pid, img, fp, bases, &missing, target_label(r));
+	if (!ret && r->tgt->n_maps)
+		ret = census_proc_check_jit(r->census, r->tgt);	/* the more specific reason first */
+	ret = ret ?: census_proc_check_objects(r->census);
+out:
+	free(files);
+	free(fp);
+	free(bases);
+	return ret;
+}
+
+/* After the kinds planned their re-pointing: pointers to needy code cpuport does not re-point. */
+int census_scan_pointers(struct restore *r, const struct repoint *v, size_t n)
+{
+	uint64_t *old;
+	int ret;
+
+	if (!r->census || !r->tgt->n_maps)
+		return 0;
+	old = calloc(n + 1, sizeof(*old));
+	if (!old)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		old[i] = v[i].old;
+	for (size_t i = 1; i < n; i++)	/* insertion sort: few */
+		for (size_t k = i; k > 0 && old[k - 1] > old[k]; k--) {
+			uint64_t t = old[k];
+
+			old[k] = old[k - 1];
+			old[k - 1] = t;
+		}
+	ret = census_proc_check_pointers(r->census, r->tgt, old, n);
+	free(old);
+	return ret;
+}
+
+void census_free(struct restore *r)
+{
+	if (r->census) {
+		census_proc_free(r->census);
+		free(r->census);
+		r->census = NULL;
+	}
+}
+
+const struct cpuport_kind kind_census = {
+	.name = "census",
+	.table = KIND_OWN,
+	.policy = census_policy,
+};
