@@ -249,12 +249,14 @@ int census_proc_check_objects(struct census_proc *cp)
 		const struct census_proc_obj *o = &cp->objs[i];
 		const struct census_verdict *v = &o->v;
 		char fn[160], how[320], need[256];
+		struct featset real = v->missing;
 		uint32_t f;
 
 		if (v->cls != CC_SELF_DISPATCHED || !v->func)
 			continue;
 		f = v->ex ? v->ex->feature : F_UNKNOWN_ISA;
-		feats_str(&v->missing, need, sizeof(need));
+		real.w[F_UNKNOWN_ISA / 64] &= ~(1ULL << (F_UNKNOWN_ISA % 64));
+		feats_str(&real, need, sizeof(need));
 		describe_ref(o, v->ref, how, sizeof(how));
 		log_err(cp->ctx, "pid %d: %s chooses its own code (self-dispatched, %zu functions): %s needs %s "
 			"(instruction %s at %#" PRIx64 ") that %s lacks, and %s. Restore on a CPU with %s, start the "

@@ -83,13 +83,33 @@ static enum census_class reach(const struct isa_census *cen, size_t i, const str
 	return *unguarded ? CC_SELF_DISPATCHED : CC_GUARDED;
 }
 
+void isa_census_classify(const struct isa_census *cen, const struct census_env *env, enum census_class *cls)
+{
+	const struct census_ref *ug;
+	bool changed = true;
+
+	/* from "everything self-dispatched", until no function becomes safer (cycles stay unsafe) */
+	for (size_t i = 0; i < cen->n_funcs; i++)
+		cls[i] = CC_SELF_DISPATCHED;
+	for (int round = 0; changed && round < 64; round++) {
+		changed = false;
+		for (size_t i = 0; i < cen->n_funcs; i++) {
+			enum census_class c = reach(cen, i, env, cls, &ug);
+
+			if (c != cls[i]) {
+				cls[i] = c;
+				changed = true;
+			}
+		}
+	}
+}
+
 void isa_census_judge(const struct isa_census *cen, const struct featset *missing, const struct census_env *env,
 		      struct census_verdict *out)
 {
 	struct featset miss = *missing;
 	enum census_class *cls;
 	const struct census_ref *ug;
-	bool changed = true;
 
 	memset(out, 0, sizeof(*out));
 	if (!miss.w[0] && !miss.w[1])
@@ -101,20 +121,7 @@ void isa_census_judge(const struct isa_census *cen, const struct featset *missin
 		out->func = cen->n_funcs ? &cen->funcs[0] : NULL;
 		return;
 	}
-	/* from "everything self-dispatched", until no function becomes safer (cycles stay unsafe) */
-	for (size_t i = 0; i < cen->n_funcs; i++)
-		cls[i] = CC_SELF_DISPATCHED;
-	for (int round = 0; changed && round < 32; round++) {
-		changed = false;
-		for (size_t i = 0; i < cen->n_funcs; i++) {
-			enum census_class c = reach(cen, i, env, cls, &ug);
-
-			if (c != cls[i]) {
-				cls[i] = c;
-				changed = true;
-			}
-		}
-	}
+	isa_census_classify(cen, env, cls);
 	for (size_t i = 0; i < cen->n_funcs; i++) {
 		const struct census_func *f = &cen->funcs[i];
 		struct featset m = { { f->need.w[0] & miss.w[0], f->need.w[1] & miss.w[1] } };

@@ -47,7 +47,7 @@ static void *vec_push(struct vec *v)
 struct fwork {
 	struct featset need;
 	uint32_t flags;
-	bool resolver, reached, in_s, reader;
+	bool resolver, reached, in_s, reader, inter, inter_new;
 	size_t ex_first, n_ex;
 };
 
@@ -315,6 +315,105 @@ out:
 	return ret;
 }
 
+struct tref {
+	uint64_t addr;
+	uint32_t func;
+};
+
+static int cmp_tref(const void *a, const void *b)
+{
+	const struct tref *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return (x->addr > y->addr) - (x->addr < y->addr);
+	return (x->func > y->func) - (x->func < y->func);
+}
+
+/*
+ * A pointer to code at @slot in data: an edge from each function that takes
+ * the address of the table holding it (the nearest data address at or below
+ * @slot that code materialises, within 1 KiB), or from nowhere known.
+ */
+static int table_edges(struct build *b, const struct tref *t, size_t nt, uint64_t slot, uint32_t to)
+{
+	size_t lo = 0, hi = nt;
+	struct edge *e;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (t[mid].addr <= slot)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && slot - t[lo - 1].addr < 1024) {
+		uint64_t base = t[lo - 1].addr;
+
+		while (lo > 0 && t[lo - 1].addr == base)
+			lo--;
+		for (; lo < nt && t[lo].addr == base; lo++) {
+			if (lo + 1 < nt && t[lo + 1].addr == base && t[lo + 1].func == t[lo].func)
+				continue;
+			e = vec_push(&b->edges);
+			if (!e)
+				return -ENOMEM;
+			*e = (struct edge){ t[lo].func, to, slot, CREF_DATA };
+		}
+		return 0;
+	}
+	e = vec_push(&b->edges);
+	if (!e)
+		return -ENOMEM;
+	*e = (struct edge){ UINT32_MAX, to, slot, CREF_DATA };
+	return 0;
+}
+
+/* Every pointer to code in data (relocations; in ET_EXEC also plain words equal to a function's start). */
+static int data_edges(struct build *b)
+{
+	const struct elf_code *c = b->c;
+	const struct rd *r = b->reads.p;
+	struct tref *t = malloc((b->reads.n + 1) * sizeof(*t));
+	size_t nt = 0;
+	int ret = 0;
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->reads.n; i++)
+		if (!r[i].r.via_got)
+			t[nt++] = (struct tref){ r[i].r.addr, r[i].func };
+	qsort(t, nt, sizeof(*t), cmp_tref);
+	for (size_t j = 0; j < c->n_rel && !ret; j++) {
+		const struct elf_code_reloc *rl = &c->rel[j];
+		uint64_t v;
+		uint32_t to;
+
+		if ((rl->type != R_X86_64_RELATIVE && rl->type != R_X86_64_64) || elf_code_slot_value(c, rl->off, &v))
+			continue;
+		to = func_idx(c, v);
+		if (to != UINT32_MAX)
+			ret = table_edges(b, t, nt, rl->off, to);
+	}
+	for (size_t s = 0; c->is_exec && s < c->n_segs && !ret; s++) {
+		const uint8_t *p;
+
+		if (c->segs[s].x || !(p = elf_code_bytes(c, c->segs[s].vaddr, c->segs[s].filesz)))
+			continue;
+		for (uint64_t o = (8 - (c->segs[s].vaddr & 7)) & 7; o + 8 <= c->segs[s].filesz && !ret; o += 8) {
+			uint64_t v;
+			uint32_t to;
+
+			memcpy(&v, p + o, 8);
+			if (!elf_code_is_text(c, v) || (to = func_idx(c, v)) == UINT32_MAX || c->funcs[to].start != v)
+				continue;
+			ret = table_edges(b, t, nt, c->segs[s].vaddr + o, to);
+		}
+	}
+	free(t);
+	return ret;
+}
+
 /* Which references into needy functions come from outside dispatch; fill the output. */
 static int collect(struct build *b, struct isa_census *cen)
 {
@@ -339,6 +438,34 @@ static int collect(struct build *b, struct isa_census *cen)
 	for (size_t i = 0; i < b->edges.n; i++)
 		if (e[i].kind == CREF_CALL)
 			b->fw[e[i].to].reached = true;
+	if (data_edges(b))
+		goto out;
+	e = b->edges.p;
+	/*
+	 * The functions judged: those that need an extension, and the code that
+	 * leads to them from outside dispatch (callers, address takers, tables'
+	 * users), four levels up: a caller that only runs when a guard held
+	 * guards what it calls.
+	 */
+	for (size_t i = 0; i < c->n_funcs; i++) {
+		struct fwork *w = &b->fw[i];
+
+		w->inter = !featset_empty(&w->need) && !((w->flags & CF_GAP) && !w->reached && !w->in_s);
+	}
+	for (int depth = 0; depth < 4; depth++) {
+		for (size_t k = 0; k < b->edges.n; k++) {
+			uint32_t fr = e[k].from;
+
+			if (fr != UINT32_MAX && b->fw[e[k].to].inter && !b->fw[fr].inter && !b->fw[fr].in_s &&
+			    !b->fw[fr].resolver)
+				b->fw[fr].inter_new = true;
+		}
+		for (size_t i = 0; i < c->n_funcs; i++)
+			if (b->fw[i].inter_new) {
+				b->fw[i].inter = true;
+				b->fw[i].inter_new = false;
+			}
+	}
 	cen->funcs = calloc(c->n_funcs + 1, sizeof(*cen->funcs));
 	if (!cen->funcs)
 		goto out;
@@ -347,7 +474,7 @@ static int collect(struct build *b, struct isa_census *cen)
 		struct census_func *f;
 
 		nidx[i] = UINT32_MAX;
-		if (featset_empty(&w->need) || ((w->flags & CF_GAP) && !w->reached && !w->in_s))
+		if (!w->inter)
 			continue;
 		nidx[i] = (uint32_t)cen->n_funcs;
 		f = &cen->funcs[cen->n_funcs++];
@@ -368,23 +495,7 @@ static int collect(struct build *b, struct isa_census *cen)
 		if (nidx[i] != UINT32_MAX)
 			memcpy(&cen->ex[cen->funcs[nidx[i]].ex_first], &ex[b->fw[i].ex_first],
 			       b->fw[i].n_ex * sizeof(*ex));
-	/* pointers in data, exports: references from outside any code */
-	for (size_t j = 0; j < c->n_rel; j++) {
-		const struct elf_code_reloc *rl = &c->rel[j];
-		uint64_t v;
-		uint32_t to;
-		struct edge *d;
-
-		if ((rl->type != R_X86_64_RELATIVE && rl->type != R_X86_64_64) || elf_code_slot_value(c, rl->off, &v))
-			continue;
-		to = func_idx(c, v);
-		if (to == UINT32_MAX || nidx[to] == UINT32_MAX)
-			continue;
-		d = vec_push(&b->edges);
-		if (!d)
-			goto out;
-		*d = (struct edge){ UINT32_MAX, to, rl->off, CREF_DATA };
-	}
+	/* exports: references from other objects */
 	for (size_t j = 0; j < c->n_dynsym; j++) {
 		const struct elf_code_sym *sy = &c->dynsym[j];
 		uint32_t to = sy->defined && sy->type == STT_FUNC ? func_idx(c, sy->value) : UINT32_MAX;

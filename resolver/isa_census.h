@@ -176,6 +176,8 @@ struct census_verdict {
  */
 void isa_census_judge(const struct isa_census *cen, const struct featset *missing, const struct census_env *env,
 		      struct census_verdict *out);
+/* How each of cen->funcs is reached (whatever it needs): @cls[n_funcs]. */
+void isa_census_classify(const struct isa_census *cen, const struct census_env *env, enum census_class *cls);
 const char *census_class_name(enum census_class c);
 /* A feature's name for messages, F_UNKNOWN_ISA included. */
 const char *census_feature_name(uint32_t f);

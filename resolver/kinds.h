@@ -85,6 +85,8 @@ int scan_object_at(const struct scan *s, uint64_t addr);
 uint64_t scan_base(const struct scan *s, int oi);
 int scan_read_u64(const struct scan *s, uint64_t addr, uint64_t *v);
 const char *scan_path(const struct scan *s, int oi);
+/* where the scan opened the object's file (for a fresh look at its code) */
+const char *scan_file(const struct scan *s, int oi);
 pid_t scan_pid(const struct scan *s);
 struct cpuport_ctx *scan_ctx(const struct scan *s);
 struct cpuport_table *scan_table(struct scan *s);	/* KIND_OWN records: its arena and image */

@@ -14,6 +14,7 @@ struct scan_obj {
 	const struct elf_info *elf;	/* shared, from the context's cache */
 	uint64_t base, start, end, dev, ino;
 	char *path;
+	char *file;		/* where to open it (map_files, or under the root) */
 	int link_order;		/* position in ld.so's link map; INT_MAX if unknown */
 	bool is_interp;
 };
@@ -134,8 +135,12 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	if (!loaded_at(s->v, m, o->elf, base) || known_object(s, m, base))
 		return 0;	/* mapped as data, not loaded */
 	o->path = strdup(m->path);
-	if (!o->path)
+	o->file = strdup(open_path);
+	if (!o->path || !o->file) {
+		free(o->path);
+		free(o->file);
 		return -ENOMEM;
+	}
 	o->dev = m->dev;
 	o->ino = m->ino;
 	o->base = base;
@@ -280,6 +285,11 @@ int scan_read_u64(const struct scan *s, uint64_t addr, uint64_t *v)
 const char *scan_path(const struct scan *s, int oi)
 {
 	return s->objs[oi].path;
+}
+
+const char *scan_file(const struct scan *s, int oi)
+{
+	return s->objs[oi].file;
 }
 
 pid_t scan_pid(const struct scan *s)
@@ -482,8 +492,10 @@ static int add_process(struct scan *s)
 
 static void scan_free(struct scan *s)
 {
-	for (size_t i = 0; i < s->n_objs; i++)
+	for (size_t i = 0; i < s->n_objs; i++) {
 		free(s->objs[i].path);
+		free(s->objs[i].file);
+	}
 	free(s->objs);
 }
 
