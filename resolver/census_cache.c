@@ -18,7 +18,8 @@
 #include "elf_code.h"
 #include "isa_census.h"
 
-#define MAGIC "CPCENS01"
+/* bump the version with any change to what isa_census_build() computes or to its structures */
+#define MAGIC "CPCENS02"
 #define MAX_ENTRY (256u << 20)
 
 struct hdr {
