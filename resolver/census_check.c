@@ -294,13 +294,28 @@ int census_proc_check_jit(struct census_proc *cp, const struct pview *p)
 
 		if (!is_jit_mapping(m) || len > (1ULL << 30))
 			continue;
-		cp->n_jit++;
 		buf = malloc(len);
 		if (!buf)
 			return -ENOMEM;
-		if (pview_read(p, m->start, buf, len) || isa_census_of_memory(buf, len, m->start, &cen)) {
+		if (pview_read(p, m->start, buf, len)) {
 			free(buf);
 			continue;	/* unreadable: nothing of it can run either */
+		}
+		if (len >= 4 && !memcmp(buf, ELFMAG, SELFMAG)) {
+			/*
+			 * An ELF image, not generated code: the source kernel's vDSO, which
+			 * CRIU keeps when the kernels differ and whose entry points it
+			 * redirects to this kernel's vDSO.
+			 */
+			log_debug(cp->ctx, "pid %d: %#" PRIx64 "-%#" PRIx64 " holds an ELF image (the dumped vDSO), not "
+				  "JIT code\n", cp->pid, m->start, m->end);
+			free(buf);
+			continue;
+		}
+		cp->n_jit++;
+		if (isa_census_of_memory(buf, len, m->start, &cen)) {
+			free(buf);
+			continue;
 		}
 		hit.w[0] = cen->need.w[0] & miss.w[0];
 		hit.w[1] = cen->need.w[1] & miss.w[1];
