@@ -15,17 +15,23 @@
  *    for another mtime, or a directory others may write are ignored, and the
  *    outcome stays the same;
  *  - anonymous memory: this program's own AVX2 function copied into a fresh
- *    mapping needs AVX.
+ *    mapping needs AVX;
+ *  - census_proc_check_jit() over this process's own memory: an anonymous
+ *    executable mapping of AVX code is refused naming JIT code, one holding an
+ *    ELF image (a copy of this process's vDSO, as CRIU keeps the dumped one)
+ *    is not, and nothing is refused in the upgrade direction.
  */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
 #include <gnu/libc-version.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 
 #include "unit.h"
 #include "elf_code.h"
 #include "isa_census.h"
+#include "census_check.h"
 
 struct obj {
 	char path[512];
@@ -381,6 +387,65 @@ static void jit_memory(void **state)
 	munmap(m, 4096);
 }
 
+static int self_read(void *arg, uint64_t addr, void *buf, size_t len)
+{
+	(void)arg;
+	memcpy(buf, (void *)addr, len);
+	return 0;
+}
+
+static const struct pview_ops self_ops = { .read = self_read };
+
+static void jit_check(void **state)
+{
+	struct unit_log log = { .len = 0 };
+	unsigned int buf[64] = { 0 };
+	uint64_t vdso = getauxval(AT_SYSINFO_EHDR);
+	uint8_t *code, *elf;
+	struct proc_map maps[2];
+	struct pview v = { .ops = &self_ops, .maps = maps, .n_maps = 2 };
+	struct census_proc cp;
+	struct cpuport_ctx *ctx;
+
+	(void)state;
+	if (!featset_has(&missing_v2, F_AVX))
+		UNIT_SKIP("this host has no AVX");
+	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = unit_log_cb, .print_arg = &log);
+	ctx = cpuport_ctx__new(&o);
+	assert_non_null(ctx);
+	avx2_fn(buf);
+	code = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	elf = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(code != MAP_FAILED && elf != MAP_FAILED);
+	memcpy(code, (void *)avx2_fn, 512);
+	assert_true(vdso != 0);
+	memcpy(elf, (void *)vdso, 4096);	/* the vDSO's first page: its ELF header */
+	memcpy(elf + 4096, (void *)avx2_fn, 512);	/* code that would be refused as JIT code */
+	memset(maps, 0, sizeof(maps));
+	maps[0] = (struct proc_map){ .start = (uint64_t)elf, .end = (uint64_t)elf + 8192 };
+	maps[1] = (struct proc_map){ .start = (uint64_t)code, .end = (uint64_t)code + 4096 };
+	memcpy(maps[0].perms, "r-xp", 5);
+	memcpy(maps[1].perms, "r-xp", 5);
+	/* only the ELF image: not JIT code */
+	memset(&cp, 0, sizeof(cp));
+	cp.ctx = ctx, cp.pid = getpid(), cp.missing = missing_v2, cp.target = "x86-64-v2";
+	v.n_maps = 1;
+	assert_int_equal(census_proc_check_jit(&cp, &v), 0);
+	assert_int_equal(cp.n_jit, 0);
+	/* with generated AVX code */
+	v.n_maps = 2;
+	assert_int_equal(census_proc_check_jit(&cp, &v), -EDEADLK);
+	assert_non_null(strstr(log.text, "JIT code in anonymous executable memory"));
+	assert_int_equal(cp.n_jit, 1);
+	assert_false(log.bad_line);
+	/* the upgrade direction: nothing missing, nothing refused */
+	memset(&cp.missing, 0, sizeof(cp.missing));
+	assert_int_equal(census_proc_check_jit(&cp, &v), 0);
+	munmap(code, 4096);
+	munmap(elf, 8192);
+	cpuport_ctx__free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +454,7 @@ int main(void)
 		cmocka_unit_test(selfdisp_refused),
 		cmocka_unit_test(cache_is_a_fact),
 		cmocka_unit_test(jit_memory),
+		cmocka_unit_test(jit_check),
 	};
 
 	return cmocka_run_group_tests_name("isa_census", tests, group_setup, NULL);
