@@ -268,7 +268,26 @@ int census_proc_check_objects(struct census_proc *cp)
 	return 0;
 }
 
-static bool is_jit_mapping(const struct proc_map *m)
+int census_jit_judge(struct census_proc *cp, uint64_t start, uint64_t end, const char *path,
+		     const struct featset *need, uint64_t ex_addr, const char *ex_mnemonic, uint32_t ex_feature)
+{
+	struct featset hit = { { need->w[0] & cp->missing.w[0], need->w[1] & cp->missing.w[1] } };
+	char feats[256];
+
+	if (!hit.w[0] && !hit.w[1])
+		return 0;
+	feats_str(&hit, feats, sizeof(feats));
+	log_err(cp->ctx, "pid %d: JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 "%s%s uses %s "
+		"(instruction %s at %#" PRIx64 ") that %s lacks: a JIT compiler chose instructions for the CPU it "
+		"started on, and cpuport cannot re-select them. Restore on a CPU with %s, start the program in its "
+		"portable mode (for example HotSpot's -XX:UseAVX=0 -XX:-UseBMI1Instructions "
+		"-XX:-UseBMI2Instructions), or re-dump on this CPU\n", cp->pid, start, end, path ? " " : "",
+		path ? path : "", ex_feature <= F_UNKNOWN_ISA && featset_has(&hit, ex_feature) ?
+		census_feature_name(ex_feature) : feats, ex_mnemonic ? ex_mnemonic : "?", ex_addr, cp->target, feats);
+	return -EDEADLK;
+}
+
+bool census_is_jit_mapping(const struct proc_map *m)
 {
 	if (m->perms[2] != 'x')
 		return false;
@@ -285,14 +304,31 @@ int census_proc_check_jit(struct census_proc *cp, const struct pview *p)
 
 	if (!miss.w[0] && !miss.w[1])
 		return 0;	/* upgrade direction */
+	/* the image's own record (cpuport check: no memory to read) */
+	for (size_t i = 0; p->as_recorded && cp->img && i < cp->img->n_jit; i++) {
+		const Cpuport__JitRegion *j = cp->img->jit[i];
+		struct featset need = { { j->n_need > 0 ? j->need[0] : 0, j->n_need > 1 ? j->need[1] : 0 } };
+
+		cp->n_jit++;
+		if (!j->censused) {
+			log_err(cp->ctx, "pid %d: anonymous executable memory %#" PRIx64 "-%#" PRIx64 " (JIT code) was "
+				"too large to judge at dump; the restore judges it from memory\n", cp->pid, j->start,
+				j->end);
+			return -EDEADLK;
+		}
+		ret = census_jit_judge(cp, j->start, j->end, j->path, &need, j->example_addr, j->example_mnemonic,
+				       j->has_example_feature ? j->example_feature : F__COUNT);
+		if (ret)
+			return ret;
+	}
 	for (size_t i = 0; i < p->n_maps && !ret; i++) {
 		const struct proc_map *m = &p->maps[i];
 		struct isa_census *cen = NULL;
+		const struct census_example *ex;
 		uint8_t *buf;
 		size_t len = m->end - m->start;
-		struct featset hit;
 
-		if (!is_jit_mapping(m) || len > (1ULL << 30))
+		if (!census_is_jit_mapping(m) || len > (1ULL << 30))
 			continue;
 		buf = malloc(len);
 		if (!buf)
@@ -317,26 +353,12 @@ int census_proc_check_jit(struct census_proc *cp, const struct pview *p)
 			free(buf);
 			continue;
 		}
-		hit.w[0] = cen->need.w[0] & miss.w[0];
-		hit.w[1] = cen->need.w[1] & miss.w[1];
-		if (hit.w[0] || hit.w[1]) {
-			char need[256];
-			const struct census_example *ex = NULL;
-
-			for (size_t k = 0; k < cen->n_ex && !ex; k++)
-				if (featset_has(&hit, cen->ex[k].feature))
-					ex = &cen->ex[k];
-			feats_str(&hit, need, sizeof(need));
-			log_err(cp->ctx, "pid %d: JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 "%s%s "
-				"uses %s (instruction %s at %#" PRIx64 ") that %s lacks: a JIT compiler chose instructions "
-				"for the CPU it started on, and cpuport cannot re-select them. Restore on a CPU with %s, "
-				"start the program in its portable mode (for example HotSpot's -XX:UseAVX=0 "
-				"-XX:-UseBMI1Instructions -XX:-UseBMI2Instructions), or re-dump on this CPU\n", cp->pid,
-				m->start, m->end, m->path ? " " : "", m->path ? m->path : "",
-				ex ? census_feature_name(ex->feature) : need, ex ? ex->mnemonic : "?",
-				ex ? ex->addr : m->start, cp->target, need);
-			ret = -EDEADLK;
-		}
+		ex = NULL;
+		for (size_t k = 0; k < cen->n_ex && !ex; k++)
+			if (featset_has(&miss, cen->ex[k].feature))
+				ex = &cen->ex[k];
+		ret = census_jit_judge(cp, m->start, m->end, m->path, &cen->need, ex ? ex->addr : 0,
+				       ex ? ex->mnemonic : NULL, ex ? ex->feature : F__COUNT);
 		isa_census_free(cen);
 		free(buf);
 	}
@@ -487,6 +509,25 @@ void census_proc_report(const struct census_proc *cp, FILE *f, bool json)
 		if (!cp->missing.w[0] && !cp->missing.w[1] && source_paths)
 			fprintf(f, "; stays on its source paths (chose them from its own CPU check)");
 		fprintf(f, "\n");
+	}
+	for (size_t i = 0; cp->img && i < cp->img->n_jit; i++) {
+		const Cpuport__JitRegion *j = cp->img->jit[i];
+		struct featset need = { { j->n_need > 0 ? j->need[0] : 0, j->n_need > 1 ? j->need[1] : 0 } };
+		struct featset miss = { { need.w[0] & cp->missing.w[0], need.w[1] & cp->missing.w[1] } };
+		char n[512], m[256];
+
+		feats_str(&need, n, sizeof(n));
+		feats_str(&miss, m, sizeof(m));
+		if (json) {
+			fprintf(f, "%s{\"jit\": \"%#" PRIx64 "-%#" PRIx64 "\", \"needs\": \"%s\", \"missing\": \"%s\", "
+				"\"class\": \"%s\"}", first ? "" : ", ", j->start, j->end, j->censused ? n : "?", m,
+				!j->censused ? "unknown" : miss.w[0] || miss.w[1] ? "JIT" : "runs");
+			first = false;
+		} else {
+			fprintf(f, "  JIT code %#" PRIx64 "-%#" PRIx64 "%s%s: needs %s; %s\n", j->start, j->end,
+				j->path ? " " : "", j->path ? j->path : "", j->censused ? n : "(not judged at dump)",
+				miss.w[0] || miss.w[1] ? "JIT (refused)" : "runs");
+		}
 	}
 	if (json)
 		fprintf(f, "]");

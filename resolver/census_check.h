@@ -58,7 +58,10 @@ int census_proc_init(struct census_proc *cp, struct cpuport_ctx *ctx, pid_t pid,
 		     const char *target);
 /* Refuse (-EDEADLK, after a message) if any object holds self-dispatched code the destination cannot run. */
 int census_proc_check_objects(struct census_proc *cp);
-/* Refuse (-EDEADLK) if anonymous/memfd executable memory of @p holds instructions the destination lacks. */
+/*
+ * Refuse (-EDEADLK) if anonymous/memfd executable memory of @p holds instructions the destination
+ * lacks (read from memory; for a pview_image, the image's dump-time record).
+ */
 int census_proc_check_jit(struct census_proc *cp, const struct pview *p);
 /*
  * Refuse (-EDEADLK) if a pointer-aligned word in writable memory of @p equals
@@ -67,6 +70,11 @@ int census_proc_check_jit(struct census_proc *cp, const struct pview *p);
  */
 int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, const uint64_t *repointed,
 			       size_t n_repointed);
+/* One JIT region: -EDEADLK after a message naming it if @need has a feature the destination lacks. */
+int census_jit_judge(struct census_proc *cp, uint64_t start, uint64_t end, const char *path,
+		     const struct featset *need, uint64_t ex_addr, const char *ex_mnemonic, uint32_t ex_feature);
+/* Anonymous or memfd executable memory: where JIT compilers put their code. */
+bool census_is_jit_mapping(const struct proc_map *m);
 /* `cpuport check`: one line per object with needy code (or JSON objects when @json). */
 void census_proc_report(const struct census_proc *cp, FILE *f, bool json);
 void census_proc_free(struct census_proc *cp);

@@ -225,7 +225,7 @@ struct elf_symbol {
 struct elf_reloc {
 	uint64_t offset;
 	int64_t addend;
-	uint32_t type;		/* R_X86_64_IRELATIVE / JUMP_SLOT / GLOB_DAT */
+	uint32_t type;		/* R_X86_64_IRELATIVE / JUMP_SLOT / GLOB_DAT / 64 (with a symbol, addend 0) */
 	const char *sym;
 	const char *version;
 };

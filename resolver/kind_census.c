@@ -9,6 +9,7 @@
  * no function pointer in writable memory may lead to such code.  The
  * upgrade direction (nothing missing) is never refused.
  */
+#include <elf.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,7 +60,7 @@ static int census_policy(struct restore *r)
 		bases[i] = r->objs[i].base;
 	}
 	ret = census_proc_init(r->census, r->ctx, r->pid, img, fp, bases, &missing, target_label(r));
-	if (!ret && r->tgt->n_maps)
+	if (!ret && (r->tgt->n_maps || r->tgt->as_recorded))
 		ret = census_proc_check_jit(r->census, r->tgt);	/* the more specific reason first */
 	ret = ret ?: census_proc_check_objects(r->census);
 out:
@@ -103,8 +104,93 @@ void census_free(struct restore *r)
 	}
 }
 
+#define JIT_DUMP_MAX (64u << 20)	/* larger JIT regions are judged only at restore, from memory */
+
+/* Dump: the census of every anonymous/memfd executable mapping, for `cpuport check`. */
+static int record_jit(struct scan *s)
+{
+	const struct pview *v = scan_view(s);
+	struct cpuport_table *t = scan_table(s);
+	size_t n = 0, k = 0, total = 0;
+	Cpuport__JitRegion **out;
+
+	for (size_t i = 0; i < v->n_maps; i++)
+		n += census_is_jit_mapping(&v->maps[i]);
+	if (!n)
+		return 0;
+	out = arena_alloc(&t->arena, n * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_maps; i++) {
+		const struct proc_map *m = &v->maps[i];
+		size_t len = m->end - m->start;
+		Cpuport__JitRegion *j;
+		struct isa_census *cen = NULL;
+		uint8_t *buf;
+
+		if (!census_is_jit_mapping(m))
+			continue;
+		j = arena_alloc(&t->arena, sizeof(*j));
+		if (!j)
+			return -ENOMEM;
+		cpuport__jit_region__init(j);
+		j->start = m->start;
+		j->end = m->end;
+		if (m->path)
+			j->path = arena_strdup(&t->arena, m->path);
+		total += len;
+		buf = total <= JIT_DUMP_MAX ? malloc(len) : NULL;
+		if (buf && !pview_read(v, m->start, buf, len) &&
+		    !(len >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG)) &&
+		    !isa_census_of_memory(buf, len, m->start, &cen)) {
+			uint64_t *need = arena_alloc(&t->arena, 2 * sizeof(*need));
+
+			if (!need) {
+				free(buf);
+				isa_census_free(cen);
+				return -ENOMEM;
+			}
+			need[0] = cen->need.w[0], need[1] = cen->need.w[1];
+			j->need = need, j->n_need = 2;
+			j->has_censused = j->censused = true;
+			if (cen->n_ex) {	/* the example of its most demanding feature */
+				const struct census_example *e = &cen->ex[cen->n_ex - 1];
+
+				j->has_example_addr = j->has_example_feature = true;
+				j->example_addr = e->addr;
+				j->example_feature = e->feature;
+				j->example_mnemonic = arena_strdup(&t->arena, e->mnemonic);
+			}
+		} else if (buf && len >= SELFMAG && !memcmp(buf, ELFMAG, SELFMAG)) {
+			free(buf);
+			continue;	/* an ELF image (the vDSO CRIU keeps), not JIT code */
+		}
+		free(buf);
+		isa_census_free(cen);
+		out[k++] = j;
+	}
+	t->img->jit = out;
+	t->img->n_jit = k;
+	return 0;
+}
+
+/* Decode: a JIT record is a range with at most two feature words. */
+static const char *validate(const Cpuport__Image *img)
+{
+	for (size_t i = 0; i < img->n_jit; i++) {
+		const Cpuport__JitRegion *j = img->jit[i];
+
+		if (!j || j->start >= j->end || j->n_need > 2 ||
+		    (j->has_example_feature && j->example_feature > F_UNKNOWN_ISA))
+			return "malformed JIT region record";
+	}
+	return NULL;
+}
+
 const struct cpuport_kind kind_census = {
 	.name = "census",
 	.table = KIND_OWN,
+	.record_process = record_jit,
+	.validate = validate,
 	.policy = census_policy,
 };

@@ -22,7 +22,7 @@ const struct cpuport_kind *const cpuport_kinds[] = {
 	NULL,
 };
 
-_Static_assert(CPUPORT__SLOT_KIND__GLOB_DAT < 32 && CPUPORT__STATE_KIND__OPENSSL_IA32CAP < 32,
+_Static_assert(CPUPORT__SLOT_KIND__ABS64 < 32 && CPUPORT__STATE_KIND__OPENSSL_IA32CAP < 32,
 	       "kinds are bits of a uint32_t");
 
 const struct cpuport_kind *kind_of_slot(uint32_t slot_kind)

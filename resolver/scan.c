@@ -244,6 +244,7 @@ int scan_add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t va
 	cpuport__slot__init(sl);
 	sl->kind = r->type == R_X86_64_IRELATIVE ? CPUPORT__SLOT_KIND__IRELATIVE
 		   : r->type == R_X86_64_JUMP_SLOT ? CPUPORT__SLOT_KIND__JUMP_SLOT
+		   : r->type == R_X86_64_64	   ? CPUPORT__SLOT_KIND__ABS64
 						    : CPUPORT__SLOT_KIND__GLOB_DAT;
 	sl->object = oi;
 	sl->offset = r->offset;
@@ -290,6 +291,11 @@ const char *scan_path(const struct scan *s, int oi)
 const char *scan_file(const struct scan *s, int oi)
 {
 	return s->objs[oi].file;
+}
+
+const struct pview *scan_view(const struct scan *s)
+{
+	return s->v;
 }
 
 pid_t scan_pid(const struct scan *s)
@@ -527,6 +533,9 @@ int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table 
 		ret = ret ?: scan_states(&s, i);
 		s.t->img->relocs_seen += s.objs[i].elf->relocs_seen;
 	}
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+		if ((*k)->record_process)
+			ret = (*k)->record_process(&s);
 	ret = ret ?: add_process(&s);
 	ret = ret ?: v->ops->for_each_thread(v->arg, add_thread, &s);
 	ret = ret ?: cpu_desc_to_image(&s.t->arena, &ctx->host, &s.t->img->source_cpu);

@@ -59,6 +59,11 @@ if command -v java >/dev/null; then
 	PIDS+=("$PID")
 	wait_lines "$out" 20	# compiled by now
 	dump "$PID" "$WORK/jit" --shell-job
+	rc=0
+	"$CPUPORT" check --target x86-64-v2 "$WORK/jit" >"$WORK/jit-check.txt" 2>&1 || rc=$?
+	[ $rc -ne 0 ] && grep -q 'JIT code in anonymous executable memory' "$WORK/jit-check.txt" ||
+		{ cat "$WORK/jit-check.txt"; die "cpuport check should predict the JIT refusal"; }
+	"$CPUPORT" check "$WORK/jit" >/dev/null 2>&1 || die "cpuport check of the JVM on the host itself should pass"
 	expect_refusal "$WORK/jit" 'JIT code in anonymous executable memory .* uses [a-z0-9]+ \(instruction' CPUPORT_TARGET=x86-64-v2
 	restore "$WORK/jit" --shell-job || die "restore of the JVM on the host itself failed"
 	check_running "$out" "$PID"
