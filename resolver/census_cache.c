@@ -19,7 +19,7 @@
 #include "isa_census.h"
 
 /* bump the version with any change to what isa_census_build() computes or to its structures */
-#define MAGIC "CPCENS02"
+#define MAGIC "CPCENS03"
 #define MAX_ENTRY (256u << 20)
 
 struct hdr {

@@ -160,7 +160,7 @@ static uint8_t cie_fde_encoding(const uint8_t *cie, const uint8_t *end, uint64_t
 	return c.bad ? 0xff : enc;
 }
 
-static int push_func(struct elf_code *c, size_t *cap, uint64_t start, uint64_t end, bool fde)
+static int push_func(struct elf_code *c, size_t *cap, uint64_t start, uint64_t end, bool fde, bool gap)
 {
 	if (c->n_funcs == *cap) {
 		size_t nc = *cap ? *cap * 2 : 1024;
@@ -171,7 +171,7 @@ static int push_func(struct elf_code *c, size_t *cap, uint64_t start, uint64_t e
 		c->funcs = f;
 		*cap = nc;
 	}
-	c->funcs[c->n_funcs++] = (struct elf_code_func){ start, end, fde };
+	c->funcs[c->n_funcs++] = (struct elf_code_func){ start, end, fde, gap };
 	return 0;
 }
 
@@ -204,7 +204,7 @@ static int read_eh_frame(struct elf_code *c, const uint8_t *sec, size_t size, ui
 		cu.end = next;
 		if (!get_enc(&cu, enc, &start) || !get_enc(&cu, enc & 0x0f, &range) || !range || range > (1u << 30))
 			continue;
-		ret = push_func(c, cap, start, start + range, true);
+		ret = push_func(c, cap, start, start + range, true, false);
 		if (ret)
 			return ret;
 	}
@@ -323,7 +323,7 @@ static int build_funcs(struct elf_code *c, size_t *cap)
 		const struct elf_code_sym *s = &c->fsyms[i];
 
 		if (s->size && elf_code_is_text(c, s->value)) {
-			ret = push_func(c, cap, s->value, s->value + s->size, false);
+			ret = push_func(c, cap, s->value, s->value + s->size, false, false);
 			if (ret)
 				return ret;
 		}
@@ -356,7 +356,7 @@ static int build_funcs(struct elf_code *c, size_t *cap)
 			}
 			if (i < n_in && c->funcs[i].start < next)
 				next = c->funcs[i].start;
-			ret = push_func(c, cap, at, next, false);
+			ret = push_func(c, cap, at, next, false, true);
 			if (ret)
 				return ret;
 			at = next;

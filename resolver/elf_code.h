@@ -36,6 +36,7 @@ struct elf_code_sym {
 struct elf_code_func {
 	uint64_t start, end;
 	bool from_fde;			/* extent from .eh_frame (else a symbol or a gap) */
+	bool gap;			/* neither an FDE nor a sized symbol: code or data between them */
 };
 
 struct elf_code {

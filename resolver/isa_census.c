@@ -431,7 +431,7 @@ static int collect(struct build *b, struct isa_census *cen)
 		struct fwork *w = &b->fw[i];
 
 		w->flags |= c->funcs[i].from_fde ? CF_FDE : 0;
-		if (!c->funcs[i].from_fde && !elf_code_sym_name(c, c->funcs[i].start, &(uint64_t){ 0 }))
+		if (c->funcs[i].gap)
 			w->flags |= CF_GAP;
 	}
 	e = b->edges.p;
@@ -457,7 +457,7 @@ static int collect(struct build *b, struct isa_census *cen)
 			uint32_t fr = e[k].from;
 
 			if (fr != UINT32_MAX && b->fw[e[k].to].inter && !b->fw[fr].inter && !b->fw[fr].in_s &&
-			    !b->fw[fr].resolver)
+			    !b->fw[fr].resolver && !((b->fw[fr].flags & CF_GAP) && !b->fw[fr].reached))
 				b->fw[fr].inter_new = true;
 		}
 		for (size_t i = 0; i < c->n_funcs; i++)
@@ -525,8 +525,9 @@ static int collect(struct build *b, struct isa_census *cen)
 
 			if (f && e[k].from == UINT32_MAX)
 				goto push;	/* data, export */
-			if (!f || e[k].from == UINT32_MAX || b->fw[e[k].from].in_s || b->fw[e[k].from].resolver)
-				continue;
+			if (!f || e[k].from == UINT32_MAX || b->fw[e[k].from].in_s || b->fw[e[k].from].resolver ||
+			    ((b->fw[e[k].from].flags & CF_GAP) && !b->fw[e[k].from].reached))
+				continue;	/* dispatch, or data between functions decoded as code */
 push:
 			r = vec_push(&refs);
 			if (!r)
