@@ -39,7 +39,7 @@ endif
 CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
 
-LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
+LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c cpu_kernel.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
 	isa.c libgcc_model.c print.c proc.c scan.c select.c selproto.c \
 	restore.c pview_proc.c pview_image.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c policy.c report.c \
 	kinds.c kind_common.c kind_ifunc.c kind_irelative.c kind_trampoline.c kind_libgcc.c kind_cpu_features.c \

@@ -61,6 +61,14 @@ static inline void featset_set(struct featset *s, enum feature f)
 {
 	s->w[f / 64] |= 1ULL << (f % 64);
 }
+static inline void featset_clear(struct featset *s, enum feature f)
+{
+	s->w[f / 64] &= ~(1ULL << (f % 64));
+}
+static inline bool featset_is_empty(const struct featset *s)
+{
+	return !s->w[0] && !s->w[1];
+}
 
 struct cpuid_regs {
 	uint32_t leaf, subleaf, eax, ebx, ecx, edx;
@@ -89,6 +97,12 @@ int cpu_desc_target(const char *spec, const struct cpu_desc *host, struct cpu_de
 int cpu_desc_from_image(const Cpuport__Cpu *c, struct cpu_desc *out);
 int cpu_desc_to_image(struct arena *a, const struct cpu_desc *d, Cpuport__Cpu **out);
 int featset_level(const struct featset *s);
+/* ---- cpu_kernel.c: the kernel's flags against CPUID (the rule is in that file) ---- */
+const char *cpu_kernel_flag_name(enum feature f);	/* NULL: not compared */
+/* @hidden: CPUID has it, the kernel does not show it; @unexplained: the reverse (a decode error). */
+int cpu_kernel_compare(const struct cpu_desc *d, const char *flags, struct featset *hidden,
+		       struct featset *unexplained);
+int cpu_kernel_flags(char *buf, size_t len);	/* /proc/cpuinfo's first "flags" line; -errno */
 /* GLIBC_TUNABLES value that makes glibc on @host behave as on @target; "" if none. */
 int cpu_glibc_tunables(const struct cpu_desc *host, const struct cpu_desc *target, char *buf, size_t len);
 

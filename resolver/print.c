@@ -2,6 +2,7 @@
 /* Tables and CPUs for humans, or as JSON for scripts. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -200,6 +201,43 @@ int cpuport_table__print(const struct cpuport_table *table, FILE *f, bool json)
 	return ferror(f) ? -EIO : 0;
 }
 
+/*
+ * Features CPUID reports and the kernel's flags do not show (cpu_kernel.c has the rule:
+ * cpuport follows CPUID, as resolvers do).  Nothing is printed when /proc/cpuinfo is unreadable.
+ */
+static void print_kernel_hidden(FILE *f, const struct cpu_desc *host, bool json)
+{
+	struct featset hidden, unexplained;
+	char *flags = malloc(8192);
+	bool first = true;
+
+	if (!flags)
+		return;
+	if (cpu_kernel_flags(flags, 8192) || cpu_kernel_compare(host, flags, &hidden, &unexplained)) {
+		free(flags);
+		return;
+	}
+	fprintf(f, json ? ",\"kernel_hidden\":[" : "hidden by the kernel (CPUID reports them; cpuport follows CPUID):");
+	for (int i = 0; i < F__COUNT; i++) {
+		if (!featset_has(&hidden, i))
+			continue;
+		if (json)
+			fprintf(f, "%s", first ? "" : ",");
+		else
+			fputc(' ', f);
+		if (json)
+			print_json_str(f, feature_name(i));
+		else
+			fputs(feature_name(i), f);
+		first = false;
+	}
+	if (json)
+		fputc(']', f);
+	else
+		fprintf(f, "%s\n", first ? " (none)" : "");
+	free(flags);
+}
+
 int cpuport_cpu_print(struct cpuport_ctx *ctx, FILE *f, bool json)
 {
 	struct arena a = { 0 };
@@ -216,6 +254,7 @@ int cpuport_cpu_print(struct cpuport_ctx *ctx, FILE *f, bool json)
 	if (json) {
 		fprintf(f, "{\"host\":");
 		print_cpu_json(f, host);
+		print_kernel_hidden(f, &ctx->host, true);
 		fprintf(f, ",\"target_name\":");
 		print_json_str(f, ctx->target.name);
 		fprintf(f, ",\"target\":");
@@ -225,6 +264,7 @@ int cpuport_cpu_print(struct cpuport_ctx *ctx, FILE *f, bool json)
 		fprintf(f, "}\n");
 	} else {
 		print_cpu_human(f, host);
+		print_kernel_hidden(f, &ctx->host, false);
 		if (!ctx->target_is_host) {
 			fprintf(f, "\nTarget %s:\n", ctx->target.name);
 			print_cpu_human(f, target);

@@ -8,6 +8,9 @@
 #   scripts/setup.sh [--no-demo] [--no-install]
 #
 # Idempotent: a second run checks, finds everything in place and only re-runs the demo.
+# Safe to re-run after a failure at any step: downloads are checked against apt's SHA256 and
+# fetched again when partial, sources unpack into a temporary directory renamed when complete,
+# and criu is installed last, so an interrupted run is picked up where it stopped.
 # Never upgrades the system's libc: trixie is added as a deb-src (source only) entry.
 set -euo pipefail
 
@@ -25,6 +28,9 @@ done
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { echo "setup: error: $*" >&2; exit 1; }
+# For tests of a re-run after a failure (tests/fresh): CPUPORT_SETUP_FAIL_AFTER=NAME fails
+# the run right after the named point, as an interrupted or failed run would.
+checkpoint() { [ "${CPUPORT_SETUP_FAIL_AFTER:-}" != "$1" ] || fail "stopped after '$1' (CPUPORT_SETUP_FAIL_AFTER)"; }
 
 # --- preconditions ---------------------------------------------------------
 [ "$(id -u)" = 0 ] || fail "run as root (it installs packages and runs criu)"
@@ -64,6 +70,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
 	echo "all ${#PKGS[@]} packages present"
 fi
+checkpoint packages
 
 # --- where Debian's archive is -------------------------------------------------------
 # The mirror this machine's apt already uses for bookworm (never a hard-coded host).
@@ -153,6 +160,7 @@ if criu_ok; then
 	echo "present: $(/usr/local/sbin/criu --version | sed -n 1p)"
 else
 	dir=$(unpack "$(trixie_source criu)" criu)
+	checkpoint criu-source
 	echo "building CRIU in $dir"
 	make -C "$dir" -j"$(nproc)" criu >"$SRC/criu-build.log" 2>&1 ||
 		{ tail -n 30 "$SRC/criu-build.log"; fail "CRIU build failed (log: $SRC/criu-build.log)"; }
@@ -186,6 +194,7 @@ if PKG_CONFIG_PATH=/usr/local/lib/pkgconfig pkg-config --exists 'libcpuid >= 0.7
 	echo "present: $(PKG_CONFIG_PATH=/usr/local/lib/pkgconfig pkg-config --modversion libcpuid)"
 else
 	dir=$(unpack "$(trixie_source libcpuid)" libcpuid)
+	checkpoint libcpuid-source
 	rm -rf "$dir/build"
 	cmake -S "$dir" -B "$dir/build" -DCMAKE_INSTALL_PREFIX=/usr/local -DCMAKE_BUILD_TYPE=Release \
 		-DLIBCPUID_ENABLE_TESTS=OFF >"$SRC/libcpuid-build.log" 2>&1 &&

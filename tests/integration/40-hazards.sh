@@ -33,7 +33,7 @@ out=$WORK/spin.out
 start_workload "$FIX/workload" "$out" spin
 sleep 0.2
 dump "$PID" "$WORK/spin"
-"$CPUPORT" show --json "$WORK/spin" | grep -q 'spin_kernel.avx2' || die "dump did not see the thread in spin_kernel.avx2"
+"$CPUPORT" show --json "$WORK/spin" | grep 'spin_kernel.avx2' >/dev/null || die "dump did not see the thread in spin_kernel.avx2"
 expect_refusal "$WORK/spin" 'thread [0-9]+ stopped inside spin_kernel\.avx2.*needs .*avx' CPUPORT_TARGET=x86-64-v2
 "$CPUPORT" check --target x86-64-v2 "$WORK/spin" >/dev/null 2>&1 && die "cpuport check should predict the refusal"
 # the same image restores fine where AVX2 stays available
@@ -48,7 +48,7 @@ unshare --pid --fork setsid "$FIX/workload" "$out" spin </dev/null >/dev/null 2>
 disown
 wait_lines "$out" 3
 root=$(pgrep -f "^$FIX/workload $out" | while read -r p; do
-	if grep -q "NSpid:.*[[:space:]]1$" "/proc/$p/status"; then echo "$p"; fi; done | head -n1)
+	if grep -q "NSpid:.*[[:space:]]1$" "/proc/$p/status"; then echo "$p"; fi; done | sed -n 1p)
 [ -n "$root" ] || die "no pid-namespace init"
 PIDS+=("$root")
 sleep 0.2
@@ -103,7 +103,7 @@ cp "$WORK/base"/cpuport-*.img "$WORK/base/keep.img"
 mkdir "$WORK/missing/x" && cp "$WORK/base/keep.img" "$WORK/missing/cpuport-999999.img"
 expect_refusal "$WORK/missing" 'no cpuport image for this process'
 cp -a "$WORK/base" "$WORK/corrupt"
-f=$(ls "$WORK/corrupt"/cpuport-*.img | head -n1)
+f=$(ls "$WORK/corrupt"/cpuport-*.img | sed -n 1p)
 head -c 100 "$f" >"$f.t" && mv "$f.t" "$f"
 expect_refusal "$WORK/corrupt" 'cpuport image is corrupt or truncated'
 

@@ -16,7 +16,7 @@ wait_lines "$out.t1" 3
 wait_lines "$out.child.t2" 3
 # the tree's root is unshare's child: pid 1 in the new namespace
 root=$(pgrep -f "^$FIX/workload $out" | while read -r p; do
-	if grep -q "NSpid:.*[[:space:]]1$" "/proc/$p/status"; then echo "$p"; fi; done | head -n1)
+	if grep -q "NSpid:.*[[:space:]]1$" "/proc/$p/status"; then echo "$p"; fi; done | sed -n 1p)
 [ -n "$root" ] || die "no pid-namespace init found"
 PIDS+=("$root")
 dump "$root" "$WORK/img"
