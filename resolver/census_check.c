@@ -125,16 +125,45 @@ static bool env_reselected(uint64_t addr, bool via_got, int64_t disp, void *arg)
 static bool env_imported(uint64_t addr, void *arg)
 {
 	struct env_arg *a = arg;
-	const struct elf_code *c = &a->cp->objs[a->obj].code;
+	const struct census_proc_obj *o = &a->cp->objs[a->obj];
+	size_t lo = 0, hi = o->n_exp;
 
-	for (size_t i = 0; i < c->n_dynsym; i++) {
-		const char *name = c->dynsym[i].name;
+	while (lo < hi) {	/* the first export at @addr */
+		size_t mid = (lo + hi) / 2;
 
-		if (c->dynsym[i].defined && c->dynsym[i].value == addr && name &&
-		    bsearch(&name, a->cp->imports, a->cp->n_imports, sizeof(*a->cp->imports), cmp_str))
+		if (o->code.dynsym[o->exp[mid]].value < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < o->n_exp && o->code.dynsym[o->exp[lo]].value == addr; lo++) {
+		const char *name = o->code.dynsym[o->exp[lo]].name;
+
+		if (bsearch(&name, a->cp->imports, a->cp->n_imports, sizeof(*a->cp->imports), cmp_str))
 			return true;
 	}
 	return false;
+}
+
+static int cmp_exp(const void *a, const void *b, void *arg)
+{
+	const struct elf_code *c = arg;
+	uint64_t x = c->dynsym[*(const uint32_t *)a].value, y = c->dynsym[*(const uint32_t *)b].value;
+
+	return (x > y) - (x < y);
+}
+
+/* The object's defined, named dynamic symbols by value. */
+static int index_exports(struct census_proc_obj *o)
+{
+	o->exp = calloc(o->code.n_dynsym + 1, sizeof(*o->exp));
+	if (!o->exp)
+		return -ENOMEM;
+	for (size_t i = 0; i < o->code.n_dynsym; i++)
+		if (o->code.dynsym[i].defined && o->code.dynsym[i].name)
+			o->exp[o->n_exp++] = (uint32_t)i;
+	qsort_r(o->exp, o->n_exp, sizeof(*o->exp), cmp_exp, &o->code);
+	return 0;
 }
 
 int census_proc_init(struct census_proc *cp, struct cpuport_ctx *ctx, pid_t pid, const Cpuport__Image *img,
@@ -170,12 +199,15 @@ int census_proc_init(struct census_proc *cp, struct cpuport_ctx *ctx, pid_t pid,
 		o->name = img->objects[i]->path;
 		o->base = bases[i];
 		o->img_index = (int)i;
-		ret = elf_code_open(files[i], &o->code);
+		ret = elf_code_open_mode(files[i], &o->code, ELF_CODE_NO_FUNCS);
 		if (ret) {
 			log_err(ctx, "pid %d: cannot read %s for its ISA census: %s\n", pid, o->name, strerror(-ret));
 			return ret;
 		}
 		o->open = true;
+		ret = index_exports(o);
+		if (ret)
+			return ret;
 		if (img->objects[i]->has_build_id && (img->objects[i]->build_id.len != o->code.build_id_len ||
 						      memcmp(img->objects[i]->build_id.data, o->code.build_id,
 							     o->code.build_id_len))) {
@@ -539,6 +571,7 @@ void census_proc_free(struct census_proc *cp)
 		if (cp->objs[i].open)
 			elf_code_close(&cp->objs[i].code);
 		isa_census_free(cp->objs[i].cen);
+		free(cp->objs[i].exp);
 	}
 	free(cp->objs);
 	free(cp->states);

@@ -24,6 +24,8 @@ struct census_proc_obj {
 	bool open;
 	struct elf_code code;
 	struct isa_census *cen;
+	uint32_t *exp;			/* defined dynamic symbols (indexes), by value */
+	size_t n_exp;
 	struct census_verdict v;	/* for the destination */
 	struct census_verdict v_all;	/* were every extension missing: stays on its source paths? */
 };

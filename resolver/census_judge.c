@@ -27,40 +27,66 @@ static long reader_func(const struct isa_census *cen, uint32_t ri)
 	return lo < cen->n_funcs && cen->funcs[lo].start == start ? (long)lo : -1;
 }
 
+/* What does not change while classifying: per reader "tests the CPU or re-selected state", per ref "live". */
+struct memo {
+	const struct isa_census *cen;
+	const struct census_env *env;
+	uint8_t *reader_state;	/* 0 unknown, 1 guarded by state/cpuid, 2 not */
+	uint8_t *ref_live;	/* exports: 0 unknown, 1 imported, 2 not */
+	long *reader_fn;	/* the census function a reader is, or -1; -2: not looked up yet */
+};
+
+static bool state_guarded(struct memo *m, uint32_t ri)
+{
+	const struct census_reader *r = &m->cen->readers[ri];
+	bool g = false;
+
+	if (m->reader_state[ri])
+		return m->reader_state[ri] == 1;
+	if (r->flags & CF_CPUID)
+		g = true;	/* tests the CPU itself, each time */
+	for (uint32_t i = 0; !g && m->env && m->env->reselected && i < r->n_reads; i++) {
+		const struct census_read *d = &m->cen->reads[r->read_first + i];
+
+		if (r->read_first + i < m->cen->n_reads)
+			g = m->env->reselected(d->addr, d->via_got, d->disp, m->env->arg);
+	}
+	m->reader_state[ri] = g ? 1 : 2;
+	return g;
+}
+
+static bool ref_live(struct memo *m, size_t k)
+{
+	const struct census_ref *r = &m->cen->refs[k];
+
+	if (r->kind != CREF_EXPORT || !m->env || !m->env->imported)
+		return true;
+	if (!m->ref_live[k])
+		m->ref_live[k] = m->env->imported(r->site, m->env->arg) ? 1 : 2;
+	return m->ref_live[k] == 1;
+}
+
 /*
  * A reference from reader @ri is guarded when that code tests the CPU itself
  * (cpuid), reads state cpuport re-selects, or is itself needy code that only
  * runs when its own reaching conditions held (not self-dispatched, per @cls).
  */
-static bool reader_guarded(const struct isa_census *cen, uint32_t ri, const struct census_env *env,
-			   const enum census_class *cls)
+static bool reader_guarded(struct memo *m, uint32_t ri, const enum census_class *cls)
 {
-	const struct census_reader *r;
-	long fi;
-
-	if (ri >= cen->n_readers)
+	if (ri >= m->cen->n_readers)
 		return false;
-	r = &cen->readers[ri];
-	if (r->flags & CF_CPUID)
-		return true;	/* tests the CPU itself, each time */
-	fi = reader_func(cen, ri);
-	if (fi >= 0 && cls[fi] != CC_SELF_DISPATCHED)
+	if (state_guarded(m, ri))
 		return true;
-	if (!env || !env->reselected)
-		return false;
-	for (uint32_t i = 0; i < r->n_reads; i++) {
-		const struct census_read *d = &cen->reads[r->read_first + i];
-
-		if (r->read_first + i < cen->n_reads && env->reselected(d->addr, d->via_got, d->disp, env->arg))
-			return true;
-	}
-	return false;
+	if (m->reader_fn[ri] == -2)
+		m->reader_fn[ri] = reader_func(m->cen, ri);
+	return m->reader_fn[ri] >= 0 && cls[m->reader_fn[ri]] != CC_SELF_DISPATCHED;
 }
 
 /* How function @i is reached (ignoring what it needs); *unguarded: the reference that makes it unsafe. */
-static enum census_class reach(const struct isa_census *cen, size_t i, const struct census_env *env,
-			       const enum census_class *cls, const struct census_ref **unguarded)
+static enum census_class reach(struct memo *m, size_t i, const enum census_class *cls,
+			       const struct census_ref **unguarded)
 {
+	const struct isa_census *cen = m->cen;
 	const struct census_func *f = &cen->funcs[i];
 	bool live = false;
 
@@ -68,10 +94,10 @@ static enum census_class reach(const struct isa_census *cen, size_t i, const str
 	for (uint32_t k = 0; k < f->n_refs && !*unguarded && f->ref_first + k < cen->n_refs; k++) {
 		const struct census_ref *r = &cen->refs[f->ref_first + k];
 
-		if (r->kind == CREF_EXPORT && env && env->imported && !env->imported(r->site, env->arg))
+		if (!ref_live(m, f->ref_first + k))
 			continue;	/* exported, but nobody binds to it */
 		live = true;
-		if (r->kind == CREF_EXPORT || r->from == UINT32_MAX || !reader_guarded(cen, r->from, env, cls))
+		if (r->kind == CREF_EXPORT || r->from == UINT32_MAX || !reader_guarded(m, r->from, cls))
 			*unguarded = r;	/* imported, a pointer in data, or called/taken without a guard */
 	}
 	if (f->flags & CF_DISPATCHED)
@@ -83,18 +109,39 @@ static enum census_class reach(const struct isa_census *cen, size_t i, const str
 	return *unguarded ? CC_SELF_DISPATCHED : CC_GUARDED;
 }
 
-void isa_census_classify(const struct isa_census *cen, const struct census_env *env, enum census_class *cls)
+static int memo_init(struct memo *m, const struct isa_census *cen, const struct census_env *env)
+{
+	m->cen = cen;
+	m->env = env;
+	m->reader_state = calloc(cen->n_readers + 1, 1);
+	m->ref_live = calloc(cen->n_refs + 1, 1);
+	m->reader_fn = malloc((cen->n_readers + 1) * sizeof(*m->reader_fn));
+	if (!m->reader_state || !m->ref_live || !m->reader_fn)
+		return -ENOMEM;
+	for (size_t i = 0; i < cen->n_readers; i++)
+		m->reader_fn[i] = -2;
+	return 0;
+}
+
+static void memo_free(struct memo *m)
+{
+	free(m->reader_state);
+	free(m->ref_live);
+	free(m->reader_fn);
+}
+
+static void classify(struct memo *m, enum census_class *cls)
 {
 	const struct census_ref *ug;
 	bool changed = true;
 
 	/* from "everything self-dispatched", until no function becomes safer (cycles stay unsafe) */
-	for (size_t i = 0; i < cen->n_funcs; i++)
+	for (size_t i = 0; i < m->cen->n_funcs; i++)
 		cls[i] = CC_SELF_DISPATCHED;
 	for (int round = 0; changed && round < 64; round++) {
 		changed = false;
-		for (size_t i = 0; i < cen->n_funcs; i++) {
-			enum census_class c = reach(cen, i, env, cls, &ug);
+		for (size_t i = 0; i < m->cen->n_funcs; i++) {
+			enum census_class c = reach(m, i, cls, &ug);
 
 			if (c != cls[i]) {
 				cls[i] = c;
@@ -104,31 +151,46 @@ void isa_census_classify(const struct isa_census *cen, const struct census_env *
 	}
 }
 
+void isa_census_classify(const struct isa_census *cen, const struct census_env *env, enum census_class *cls)
+{
+	struct memo m = { 0 };
+
+	if (memo_init(&m, cen, env)) {
+		for (size_t i = 0; i < cen->n_funcs; i++)	/* fail closed */
+			cls[i] = CC_SELF_DISPATCHED;
+	} else {
+		classify(&m, cls);
+	}
+	memo_free(&m);
+}
+
 void isa_census_judge(const struct isa_census *cen, const struct featset *missing, const struct census_env *env,
 		      struct census_verdict *out)
 {
 	struct featset miss = *missing;
-	enum census_class *cls;
+	enum census_class *cls = NULL;
 	const struct census_ref *ug;
+	struct memo memo = { 0 };
 
 	memset(out, 0, sizeof(*out));
 	if (!miss.w[0] && !miss.w[1])
 		return;		/* upgrade direction: old code runs here */
 	featset_set(&miss, F_UNKNOWN_ISA);
 	cls = malloc((cen->n_funcs + 1) * sizeof(*cls));
-	if (!cls) {		/* fail closed */
-		out->cls = CC_SELF_DISPATCHED;
+	if (!cls || memo_init(&memo, cen, env)) {
+		out->cls = CC_SELF_DISPATCHED;	/* fail closed */
 		out->func = cen->n_funcs ? &cen->funcs[0] : NULL;
-		return;
+		goto out;
 	}
-	isa_census_classify(cen, env, cls);
+	classify(&memo, cls);
 	for (size_t i = 0; i < cen->n_funcs; i++) {
 		const struct census_func *f = &cen->funcs[i];
 		struct featset m = { { f->need.w[0] & miss.w[0], f->need.w[1] & miss.w[1] } };
-		enum census_class c = reach(cen, i, env, cls, &ug);
+		enum census_class c;
 
 		if (!m.w[0] && !m.w[1])
 			continue;
+		c = reach(&memo, i, cls, &ug);
 		if (c == CC_NONE) {
 			out->n_unreached++;
 			continue;
@@ -153,6 +215,8 @@ void isa_census_judge(const struct isa_census *cen, const struct featset *missin
 				}
 		}
 	}
+out:
+	memo_free(&memo);
 	free(cls);
 }
 

@@ -368,11 +368,17 @@ static int build_funcs(struct elf_code *c, size_t *cap)
 
 int elf_code_open(const char *path, struct elf_code *c)
 {
-	return elf_code_open_lite(path, c, false);
+	return elf_code_open_mode(path, c, ELF_CODE_FULL);
 }
 
 int elf_code_open_lite(const char *path, struct elf_code *c, bool lite)
 {
+	return elf_code_open_mode(path, c, lite ? ELF_CODE_SECTIONS : ELF_CODE_FULL);
+}
+
+int elf_code_open_mode(const char *path, struct elf_code *c, enum elf_code_mode mode)
+{
+	bool lite = mode == ELF_CODE_SECTIONS;
 	Elf *elf = NULL;
 	Elf_Scn *scn = NULL;
 	GElf_Ehdr eh;
@@ -457,7 +463,7 @@ int elf_code_open_lite(const char *path, struct elf_code *c, bool lite)
 			if (name && !strcmp(name, ".init"))
 				c->init = c->text[c->n_text - 1];
 			ret = 0;
-		} else if (name && !strcmp(name, ".eh_frame") && sh.sh_type == SHT_PROGBITS) {
+		} else if (name && !strcmp(name, ".eh_frame") && sh.sh_type == SHT_PROGBITS && mode == ELF_CODE_FULL) {
 			const uint8_t *b = elf_code_bytes(c, sh.sh_addr, sh.sh_size);
 
 			ret = b ? read_eh_frame(c, b, sh.sh_size, sh.sh_addr, &cap) : 0;
@@ -486,7 +492,7 @@ int elf_code_open_lite(const char *path, struct elf_code *c, bool lite)
 	qsort(c->text, c->n_text, sizeof(*c->text), cmp_range);
 	qsort(c->rel, c->n_rel, sizeof(*c->rel), cmp_rel);
 	qsort(c->fsyms, c->n_fsyms, sizeof(*c->fsyms), cmp_sym);
-	ret = lite ? 0 : build_funcs(c, &cap);
+	ret = mode != ELF_CODE_FULL ? 0 : build_funcs(c, &cap);
 out:
 	c->elf = elf;
 	if (ret)

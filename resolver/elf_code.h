@@ -69,7 +69,13 @@ struct elf_code {
 
 /* Open and index @path.  0, -ENOENT/-EACCES (open), -ENOEXEC (not x86-64 ELF), -ENOMEM. */
 int elf_code_open(const char *path, struct elf_code *c);
-/* Segments and sections only (no relocations, symbols, functions): for a quick look at .init. */
+enum elf_code_mode {
+	ELF_CODE_FULL,		/* everything */
+	ELF_CODE_NO_FUNCS,	/* no .eh_frame, no function extents */
+	ELF_CODE_SECTIONS,	/* segments and sections only (a quick look at .init) */
+};
+int elf_code_open_mode(const char *path, struct elf_code *c, enum elf_code_mode mode);
+/* @lite: ELF_CODE_SECTIONS, else ELF_CODE_FULL */
 int elf_code_open_lite(const char *path, struct elf_code *c, bool lite);
 void elf_code_close(struct elf_code *c);
 /* The file's bytes for [vaddr, vaddr+len) inside one segment's file image, or NULL. */
