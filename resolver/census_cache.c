@@ -18,8 +18,8 @@
 #include "elf_code.h"
 #include "isa_census.h"
 
-/* bump the version with any change to what isa_census_build() computes or to its structures */
-#define MAGIC "CPCENS03"
+/* bump the version with any change to what isa_census_build() or isa.c compute, or to their structures */
+#define MAGIC "CPCENS05"
 #define MAX_ENTRY (256u << 20)
 
 struct hdr {

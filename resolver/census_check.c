@@ -538,8 +538,10 @@ void census_proc_report(const struct census_proc *cp, FILE *f, bool json)
 		if (v->func && v->ex)
 			fprintf(f, "; e.g. %s: %s at %#" PRIx64 " needs %s", fn, v->ex->mnemonic, v->ex->addr,
 				census_feature_name(v->ex->feature));
-		if (!cp->missing.w[0] && !cp->missing.w[1] && source_paths)
-			fprintf(f, "; stays on its source paths (chose them from its own CPU check)");
+		if (!cp->missing.w[0] && !cp->missing.w[1] && source_paths && o->v_all.func) {
+			func_name(o, o->v_all.func->start, fn, sizeof(fn));
+			fprintf(f, "; stays on its source paths (chooses code itself, e.g. %s)", fn);
+		}
 		fprintf(f, "\n");
 	}
 	for (size_t i = 0; cp->img && i < cp->img->n_jit; i++) {

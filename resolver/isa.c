@@ -15,7 +15,10 @@
  * on any CPU that lacks a feature the source had.
  *
  * tzcnt (F3 0F BC) is not counted as BMI1: CPUs without BMI1 execute it as
- * bsf, and compilers emit it for baseline code where both agree.
+ * bsf, and compilers emit it for baseline code where both agree.  xend and
+ * xabort are not counted as RTM: they only run inside a transaction, which
+ * xbegin (counted) starts on this CPU, and no transaction survives a
+ * checkpoint (glibc's elided unlock calls xend only for a lock it elided).
  */
 #include <capstone/capstone.h>
 #include <string.h>
@@ -48,7 +51,7 @@ static const struct {
 	{ "clflushopt", F_CLFLUSHOPT }, { "clwb", F_CLWB },	   { "rdpid", F_RDPID },
 	{ "movdiri", F_MOVDIRI },   { "cmpxchg16b", F_CX16 },	   { "lahf", F_LAHF },
 	{ "sahf", F_LAHF },	    { "gf2p8", F_GFNI, true },	   { "xbegin", F_RTM },
-	{ "xend", F_RTM },	    { "xabort", F_RTM },	   { "xtest", F_RTM },
+	{ "xtest", F_RTM },
 	{ "rdfsbase", F_FSGSBASE }, { "rdgsbase", F_FSGSBASE },	   { "wrfsbase", F_FSGSBASE },
 	{ "wrgsbase", F_FSGSBASE }, { "rdpkru", F_PKU },	   { "wrpkru", F_PKU },
 };
@@ -70,7 +73,7 @@ void isa_insn_needs(const cs_insn *insn, struct featset *need)
 	const char *ops = insn->op_str, *m = insn->mnemonic;
 	bool wide = strstr(ops, "ymm") || strstr(ops, "zmm");
 
-	if (insn->id == X86_INS_TZCNT)
+	if (insn->id == X86_INS_TZCNT || insn->id == X86_INS_XEND || insn->id == X86_INS_XABORT)
 		return;
 	for (uint8_t g = 0; d && g < d->groups_count; g++)
 		for (size_t k = 0; k < ARRAY_SIZE(groups); k++)
@@ -184,6 +187,8 @@ void isa_undecodable(const uint8_t *code, size_t len, struct featset *need)
 		featset_set(need, F_AVX);
 		featset_set(need, F_GFNI);
 		featset_set(need, F_AVXVNNI);
+	} else if (i + 2 < len && code[i] == 0x0f && code[i + 1] == 0x01 && (code[i + 2] == 0xee || code[i + 2] == 0xef)) {
+		featset_set(need, F_PKU);	/* rdpkru, wrpkru */
 	} else if (i + 3 < len && code[i] == 0x0f && code[i + 1] == 0x38 && code[i + 2] == 0xcf) {
 		featset_set(need, F_GFNI);	/* gf2p8mulb (SSE encoding) */
 	} else {
