@@ -240,3 +240,28 @@ int census_cache_store(const char *dir, const struct isa_census *c)
 		unlink(tmp);
 	return ret;
 }
+
+int isa_census_get(const char *path, const char *cache_dir, struct isa_census **out)
+{
+	struct elf_code c;
+	int ret;
+
+	*out = NULL;
+	if (cache_dir) {	/* the cache needs only the build-id, size and mtime */
+		ret = elf_code_open_mode(path, &c, ELF_CODE_SECTIONS);
+		if (ret)
+			return ret;
+		ret = census_cache_load(cache_dir, &c, out);
+		elf_code_close(&c);
+		if (!ret)
+			return 0;
+	}
+	ret = elf_code_open(path, &c);
+	if (ret)
+		return ret;
+	ret = isa_census_build(&c, out);
+	if (!ret && cache_dir)
+		census_cache_store(cache_dir, *out);	/* a cache never changes an outcome */
+	elf_code_close(&c);
+	return ret;
+}

@@ -59,7 +59,8 @@ static int collect_imports(struct census_proc *cp)
 			cp->imports[cp->n_imports++] = s->name;
 		}
 	}
-	qsort(cp->imports, cp->n_imports, sizeof(*cp->imports), cmp_str);
+	if (cp->n_imports)
+		qsort(cp->imports, cp->n_imports, sizeof(*cp->imports), cmp_str);
 	return 0;
 }
 
@@ -139,7 +140,8 @@ static bool env_imported(uint64_t addr, void *arg)
 	for (; lo < o->n_exp && o->code.dynsym[o->exp[lo]].value == addr; lo++) {
 		const char *name = o->code.dynsym[o->exp[lo]].name;
 
-		if (bsearch(&name, a->cp->imports, a->cp->n_imports, sizeof(*a->cp->imports), cmp_str))
+		if (a->cp->n_imports &&
+		    bsearch(&name, a->cp->imports, a->cp->n_imports, sizeof(*a->cp->imports), cmp_str))
 			return true;
 	}
 	return false;
@@ -162,7 +164,8 @@ static int index_exports(struct census_proc_obj *o)
 	for (size_t i = 0; i < o->code.n_dynsym; i++)
 		if (o->code.dynsym[i].defined && o->code.dynsym[i].name)
 			o->exp[o->n_exp++] = (uint32_t)i;
-	qsort_r(o->exp, o->n_exp, sizeof(*o->exp), cmp_exp, &o->code);
+	if (o->n_exp)
+		qsort_r(o->exp, o->n_exp, sizeof(*o->exp), cmp_exp, &o->code);
 	return 0;
 }
 
@@ -222,7 +225,8 @@ int census_proc_init(struct census_proc *cp, struct cpuport_ctx *ctx, pid_t pid,
 		}
 	}
 	ret = collect_imports(cp);
-	qsort(cp->written, cp->n_written, sizeof(*cp->written), cmp_u64);
+	if (cp->n_written)
+		qsort(cp->written, cp->n_written, sizeof(*cp->written), cmp_u64);
 	for (size_t i = 0; i < cp->n_objs && !ret; i++) {
 		struct env_arg a = { cp, i };
 		struct census_env env = { env_reselected, env_imported, &a };
@@ -445,7 +449,8 @@ int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, co
 	}
 	if (!n)
 		return 0;
-	qsort(e, n, sizeof(*e), cmp_entry);
+	if (n)
+		qsort(e, n, sizeof(*e), cmp_entry);
 	buf = malloc(CHUNK);
 	if (!buf) {
 		free(e);

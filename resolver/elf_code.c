@@ -328,7 +328,8 @@ static int build_funcs(struct elf_code *c, size_t *cap)
 				return ret;
 		}
 	}
-	qsort(c->funcs, c->n_funcs, sizeof(*c->funcs), cmp_func);
+	if (c->n_funcs)
+		qsort(c->funcs, c->n_funcs, sizeof(*c->funcs), cmp_func);
 	f = c->funcs;
 	for (size_t i = 0; i < c->n_funcs; i++) {
 		if (n && f[i].start < f[n - 1].end) {
@@ -362,7 +363,8 @@ static int build_funcs(struct elf_code *c, size_t *cap)
 			at = next;
 		}
 	}
-	qsort(c->funcs, c->n_funcs, sizeof(*c->funcs), cmp_func);
+	if (c->n_funcs)
+		qsort(c->funcs, c->n_funcs, sizeof(*c->funcs), cmp_func);
 	return 0;
 }
 
@@ -489,9 +491,12 @@ int elf_code_open_mode(const char *path, struct elf_code *c, enum elf_code_mode 
 			c->text[c->n_text++] = (struct elf_code_range){ c->segs[i].vaddr,
 									c->segs[i].vaddr + c->segs[i].filesz };
 		}
-	qsort(c->text, c->n_text, sizeof(*c->text), cmp_range);
-	qsort(c->rel, c->n_rel, sizeof(*c->rel), cmp_rel);
-	qsort(c->fsyms, c->n_fsyms, sizeof(*c->fsyms), cmp_sym);
+	if (c->n_text)
+		qsort(c->text, c->n_text, sizeof(*c->text), cmp_range);
+	if (c->n_rel)
+		qsort(c->rel, c->n_rel, sizeof(*c->rel), cmp_rel);
+	if (c->n_fsyms)
+		qsort(c->fsyms, c->n_fsyms, sizeof(*c->fsyms), cmp_sym);
 	ret = mode != ELF_CODE_FULL ? 0 : build_funcs(c, &cap);
 out:
 	c->elf = elf;

@@ -12,25 +12,10 @@
 #include "elf_code.h"
 #include "isa_census.h"
 #include "variant_set.h"
+#include "census_build.h"
 #include "x86_regs.h"
 
-struct edge {
-	uint32_t from, to;
-	uint64_t site;
-	uint32_t kind;
-};
-
-struct rd {
-	uint32_t func;
-	struct census_read r;
-};
-
-struct vec {
-	void *p;
-	size_t n, cap, sz;
-};
-
-static void *vec_push(struct vec *v)
+void *census_vec_push(struct vec *v)
 {
 	if (v->n == v->cap) {
 		size_t nc = v->cap ? v->cap * 2 : 256;
@@ -44,26 +29,13 @@ static void *vec_push(struct vec *v)
 	return memset((char *)v->p + v->n++ * v->sz, 0, v->sz);
 }
 
-struct fwork {
-	struct featset need;
-	uint32_t flags;
-	bool resolver, reached, in_s, reader, inter, inter_new;
-	size_t ex_first, n_ex;
-};
 
-struct build {
-	const struct elf_code *c;
-	struct fwork *fw;
-	struct vec ex, edges, reads;	/* census_example (+func in addr order), edge, rd */
-	uint64_t n_insns, n_undecodable;
-};
-
-static bool featset_empty(const struct featset *s)
+bool census_featset_empty(const struct featset *s)
 {
 	return !s->w[0] && !s->w[1];
 }
 
-static uint32_t func_idx(const struct elf_code *c, uint64_t addr)
+uint32_t census_func_idx(const struct elf_code *c, uint64_t addr)
 {
 	const struct elf_code_func *f = elf_code_func_at(c, addr);
 
@@ -80,7 +52,7 @@ static int add_needs(struct build *b, uint32_t fi, const struct featset *need, u
 		if (!featset_has(need, f) || featset_has(&w->need, f))
 			continue;
 		featset_set(&w->need, f);
-		e = vec_push(&b->ex);
+		e = census_vec_push(&b->ex);
 		if (!e)
 			return -ENOMEM;
 		if (!w->n_ex)
@@ -95,12 +67,12 @@ static int add_needs(struct build *b, uint32_t fi, const struct featset *need, u
 
 static int add_edge(struct build *b, uint32_t from, uint64_t target, uint64_t site, uint32_t kind)
 {
-	uint32_t to = func_idx(b->c, target);
+	uint32_t to = census_func_idx(b->c, target);
 	struct edge *e;
 
 	if (to == UINT32_MAX || to == from)
 		return 0;
-	e = vec_push(&b->edges);
+	e = census_vec_push(&b->edges);
 	if (!e)
 		return -ENOMEM;
 	*e = (struct edge){ from, to, site, kind };
@@ -109,7 +81,7 @@ static int add_edge(struct build *b, uint32_t from, uint64_t target, uint64_t si
 
 static int add_read(struct build *b, uint32_t fi, uint64_t addr, int64_t disp, bool via_got)
 {
-	struct rd *r = vec_push(&b->reads);
+	struct rd *r = census_vec_push(&b->reads);
 
 	if (!r)
 		return -ENOMEM;
@@ -187,7 +159,7 @@ static int sweep(struct build *b, csh h, cs_insn *in)
 			const uint8_t *code = elf_code_bytes(c, addr, 1);
 			size_t size = end - addr > 16 ? 16 : end - addr;
 			uint64_t a = addr;
-			uint32_t fi = func_idx(c, addr);
+			uint32_t fi = census_func_idx(c, addr);
 			struct featset need = { { 0, 0 } };
 			int ret;
 
@@ -209,7 +181,7 @@ static int sweep(struct build *b, csh h, cs_insn *in)
 				b->n_insns++;
 				isa_insn_needs(in, &need);
 				ret = fi == UINT32_MAX ? 0 : facts(b, fi, in, got_reg);
-				if (!ret && fi != UINT32_MAX && !featset_empty(&need))
+				if (!ret && fi != UINT32_MAX && !census_featset_empty(&need))
 					ret = add_needs(b, fi, &need, addr, in->mnemonic);
 				addr = a;
 			}
@@ -225,15 +197,6 @@ static int cmp_edge_from(const void *a, const void *b)
 	const struct edge *x = a, *y = b;
 
 	return (x->from > y->from) - (x->from < y->from);
-}
-
-static int cmp_edge_to(const void *a, const void *b)
-{
-	const struct edge *x = a, *y = b;
-
-	if (x->to != y->to)
-		return (x->to > y->to) - (x->to < y->to);
-	return (x->site > y->site) - (x->site < y->site);
 }
 
 /* Resolvers' variant sets: roots of the dispatched set. */
@@ -265,7 +228,7 @@ static int mark_dispatch(struct build *b, struct isa_census *cen)
 	}
 	for (size_t i = 0; i < k; i++) {
 		struct variant_set s;
-		uint32_t rf = func_idx(c, res[i]);
+		uint32_t rf = census_func_idx(c, res[i]);
 		bool dup = false;
 
 		for (size_t j = 0; j < i && !dup; j++)
@@ -280,7 +243,7 @@ static int mark_dispatch(struct build *b, struct isa_census *cen)
 		if (!s.known)
 			cen->n_resolvers_unknown++;
 		for (size_t j = 0; j < s.n; j++) {	/* a partial set still marks what it found */
-			uint32_t vf = func_idx(c, s.addrs[j]);
+			uint32_t vf = census_func_idx(c, s.addrs[j]);
 
 			if (vf != UINT32_MAX && !b->fw[vf].in_s) {
 				b->fw[vf].in_s = true;
@@ -290,7 +253,8 @@ static int mark_dispatch(struct build *b, struct isa_census *cen)
 		variant_set_free(&s);
 	}
 	/* closure over direct calls and jumps (edges sorted by from) */
-	qsort(e, b->edges.n, sizeof(*e), cmp_edge_from);
+	if (b->edges.n)
+		qsort(e, b->edges.n, sizeof(*e), cmp_edge_from);
 	for (size_t qi = 0; qi < qn; qi++) {
 		uint32_t f = queue[qi];
 		size_t lo = 0, hi = b->edges.n;
@@ -312,276 +276,6 @@ static int mark_dispatch(struct build *b, struct isa_census *cen)
 out:
 	free(res);
 	free(queue);
-	return ret;
-}
-
-struct tref {
-	uint64_t addr;
-	uint32_t func;
-};
-
-static int cmp_tref(const void *a, const void *b)
-{
-	const struct tref *x = a, *y = b;
-
-	if (x->addr != y->addr)
-		return (x->addr > y->addr) - (x->addr < y->addr);
-	return (x->func > y->func) - (x->func < y->func);
-}
-
-/*
- * A pointer to code at @slot in data: an edge from each function that takes
- * the address of the table holding it (the nearest data address at or below
- * @slot that code materialises, within 1 KiB), or from nowhere known.
- */
-static int table_edges(struct build *b, const struct tref *t, size_t nt, uint64_t slot, uint32_t to)
-{
-	size_t lo = 0, hi = nt;
-	struct edge *e;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (t[mid].addr <= slot)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo && slot - t[lo - 1].addr < 1024) {
-		uint64_t base = t[lo - 1].addr;
-
-		while (lo > 0 && t[lo - 1].addr == base)
-			lo--;
-		for (; lo < nt && t[lo].addr == base; lo++) {
-			if (lo + 1 < nt && t[lo + 1].addr == base && t[lo + 1].func == t[lo].func)
-				continue;
-			e = vec_push(&b->edges);
-			if (!e)
-				return -ENOMEM;
-			*e = (struct edge){ t[lo].func, to, slot, CREF_DATA };
-		}
-		return 0;
-	}
-	e = vec_push(&b->edges);
-	if (!e)
-		return -ENOMEM;
-	*e = (struct edge){ UINT32_MAX, to, slot, CREF_DATA };
-	return 0;
-}
-
-/* Every pointer to code in data (relocations; in ET_EXEC also plain words equal to a function's start). */
-static int data_edges(struct build *b)
-{
-	const struct elf_code *c = b->c;
-	const struct rd *r = b->reads.p;
-	struct tref *t = malloc((b->reads.n + 1) * sizeof(*t));
-	size_t nt = 0;
-	int ret = 0;
-
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < b->reads.n; i++)
-		if (!r[i].r.via_got)
-			t[nt++] = (struct tref){ r[i].r.addr, r[i].func };
-	qsort(t, nt, sizeof(*t), cmp_tref);
-	for (size_t j = 0; j < c->n_rel && !ret; j++) {
-		const struct elf_code_reloc *rl = &c->rel[j];
-		uint64_t v;
-		uint32_t to;
-
-		if ((rl->type != R_X86_64_RELATIVE && rl->type != R_X86_64_64) || elf_code_slot_value(c, rl->off, &v))
-			continue;
-		to = func_idx(c, v);
-		if (to != UINT32_MAX)
-			ret = table_edges(b, t, nt, rl->off, to);
-	}
-	for (size_t s = 0; c->is_exec && s < c->n_segs && !ret; s++) {
-		const uint8_t *p;
-
-		if (c->segs[s].x || !(p = elf_code_bytes(c, c->segs[s].vaddr, c->segs[s].filesz)))
-			continue;
-		for (uint64_t o = (8 - (c->segs[s].vaddr & 7)) & 7; o + 8 <= c->segs[s].filesz && !ret; o += 8) {
-			uint64_t v;
-			uint32_t to;
-
-			memcpy(&v, p + o, 8);
-			if (!elf_code_is_text(c, v) || (to = func_idx(c, v)) == UINT32_MAX || c->funcs[to].start != v)
-				continue;
-			ret = table_edges(b, t, nt, c->segs[s].vaddr + o, to);
-		}
-	}
-	free(t);
-	return ret;
-}
-
-/* Which references into needy functions come from outside dispatch; fill the output. */
-static int collect(struct build *b, struct isa_census *cen)
-{
-	const struct elf_code *c = b->c;
-	struct edge *e;
-	struct vec refs = { .sz = sizeof(struct census_ref) }, readers = { .sz = sizeof(struct census_reader) },
-		   reads = { .sz = sizeof(struct census_read) };
-	uint32_t *nidx = calloc(c->n_funcs + 1, sizeof(*nidx)), *ridx = calloc(c->n_funcs + 1, sizeof(*ridx));
-	const struct census_example *ex = b->ex.p;
-	int ret = -ENOMEM;
-
-	if (!nidx || !ridx)
-		goto out;
-	for (size_t i = 0; i < c->n_funcs; i++) {	/* gaps count only when a direct call/jump reaches them */
-		struct fwork *w = &b->fw[i];
-
-		w->flags |= c->funcs[i].from_fde ? CF_FDE : 0;
-		if (c->funcs[i].gap)
-			w->flags |= CF_GAP;
-	}
-	e = b->edges.p;
-	for (size_t i = 0; i < b->edges.n; i++)
-		if (e[i].kind == CREF_CALL)
-			b->fw[e[i].to].reached = true;
-	if (data_edges(b))
-		goto out;
-	e = b->edges.p;
-	/*
-	 * The functions judged: those that need an extension, and the code that
-	 * leads to them from outside dispatch (callers, address takers, tables'
-	 * users), four levels up: a caller that only runs when a guard held
-	 * guards what it calls.
-	 */
-	for (size_t i = 0; i < c->n_funcs; i++) {
-		struct fwork *w = &b->fw[i];
-
-		w->inter = !featset_empty(&w->need) && !((w->flags & CF_GAP) && !w->reached && !w->in_s);
-	}
-	for (int depth = 0; depth < 4; depth++) {
-		for (size_t k = 0; k < b->edges.n; k++) {
-			uint32_t fr = e[k].from;
-
-			if (fr != UINT32_MAX && b->fw[e[k].to].inter && !b->fw[fr].inter && !b->fw[fr].in_s &&
-			    !b->fw[fr].resolver && !((b->fw[fr].flags & CF_GAP) && !b->fw[fr].reached))
-				b->fw[fr].inter_new = true;
-		}
-		for (size_t i = 0; i < c->n_funcs; i++)
-			if (b->fw[i].inter_new) {
-				b->fw[i].inter = true;
-				b->fw[i].inter_new = false;
-			}
-	}
-	cen->funcs = calloc(c->n_funcs + 1, sizeof(*cen->funcs));
-	if (!cen->funcs)
-		goto out;
-	for (size_t i = 0; i < c->n_funcs; i++) {
-		struct fwork *w = &b->fw[i];
-		struct census_func *f;
-
-		nidx[i] = UINT32_MAX;
-		if (!w->inter)
-			continue;
-		nidx[i] = (uint32_t)cen->n_funcs;
-		f = &cen->funcs[cen->n_funcs++];
-		f->start = c->funcs[i].start;
-		f->end = c->funcs[i].end;
-		f->need = w->need;
-		f->flags = w->flags | (w->in_s ? CF_DISPATCHED : 0);
-		f->ex_first = (uint32_t)cen->n_ex;
-		f->n_ex = (uint32_t)w->n_ex;
-		cen->n_ex += w->n_ex;
-		cen->need.w[0] |= w->need.w[0];
-		cen->need.w[1] |= w->need.w[1];
-	}
-	cen->ex = calloc(cen->n_ex + 1, sizeof(*cen->ex));
-	if (!cen->ex)
-		goto out;
-	for (size_t i = 0; i < c->n_funcs; i++)
-		if (nidx[i] != UINT32_MAX)
-			memcpy(&cen->ex[cen->funcs[nidx[i]].ex_first], &ex[b->fw[i].ex_first],
-			       b->fw[i].n_ex * sizeof(*ex));
-	/* exports: references from other objects */
-	for (size_t j = 0; j < c->n_dynsym; j++) {
-		const struct elf_code_sym *sy = &c->dynsym[j];
-		uint32_t to = sy->defined && sy->type == STT_FUNC ? func_idx(c, sy->value) : UINT32_MAX;
-		struct edge *d;
-
-		if (to == UINT32_MAX || nidx[to] == UINT32_MAX)
-			continue;
-		d = vec_push(&b->edges);
-		if (!d)
-			goto out;
-		*d = (struct edge){ UINT32_MAX, to, sy->value, CREF_EXPORT };
-	}
-	/* references, grouped by target function */
-	e = b->edges.p;
-	qsort(e, b->edges.n, sizeof(*e), cmp_edge_to);
-	for (size_t i = 0; i < c->n_funcs; i++)
-		ridx[i] = UINT32_MAX;
-	for (size_t i = 0, k = 0; i < c->n_funcs; i++) {
-		struct census_func *f = nidx[i] != UINT32_MAX ? &cen->funcs[nidx[i]] : NULL;
-
-		while (k < b->edges.n && e[k].to < i)
-			k++;
-		if (f)
-			f->ref_first = (uint32_t)refs.n;
-		for (; k < b->edges.n && e[k].to == i; k++) {
-			struct census_ref *r;
-
-			if (f && e[k].from == UINT32_MAX)
-				goto push;	/* data, export */
-			if (!f || e[k].from == UINT32_MAX || b->fw[e[k].from].in_s || b->fw[e[k].from].resolver ||
-			    ((b->fw[e[k].from].flags & CF_GAP) && !b->fw[e[k].from].reached))
-				continue;	/* dispatch, or data between functions decoded as code */
-push:
-			r = vec_push(&refs);
-			if (!r)
-				goto out;
-			*r = (struct census_ref){ e[k].site, e[k].from, e[k].kind };
-			if (e[k].from != UINT32_MAX)
-				b->fw[e[k].from].reader = true;
-		}
-		if (!f)
-			continue;
-		f->n_refs = (uint32_t)(refs.n - f->ref_first);
-	}
-	/* readers and what they read */
-	for (size_t i = 0, k = 0; i < c->n_funcs; i++) {
-		const struct rd *r = b->reads.p;
-		struct census_reader *rr;
-
-		if (!b->fw[i].reader)
-			continue;
-		rr = vec_push(&readers);
-		if (!rr)
-			goto out;
-		ridx[i] = (uint32_t)(readers.n - 1);
-		rr->flags = b->fw[i].flags & CF_CPUID;
-		rr->start = c->funcs[i].start;
-		rr->end = c->funcs[i].end;
-		rr->read_first = (uint32_t)reads.n;
-		while (k < b->reads.n && r[k].func < i)
-			k++;
-		for (; k < b->reads.n && r[k].func == i; k++) {
-			struct census_read *o = vec_push(&reads);
-
-			if (!o)
-				goto out;
-			*o = r[k].r;
-		}
-		rr->n_reads = (uint32_t)(reads.n - rr->read_first);
-	}
-	for (size_t i = 0; i < refs.n; i++) {
-		struct census_ref *r = &((struct census_ref *)refs.p)[i];
-
-		if (r->from != UINT32_MAX)
-			r->from = ridx[r->from];
-	}
-	cen->refs = refs.p, cen->n_refs = refs.n, refs.p = NULL;
-	cen->readers = readers.p, cen->n_readers = readers.n, readers.p = NULL;
-	cen->reads = reads.p, cen->n_reads = reads.n, reads.p = NULL;
-	ret = 0;
-out:
-	free(refs.p);
-	free(readers.p);
-	free(reads.p);
-	free(nidx);
-	free(ridx);
 	return ret;
 }
 
@@ -613,7 +307,7 @@ int isa_census_build(const struct elf_code *c, struct isa_census **out)
 	cen->mtime_ns = (int64_t)c->st.st_mtim.tv_sec * 1000000000 + c->st.st_mtim.tv_nsec;
 	ret = sweep(&b, h, in);
 	ret = ret ?: mark_dispatch(&b, cen);
-	ret = ret ?: collect(&b, cen);
+	ret = ret ?: census_collect(&b, cen);
 	cen->n_insns = b.n_insns;
 	cen->n_undecodable = b.n_undecodable;
 out:
@@ -633,82 +327,6 @@ out:
 	return ret;
 }
 
-int isa_census_of_memory(const uint8_t *code, size_t len, uint64_t addr, struct isa_census **out)
-{
-	struct isa_census *cen = calloc(1, sizeof(*cen));
-	struct vec ex = { .sz = sizeof(struct census_example) };
-	struct census_func *f;
-	cs_insn *in = NULL;
-	csh h = 0;
-	int ret = -ENOMEM;
-
-	*out = NULL;
-	f = calloc(1, sizeof(*f));
-	if (!cen || !f)
-		goto out;
-	cen->funcs = f;
-	cen->n_funcs = 1;
-	f->start = addr;
-	f->end = addr + len;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
-		ret = -ENOSYS;
-		goto out;
-	}
-	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	in = cs_malloc(h);
-	if (!in)
-		goto out;
-	for (size_t off = 0; off < len;) {
-		const uint8_t *p = code + off;
-		size_t size = len - off > 16 ? 16 : len - off;
-		uint64_t a = addr + off;
-		struct featset need = { { 0, 0 } };
-		const char *mn = "(undecodable)";
-
-		if (cs_disasm_iter(h, &p, &size, &a, in)) {
-			isa_insn_needs(in, &need);
-			mn = in->mnemonic;
-			cen->n_insns++;
-		} else {
-			/* JIT code caches hold data too: unknown bytes are not counted there */
-			size_t l = isa_insn_length(code + off, len - off > 15 ? 15 : len - off);
-
-			cen->n_undecodable++;
-			a = addr + off + (l ? l : 1);
-		}
-		for (uint32_t ft = 0; ft < F__COUNT; ft++) {
-			struct census_example *e;
-
-			if (!featset_has(&need, ft) || featset_has(&f->need, ft))
-				continue;
-			featset_set(&f->need, ft);
-			e = vec_push(&ex);
-			if (!e)
-				goto out;
-			*e = (struct census_example){ addr + off, ft, "" };
-			snprintf(e->mnemonic, sizeof(e->mnemonic), "%s", mn);
-		}
-		off = a - addr;
-	}
-	f->n_ex = (uint32_t)ex.n;
-	cen->need = f->need;
-	cen->ex = ex.p, cen->n_ex = ex.n, ex.p = NULL;
-	if (!cen->n_ex)
-		cen->n_funcs = 0;
-	ret = 0;
-out:
-	free(ex.p);
-	if (in)
-		cs_free(in, 1);
-	if (h)
-		cs_close(&h);
-	if (ret)
-		isa_census_free(cen);
-	else
-		*out = cen;
-	return ret;
-}
-
 void isa_census_free(struct isa_census *c)
 {
 	if (!c)
@@ -719,29 +337,4 @@ void isa_census_free(struct isa_census *c)
 	free(c->readers);
 	free(c->reads);
 	free(c);
-}
-
-int isa_census_get(const char *path, const char *cache_dir, struct isa_census **out)
-{
-	struct elf_code c;
-	int ret;
-
-	*out = NULL;
-	if (cache_dir) {	/* the cache needs only the build-id, size and mtime */
-		ret = elf_code_open_mode(path, &c, ELF_CODE_SECTIONS);
-		if (ret)
-			return ret;
-		ret = census_cache_load(cache_dir, &c, out);
-		elf_code_close(&c);
-		if (!ret)
-			return 0;
-	}
-	ret = elf_code_open(path, &c);
-	if (ret)
-		return ret;
-	ret = isa_census_build(&c, out);
-	if (!ret && cache_dir)
-		census_cache_store(cache_dir, *out);	/* a cache never changes an outcome */
-	elf_code_close(&c);
-	return ret;
 }
