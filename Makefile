@@ -44,7 +44,7 @@ LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c cpu
 	restore.c pview_proc.c pview_image.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c policy.c report.c \
 	kinds.c kind_common.c kind_ifunc.c kind_irelative.c kind_trampoline.c kind_libgcc.c kind_cpu_features.c \
 	kind_glibc_tuning.c \
-	elf_code.c variant_set.c isa_census.c census_refs.c census_memory.c census_judge.c census_cache.c census_check.c \
+	elf_code.c elf_eh_frame.c variant_set.c isa_census.c census_refs.c census_memory.c census_judge.c census_cache.c census_check.c \
 	openssl_cap.c kind_census.c kind_openssl.c
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
 PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
