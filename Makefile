@@ -39,13 +39,9 @@ endif
 CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 	-DCPUPORT_HELPER_PATH='"$(LIBEXECDIR)/cpuport-select"' -Iresolver -I$(B)
 
-LIB_SRCS := answer_cache.c arena.c callsite_table.c context.c cpu_features.c cpu_kernel.c elf_cache.c elf_scan.c glibc_layout.c image_codec.c \
-	isa.c libgcc_model.c print.c proc.c scan.c select.c selproto.c \
-	restore.c pview_proc.c pview_image.c verify.c ask.c codecheck.c writes.c hazards.c pointers.c policy.c report.c \
-	kinds.c kind_common.c kind_ifunc.c kind_irelative.c kind_trampoline.c kind_libgcc.c kind_cpu_features.c \
-	kind_glibc_tuning.c \
-	elf_code.c elf_eh_frame.c variant_set.c isa_census.c census_refs.c census_memory.c census_judge.c census_cache.c census_check.c \
-	openssl_cap.c kind_census.c kind_openssl.c
+# Every resolver/*.c is the library's but the programs' own files (a new module needs no edit here).
+LIB_PROGRAM_SRCS := cli.c select_helper.c gen_libgcc_bits.c
+LIB_SRCS := $(filter-out $(LIB_PROGRAM_SRCS),$(notdir $(wildcard resolver/*.c)))
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
 PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
 PLUGIN_OBJS := $(addprefix $(B)/plugin/,$(PLUGIN_SRCS:.c=.o))

@@ -99,7 +99,10 @@ static int cpuport_plugin_init(int stage)
 	} else if (stage == CR_PLUGIN_STAGE__RESTORE) {
 		if (!check_and_remove_inventory_plugin(PLUGIN_NAME, sizeof(PLUGIN_NAME) - 1))
 			disabled = true;
-		else if (!(images_expected = image_count())) {
+		else if ((images_expected = image_count()) < 0) {
+			pr_err("cannot read the images directory: %s\n", strerror(-images_expected));
+			return -1;
+		} else if (!images_expected) {
 			pr_err("inventory.img says this checkpoint was made with cpuport, but the images "
 			       "directory holds no cpuport image: it is incomplete, or another plugin hid cpuport's "
 			       "dump hook (see the dump log); re-dump. A checkpoint from CRIU < 4.0 can be restored "
@@ -110,13 +113,14 @@ static int cpuport_plugin_init(int stage)
 	if (disabled)
 		return 0;
 	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_criu, .target = s.target[0] ? s.target : NULL,
-		     .helper_path = s.helper[0] ? s.helper : NULL, .helper_timeout_ms = s.timeout_ms);
+		     .helper_path = s.helper[0] ? s.helper : NULL, .helper_timeout_ms = s.timeout_ms,
+		     .faults = s.faults[0] ? s.faults : NULL);
 	ctx = cpuport_ctx__new(&o);
 	if (!ctx) {
 		pr_err("cannot start (target '%s'): %s\n", s.target, strerror(errno));
 		return -1;
 	}
-	helper = s.helper[0] ? s.helper : CPUPORT_HELPER_PATH;
+	helper = cpuport_ctx__helper_path(ctx);
 	if (stage == CR_PLUGIN_STAGE__RESTORE && access(helper, X_OK)) {
 		/* fail before any process is restored, not one by one */
 		pr_err("the selection helper %s is missing or not executable (%s): install cpuport (make install) "
@@ -153,8 +157,6 @@ static void cpuport_plugin_fini(int stage, int ret)
 	ctx = NULL;
 }
 
-CR_PLUGIN_REGISTER(PLUGIN_NAME, cpuport_plugin_init, cpuport_plugin_fini)
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -166,7 +168,7 @@ static uint64_t mono_ns(void)
 int cpuport_plugin_checkpoint_devices(int pid)
 {
 	struct cpuport_table *t = NULL;
-	struct cpuport_table_stats st;
+	CPUPORT_OPTS(cpuport_table_stats, st);
 	uint64_t t0;
 	int ret;
 
@@ -190,8 +192,6 @@ int cpuport_plugin_checkpoint_devices(int pid)
 	return ret ? -1 : -ENOTSUP;
 }
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__CHECKPOINT_DEVICES, cpuport_plugin_checkpoint_devices)
-
-
 
 static const char *restore_failure(int ret)
 {
@@ -238,7 +238,7 @@ static void fail_closed(int pid, const char *why)
 int cpuport_plugin_resume_devices_late(int pid)
 {
 	struct cpuport_table *t = NULL;
-	struct cpuport_restore_stats st;
+	CPUPORT_OPTS(cpuport_restore_stats, st);
 	uint64_t t0, image_ns;
 	pid_t id;
 	int ret;
@@ -275,3 +275,5 @@ int cpuport_plugin_resume_devices_late(int pid)
 	return -ENOTSUP;
 }
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESUME_DEVICES_LATE, cpuport_plugin_resume_devices_late)
+
+CR_PLUGIN_REGISTER(PLUGIN_NAME, cpuport_plugin_init, cpuport_plugin_fini)

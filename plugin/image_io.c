@@ -15,7 +15,9 @@ static int open_image(pid_t id, int flags, char *name, size_t len)
 {
 	int dir = criu_get_image_dir(), fd;
 
-	snprintf(name, len, CPUPORT_IMG_FMT, id);
+	fd = cpuport_image_name(id, name, len);
+	if (fd < 0)
+		return fd;
 	if (dir < 0) {
 		pr_err("no images directory (image streaming with --stream is not supported by cpuport)\n");
 		return -ENOTDIR;
@@ -56,18 +58,23 @@ int image_read(struct cpuport_ctx *ctx, pid_t id, struct cpuport_table **table)
 
 int image_count(void)
 {
-	int dir = criu_get_image_dir(), fd = dir >= 0 ? openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int dir = criu_get_image_dir(), fd, n = 0;
 	struct dirent *de;
-	int n = 0;
+	DIR *d;
 
+	if (dir < 0)
+		return -ENOTDIR;
+	fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
 	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
+		n = -errno;
+		close(fd);
+		return n;
 	}
 	while ((de = readdir(d)))
-		n += !strncmp(de->d_name, "cpuport-", 8);
+		n += cpuport_image_name_parse(de->d_name, NULL);
 	closedir(d);
 	return n;
 }

@@ -35,6 +35,8 @@ static void set(struct settings *s, const char *key, const char *val)
 		s->timeout_ms = strtoul(val, NULL, 10);
 	else if (!strcmp(key, "disable"))
 		s->disabled = yes(val);
+	else if (!strcmp(key, "fault"))
+		snprintf(s->faults, sizeof(s->faults), "%s", val);
 	else
 		pr_warn("%s: unknown setting '%s' ignored\n", CPUPORT_CONF, key);
 }
@@ -46,6 +48,7 @@ void settings_load(struct settings *s)
 		{ "CPUPORT_HELPER", "helper" },
 		{ "CPUPORT_TIMEOUT_MS", "timeout_ms" },
 		{ "CPUPORT_DISABLE", "disable" },
+		{ "CPUPORT_FAULT", "fault" },	/* tests only */
 	};
 	char line[512];
 	FILE *f = fopen(CPUPORT_CONF, "re");

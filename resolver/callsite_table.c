@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The resolved callsite table: an image message living in its own arena. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,17 +57,43 @@ pid_t cpuport_image_key(pid_t pid)
 	return proc_nspid(pid, &nspid, NULL, NULL) ? pid : nspid;
 }
 
-void cpuport_table__stats(const struct cpuport_table *table, struct cpuport_table_stats *st)
+int cpuport_table__stats(const struct cpuport_table *table, struct cpuport_table_stats *stats)
 {
 	const Cpuport__Image *img = table->img;
+	struct cpuport_table_stats st = { .sz = sizeof(st) };
 
-	memset(st, 0, sizeof(*st));
-	st->objects = img->n_objects;
-	st->slots = img->n_slots;
+	if (!stats || !out_valid(stats))
+		return set_errno(-EINVAL);
+	st.objects = img->n_objects;
+	st.slots = img->n_slots;
 	for (size_t i = 0; i < img->n_slots; i++)
-		st->bound += img->slots[i]->bound;
-	st->states = img->n_states;
-	st->threads = img->n_threads;
-	st->relocs = img->relocs_seen;
-	st->scan_ns = img->scan_ns;
+		st.bound += img->slots[i]->bound;
+	st.states = img->n_states;
+	st.threads = img->n_threads;
+	st.relocs = img->relocs_seen;
+	st.scan_ns = img->scan_ns;
+	out_copy(stats, &st, sizeof(st));
+	return 0;
+}
+
+int cpuport_image_name(pid_t id, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, CPUPORT_IMG_FMT, id);
+
+	return n < 0 || (size_t)n >= len ? set_errno(-ENAMETOOLONG) : 0;
+}
+
+bool cpuport_image_name_parse(const char *name, pid_t *id)
+{
+	char again[64];
+	int v = 0, end = 0;
+
+	if (sscanf(name, CPUPORT_IMG_FMT "%n", &v, &end) != 1 || !end || name[end] || v <= 0)
+		return false;
+	/* only the spelling cpuport_image_name() writes: no "+5", leading zeros or spaces */
+	if (cpuport_image_name(v, again, sizeof(again)) || strcmp(again, name))
+		return false;
+	if (id)
+		*id = v;
+	return true;
 }

@@ -503,7 +503,7 @@ void census_proc_report(const struct census_proc *cp, FILE *f, bool json)
 	bool first = true;
 
 	if (json)
-		fprintf(f, "\"census\": [");
+		fprintf(f, "[");
 	for (size_t i = 0; i < cp->n_objs; i++) {
 		const struct census_proc_obj *o = &cp->objs[i];
 		const struct census_verdict *v = &o->v;

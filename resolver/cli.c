@@ -16,7 +16,13 @@
 #define CPUPORT_VERSION "0.1"
 #endif
 
-static int verbose;
+/* What the command line asked for: no mutable globals. */
+struct cli {
+	bool json;
+	bool verbose;
+	const char *output;	/* scan -o FILE */
+	char helper[4096];	/* the helper next to us, when run from the build tree */
+};
 
 static const char usage[] =
 	"Usage: cpuport [OPTIONS] COMMAND [ARGS]\n"
@@ -48,18 +54,17 @@ static const char usage[] =
 static void print_stderr(enum cpuport_log_level level, const char *msg, void *arg)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
+	const struct cli *cli = arg;
 
-	(void)arg;
-	if (level == CPUPORT_LOG_DEBUG && !verbose)
+	if (level == CPUPORT_LOG_DEBUG && !cli->verbose)
 		return;
 	fprintf(stderr, "cpuport: %s: %s", names[level], msg);
 }
 
 /* Run from the build tree, the helper sits next to us; installed, the library knows where. */
-static const char *sibling_helper(void)
+static const char *sibling_helper(char *path, size_t len)
 {
-	static char path[4096];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	ssize_t n = readlink("/proc/self/exe", path, len - 32);
 	char *slash;
 
 	if (n <= 0)
@@ -77,8 +82,9 @@ static int load_file(struct cpuport_ctx *ctx, const char *path, struct cpuport_t
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0) {
-		fprintf(stderr, "cpuport: %s: %s\n", path, strerror(errno));
-		return -errno;
+		ret = -errno;
+		fprintf(stderr, "cpuport: %s: %s\n", path, strerror(-ret));
+		return ret;
 	}
 	ret = cpuport_table__read_fd(ctx, fd, t);
 	close(fd);
@@ -97,8 +103,9 @@ static int for_each_image(struct cpuport_ctx *ctx, const char *arg, bool json, i
 	int n, ret = 0, found = 0;
 
 	if (stat(arg, &st)) {
-		fprintf(stderr, "cpuport: %s: %s\n", arg, strerror(errno));
-		return -errno;
+		ret = -errno;
+		fprintf(stderr, "cpuport: %s: %s\n", arg, strerror(-ret));
+		return ret;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		struct cpuport_table *t;
@@ -115,7 +122,7 @@ static int for_each_image(struct cpuport_ctx *ctx, const char *arg, bool json, i
 		struct cpuport_table *t = NULL;
 		int r;
 
-		if (!strncmp(names[i]->d_name, "cpuport-", 8) && strstr(names[i]->d_name, ".img")) {
+		if (cpuport_image_name_parse(names[i]->d_name, NULL)) {
 			snprintf(path, sizeof(path), "%s/%s", arg, names[i]->d_name);
 			r = load_file(ctx, path, &t);
 			if (json && found++)
@@ -153,8 +160,6 @@ static int check_one(struct cpuport_ctx *ctx, struct cpuport_table *t, const cha
 	return cpuport_check(ctx, t, stdout, json);
 }
 
-static const char *output;
-
 static pid_t parse_pid(const char *cmd, const char *s)
 {
 	char *end;
@@ -172,8 +177,9 @@ static int save(const struct cpuport_table *t, const char *path)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), ret;
 
 	if (fd < 0) {
-		fprintf(stderr, "cpuport: %s: %s\n", path, strerror(errno));
-		return -errno;
+		ret = -errno;
+		fprintf(stderr, "cpuport: %s: %s\n", path, strerror(-ret));
+		return ret;
 	}
 	ret = cpuport_table__write_fd(t, fd);
 	if (close(fd) && !ret)
@@ -183,7 +189,7 @@ static int save(const struct cpuport_table *t, const char *path)
 	return ret;
 }
 
-static int cmd_scan(struct cpuport_ctx *ctx, const char *pid_s, bool json)
+static int cmd_scan(struct cpuport_ctx *ctx, const char *pid_s, const struct cli *cli)
 {
 	struct cpuport_table *t;
 	pid_t pid = parse_pid("scan", pid_s);
@@ -194,8 +200,8 @@ static int cmd_scan(struct cpuport_ctx *ctx, const char *pid_s, bool json)
 	ret = cpuport_scan(ctx, pid, &t);
 	if (ret)
 		return ret;
-	ret = output ? save(t, output) : 0;
-	ret = ret ?: cpuport_table__print(t, stdout, json);
+	ret = cli->output ? save(t, cli->output) : 0;
+	ret = ret ?: cpuport_table__print(t, stdout, cli->json);
 	cpuport_table__free(t);
 	return ret;
 }
@@ -217,7 +223,7 @@ static bool is_stopped(pid_t pid)
 
 static int cmd_repatch(struct cpuport_ctx *ctx, const char *pid_s, const char *file)
 {
-	struct cpuport_restore_stats st;
+	CPUPORT_OPTS(cpuport_restore_stats, st);
 	struct cpuport_table *t = NULL;
 	pid_t pid = parse_pid("repatch", pid_s);
 	int ret;
@@ -240,12 +246,14 @@ static int cmd_repatch(struct cpuport_ctx *ctx, const char *pid_s, const char *f
 	return 0;
 }
 
-static int run(struct cpuport_ctx *ctx, const char *cmd, char **args, int nargs, bool json)
+static int run(struct cpuport_ctx *ctx, const char *cmd, char **args, int nargs, const struct cli *cli)
 {
+	bool json = cli->json;
+
 	if (!strcmp(cmd, "cpu"))
 		return cpuport_cpu_print(ctx, stdout, json);
 	if (!strcmp(cmd, "scan") && nargs == 1)
-		return cmd_scan(ctx, args[0], json);
+		return cmd_scan(ctx, args[0], cli);
 	if (!strcmp(cmd, "show") && nargs == 1) {
 		int ret;
 
@@ -274,16 +282,16 @@ int main(int argc, char **argv)
 	};
 	const char *target = getenv("CPUPORT_TARGET"), *helper = getenv("CPUPORT_HELPER"), *root = NULL;
 	struct cpuport_ctx *ctx;
-	bool json = false;
+	struct cli cli = { 0 };
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "t:jo:r:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': target = optarg; break;
-		case 'j': json = true; break;
-		case 'o': output = optarg; break;
+		case 'j': cli.json = true; break;
+		case 'o': cli.output = optarg; break;
 		case 'r': root = optarg; break;
-		case 'v': verbose = 1; break;
+		case 'v': cli.verbose = true; break;
 		case 'H': helper = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("cpuport %s\n", CPUPORT_VERSION); return 0;
@@ -295,20 +303,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!helper)
-		helper = sibling_helper();
+		helper = sibling_helper(cli.helper, sizeof(cli.helper));
 	if (!strcmp(argv[optind], "targets")) {
 		for (const char *const *t = cpuport_targets(); *t; t++)
 			printf("%s\n", *t);
 		return 0;
 	}
-	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .target = target, .helper_path = helper,
-		     .root = root);
+	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .print_arg = &cli, .target = target,
+		     .helper_path = helper, .root = root, .faults = getenv("CPUPORT_FAULT"));
 	ctx = cpuport_ctx__new(&o);
 	if (!ctx) {
 		fprintf(stderr, "cpuport: %s\n", strerror(errno));
 		return 1;
 	}
-	ret = run(ctx, argv[optind], argv + optind + 1, argc - optind - 1, json);
+	ret = run(ctx, argv[optind], argv + optind + 1, argc - optind - 1, &cli);
 	cpuport_ctx__free(ctx);
 	if (ret == -EINVAL && strcmp(argv[optind], "scan") && strcmp(argv[optind], "repatch")) {
 		fputs(usage, stderr);

@@ -7,8 +7,8 @@
 
 #include "internal.h"
 
-#ifndef CPUPORT_HELPER_PATH
-#define CPUPORT_HELPER_PATH "/usr/local/libexec/cpuport/cpuport-select"
+#ifndef CPUPORT_HELPER_PATH	/* the build says where `make install` puts the helper */
+#error "CPUPORT_HELPER_PATH must be defined (Makefile: LIBEXECDIR)"
 #endif
 
 uint64_t now_ns(void)
@@ -61,7 +61,7 @@ static unsigned int parse_faults(struct cpuport_ctx *ctx, const char *spec)
 		if (strstr(spec, names[i].name))
 			faults |= names[i].bit;
 	if (faults)
-		log_warn(ctx, "fault injection active: CPUPORT_FAULT=%s\n", spec);
+		log_warn(ctx, "fault injection active: %s\n", spec);
 	return faults;
 }
 
@@ -84,7 +84,7 @@ struct cpuport_ctx *cpuport_ctx__new(const struct cpuport_ctx_opts *opts)
 	ctx->print = OPT(opts, print, NULL);
 	ctx->print_arg = OPT(opts, print_arg, NULL);
 	ctx->helper_timeout_ms = OPT(opts, helper_timeout_ms, 0) ?: 10000;
-	ctx->faults = parse_faults(ctx, getenv("CPUPORT_FAULT"));
+	ctx->faults = parse_faults(ctx, OPT(opts, faults, NULL));
 	helper = OPT(opts, helper_path, NULL) ?: CPUPORT_HELPER_PATH;
 	ctx->helper_path = strdup(helper);
 	ctx->root = strdup(OPT(opts, root, NULL) ?: "");
@@ -110,6 +110,11 @@ err:
 	cpuport_ctx__free(ctx);
 	errno = -ret;
 	return NULL;
+}
+
+const char *cpuport_ctx__helper_path(const struct cpuport_ctx *ctx)
+{
+	return ctx->helper_path;
 }
 
 void cpuport_ctx__free(struct cpuport_ctx *ctx)

@@ -62,9 +62,15 @@ struct cpuport_ctx_opts {
 	 * (a container's rootfs); NULL: "/".
 	 */
 	const char *root;
+	/*
+	 * Fault injection, for tests only (CPUPORT_FAULT): a comma-separated
+	 * list of helper-crash, helper-hang, write, nomem; NULL: none.  Each
+	 * proves a failure path fails closed.
+	 */
+	const char *faults;
 	size_t :0;
 };
-#define cpuport_ctx_opts__last_field root
+#define cpuport_ctx_opts__last_field faults
 
 /* Declare an options struct with its size filled in. */
 #define CPUPORT_OPTS(TYPE, NAME, ...) \
@@ -84,6 +90,32 @@ CPUPORT_API struct cpuport_ctx *cpuport_ctx__new(const struct cpuport_ctx_opts *
 
 /** cpuport_ctx__free() - free a context; NULL is ignored. */
 CPUPORT_API void cpuport_ctx__free(struct cpuport_ctx *ctx);
+
+/**
+ * cpuport_ctx__helper_path() - the selection helper this context runs: the
+ * one its options named, else the installed one (the only place that
+ * default is spelled).  Owned by @ctx.
+ */
+CPUPORT_API const char *cpuport_ctx__helper_path(const struct cpuport_ctx *ctx);
+
+/*
+ * Images: one per process in CRIU's images directory, named
+ * cpuport-<id>.img, <id> being cpuport_image_key() of the process.
+ */
+#define CPUPORT_IMG_FMT "cpuport-%d.img"
+
+/**
+ * cpuport_image_name() - the file name of process @id's image, in @buf.
+ * Return: 0, or -ENAMETOOLONG if @len is too small.
+ */
+CPUPORT_API int cpuport_image_name(pid_t id, char *buf, size_t len);
+
+/**
+ * cpuport_image_name_parse() - is @name a cpuport image's file name?
+ * @id: optional; its process key.
+ * Return: true or false.
+ */
+CPUPORT_API bool cpuport_image_name_parse(const char *name, pid_t *id);
 
 /**
  * cpuport_scan() - build the resolved callsite table of a process.
@@ -134,7 +166,9 @@ CPUPORT_API pid_t cpuport_table__pid(const struct cpuport_table *table);
 /** cpuport_table__nspid() - the innermost-namespace pid (the image key). */
 CPUPORT_API pid_t cpuport_table__nspid(const struct cpuport_table *table);
 
+/* Output structs carry their size too: set sz (CPUPORT_OPTS()), the library fills that much. */
 struct cpuport_table_stats {
+	size_t sz;
 	unsigned int objects;	/* ELF objects mapped */
 	unsigned int slots;	/* slots recorded */
 	unsigned int bound;	/* of those, bound to a variant */
@@ -151,9 +185,12 @@ struct cpuport_table_stats {
  */
 CPUPORT_API pid_t cpuport_image_key(pid_t pid);
 
-/** cpuport_table__stats() - counts for summary lines. */
-CPUPORT_API void cpuport_table__stats(const struct cpuport_table *table,
-				      struct cpuport_table_stats *stats);
+/**
+ * cpuport_table__stats() - counts for summary lines.
+ * @stats: its sz set (CPUPORT_OPTS(cpuport_table_stats, st)); filled up to sz.
+ * Return: 0, or -EINVAL if @stats->sz is not set.
+ */
+CPUPORT_API int cpuport_table__stats(const struct cpuport_table *table, struct cpuport_table_stats *stats);
 
 /**
  * cpuport_table__print() - print a table for humans, or as JSON.
@@ -162,6 +199,7 @@ CPUPORT_API void cpuport_table__stats(const struct cpuport_table *table,
 CPUPORT_API int cpuport_table__print(const struct cpuport_table *table, FILE *f, bool json);
 
 struct cpuport_restore_stats {
+	size_t sz;
 	unsigned int patched;	/* slots whose value changed */
 	unsigned int unchanged;	/* slots already right for this CPU */
 	unsigned int unbound;	/* lazy slots left to bind themselves */
@@ -179,7 +217,8 @@ struct cpuport_restore_stats {
  * @pid: the restored process; all its threads stopped, no user instruction
  *       run since the restore (CRIU's RESUME_DEVICES_LATE).
  * @table: its table from the dump.
- * @stats: optional; filled on success.
+ * @stats: optional, its sz set (CPUPORT_OPTS(cpuport_restore_stats, st));
+ *         filled on success, up to sz.
  *
  * Verifies every recorded object against the process's own files, runs the
  * selection helper for this CPU (or the context's target), refuses when a
@@ -190,7 +229,7 @@ struct cpuport_restore_stats {
  * Return: 0; -ESTALE: an object changed since the dump; -EDEADLK: a thread
  * stands in a variant this CPU cannot keep; -ECHILD: the helper failed;
  * -EIO: a write or its verification failed (the process may be
- * half-patched); other negative errno values.
+ * half-patched); -EINVAL: @stats without sz; other negative errno values.
  */
 CPUPORT_API int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_table *table,
 				struct cpuport_restore_stats *stats);

@@ -45,6 +45,24 @@ int collect_repoints(struct restore *r, struct repoint **out, size_t *n)
 	return 0;
 }
 
+/*
+ * The words at @sp, up to @max_words, but never past the end of the mapping
+ * holding @sp: a thread stopped near the top of its stack is checked too.
+ * 0 if none can be read (no process: cpuport check).
+ */
+static size_t stack_words(const struct restore *r, uint64_t sp, uint64_t *stack, size_t max_words)
+{
+	uint64_t len = max_words * 8;
+
+	for (size_t i = 0; i < r->tgt->n_maps; i++) {
+		const struct proc_map *m = &r->tgt->maps[i];
+
+		if (sp >= m->start && sp < m->end && m->end - sp < len)
+			len = (m->end - sp) & ~7ULL;
+	}
+	return len && !pview_read(r->tgt, sp, stack, len) ? len / 8 : 0;
+}
+
 /* A thread whose pc (or a return address near its sp) is inside a variant that changes. */
 int check_threads(struct restore *r, const struct repoint *v, size_t n)
 {
@@ -55,8 +73,8 @@ int check_threads(struct restore *r, const struct repoint *v, size_t n)
 
 		if (!th->has_pc)
 			continue;
-		if (th->has_sp && !pview_read(r->tgt, th->sp, stack, sizeof(stack)))
-			nstack = ARRAY_SIZE(stack);
+		if (th->has_sp)
+			nstack = stack_words(r, th->sp, stack, ARRAY_SIZE(stack));
 		for (size_t i = 0; i < n; i++) {
 			struct featset missing;
 			char miss[256];

@@ -115,8 +115,8 @@ int libgcc_mask_words(const struct featset *target, uint32_t *words, size_t n_wo
 
 /* ---- context.c ---- */
 /*
- * Fault injection for tests (CPUPORT_FAULT=helper-crash,helper-hang,write,nomem),
- * like CRIU's own fault injection: proves every failure path fails closed.
+ * Fault injection for tests (cpuport_ctx_opts.faults, from CPUPORT_FAULT in
+ * the plugin and the tool), like CRIU's own: proves every failure path fails closed.
  */
 enum fault {
 	FAULT_HELPER_CRASH = 1 << 0,
@@ -154,6 +154,31 @@ static inline int set_errno(int ret)
 }
 
 uint64_t now_ns(void);
+
+/* Is a caller's output struct (size_t sz first) usable?  NULL is. */
+static inline bool out_valid(const void *dst)
+{
+	size_t sz;
+
+	if (!dst)
+		return true;
+	__builtin_memcpy(&sz, dst, sizeof(sz));
+	return sz >= sizeof(size_t);
+}
+
+/* Copy @src (a stats struct, size_t sz first) into the caller's @dst, as much as its sz asks. */
+static inline void out_copy(void *dst, const void *src, size_t size)
+{
+	size_t sz;
+
+	if (!dst)
+		return;
+	__builtin_memcpy(&sz, dst, sizeof(sz));
+	if (sz > size)
+		sz = size;
+	if (sz > sizeof(size_t))
+		__builtin_memcpy((char *)dst + sizeof(size_t), (const char *)src + sizeof(size_t), sz - sizeof(size_t));
+}
 
 /* ---- proc.c: a process seen through /proc ---- */
 struct proc_map {

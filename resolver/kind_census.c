@@ -187,10 +187,24 @@ static const char *validate(const Cpuport__Image *img)
 	return NULL;
 }
 
+/* `cpuport check`: the census per object (text lines, or one JSON array under "census"). */
+static void report(struct restore *r, FILE *f, bool json)
+{
+	if (!r->census) {
+		if (json)
+			fprintf(f, "[]");
+		return;
+	}
+	if (!json)
+		fprintf(f, "ISA census (code that needs more than x86-64-v1, per object):\n");
+	census_proc_report(r->census, f, json);
+}
+
 const struct cpuport_kind kind_census = {
 	.name = "census",
 	.table = KIND_OWN,
 	.record_process = record_jit,
 	.validate = validate,
 	.policy = census_policy,
+	.report = report,
 };

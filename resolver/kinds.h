@@ -57,8 +57,12 @@ struct cpuport_kind {
 	int (*ask)(struct restore *r, size_t i);
 	/* restore: the writes for record @i (add_write()), or a refusal */
 	int (*plan)(struct restore *r, size_t i);
+	/* restore: once, after every record's plan: whole-process writes or a refusal (KIND_OWN) */
+	int (*plan_all)(struct restore *r);
 	/* check: one report row for record @i */
 	void (*explain)(struct restore *r, size_t i, FILE *f, bool json, bool first);
+	/* check: the kind's own section (KIND_OWN): text lines, or one JSON value under "name" */
+	void (*report)(struct restore *r, FILE *f, bool json);
 };
 
 extern const struct cpuport_kind *const cpuport_kinds[];	/* NULL-terminated */

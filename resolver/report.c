@@ -3,7 +3,6 @@
  * The `cpuport check` report: one row per record a kind explains, and the
  * verdict.  JSON strings go through print.c's escaping (paths are data).
  */
-#include "census_check.h"
 #include "restore.h"
 
 void report_check(struct restore *r, FILE *f, bool json, int verdict)
@@ -35,19 +34,18 @@ void report_check(struct restore *r, FILE *f, bool json, int verdict)
 			first = false;
 		}
 	}
-	if (json) {
-		fprintf(f, "],\"threads\":%zu", img->n_threads);
-		if (r->census) {
-			fprintf(f, ",");
-			census_proc_report(r->census, f, true);
-		}
-		fprintf(f, "}\n");
-	} else {
-		if (r->census) {
-			fprintf(f, "ISA census (code that needs more than x86-64-v1, per object):\n");
-			census_proc_report(r->census, f, false);
-		}
+	if (json)
+		fprintf(f, "]");
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k; k++) {
+		if (!(*k)->report)
+			continue;
+		if (json)
+			fprintf(f, ",\"%s\":", (*k)->name);	/* kind names are identifiers */
+		(*k)->report(r, f, json);
+	}
+	if (json)
+		fprintf(f, ",\"threads\":%zu}\n", img->n_threads);
+	else
 		fprintf(f, "%u slots change, %u stay, %u bind lazily; verdict: %s\n", r->st.patched, r->st.unchanged,
 			r->st.unbound, verdict ? "REFUSE (see messages above)" : "restore would succeed");
-	}
 }

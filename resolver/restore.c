@@ -73,6 +73,9 @@ static int plan_records(struct restore *r)
 
 		ret = k && k->plan ? k->plan(r, i) : 0;
 	}
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+		if ((*k)->plan_all)
+			ret = (*k)->plan_all(r);
 	return ret;
 }
 
@@ -127,8 +130,9 @@ int restore_through(struct cpuport_ctx *ctx, const Cpuport__Image *img, pid_t pi
 	r.st.select_ns = r.sel.ns;
 	r.st.patch_ns = now_ns() - t1;
 	r.st.total_ns = now_ns() - t0;
-	if (!ret && stats)
-		*stats = r.st;
+	r.st.sz = sizeof(r.st);
+	if (!ret)
+		out_copy(stats, &r.st, sizeof(r.st));
 	restore_free(&r);
 	return ret;
 }
@@ -151,6 +155,8 @@ int cpuport_restore(struct cpuport_ctx *ctx, pid_t pid, const struct cpuport_tab
 	struct pview t;
 	int ret;
 
+	if (!out_valid(stats))
+		return set_errno(-EINVAL);
 	ret = pview_proc_open(&t, pid, true);
 	if (ret) {
 		log_err(ctx, "pid %d: cannot open its memory for writing: %s\n", pid, strerror(-ret));

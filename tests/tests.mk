@@ -44,6 +44,11 @@ $(B)/unit/%: tests/unit/%.c $(LIB) $(wildcard tests/unit/*.h)
 	@mkdir -p $(B)/unit
 	$(CC) $(CFLAGS) $(SAN) $(WARN) $(CPPFLAGS_ALL) $(DEPS_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(DEPS_LIBS) -lcmocka
 
+# Tests that need no root run again as nobody in `make unit` and `make test` (tests/unpriv.sh):
+# the restore side is tested on recorded processes, without root.
+UNPRIV_UNIT := $(addprefix build/unit/,test_restore test_selproto test_api)
+UNPRIV_TESTS := $(addprefix tests/unpriv.sh:,$(UNPRIV_UNIT))
+
 unit-build: $(UNIT_BINS) fixtures
 integration-build: all fixtures
 
@@ -59,7 +64,7 @@ sanitize: san-build fixtures
 	@tests/run.sh sanitize $(SAN_TESTS)
 
 unit: unit-build
-	@tests/run.sh unit $(UNIT_BINS)
+	@tests/run.sh unit $(UNIT_BINS) $(UNPRIV_TESTS)
 
 integration: integration-build
 	@tests/run.sh integration tests/integration/*.sh
@@ -68,7 +73,7 @@ integration: integration-build
 # and the quick part of the cross-CPU QEMU matrix.
 QUICK := $(wildcard tests/fuzz/smoke.sh tests/e2e/quick.sh)
 test: all unit-build integration-build san-build fuzz
-	@tests/run.sh all $(UNIT_BINS) tests/integration/*.sh $(SAN_TESTS) $(QUICK)
+	@tests/run.sh all $(UNIT_BINS) $(UNPRIV_TESTS) tests/integration/*.sh $(SAN_TESTS) $(QUICK)
 
 e2e: all fixtures
 	@tests/e2e/run.sh

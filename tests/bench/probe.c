@@ -82,7 +82,7 @@ static uint64_t cpu_ns(void)
 static int scan(struct cpuport_ctx *ctx, pid_t pid, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct cpuport_table_stats st;
+		CPUPORT_OPTS(cpuport_table_stats, st);
 		struct cpuport_table *t = NULL;
 		uint64_t w0 = now_ns(), c0 = cpu_ns(), w, c;
 		int ret = cpuport_scan(ctx, pid, &t);
@@ -120,7 +120,7 @@ static int init(int n)
 
 int main(int argc, char **argv)
 {
-	struct cpuport_restore_stats st = { 0 };
+	CPUPORT_OPTS(cpuport_restore_stats, st);
 	struct cpuport_table *t = NULL;
 	struct rusage self, kids;
 	char img[4096];

@@ -7,7 +7,7 @@
  *   death PID signal N MS        a restored process was killed by signal N (4 = SIGILL)
  *   death PID exit N MS          a restored process exited with status N
  *   end MS                       no child left
- * Unlike tests/guest/smoke/reap.c it has no fixed observation window: it waits as long as
+ * It has no fixed observation window: it waits as long as
  * anything it adopted is alive, so a death at any point of the caller's checks is seen; the
  * caller ends the run by killing the restored process. Exit: 0, or 1 on usage/setup errors. */
 #define _GNU_SOURCE

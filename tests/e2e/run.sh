@@ -253,10 +253,13 @@ symbolize() {
     off=$(printf '0x%x' $((ip - start + (vaddr & ~0xfff))))
     gdb -batch -ex "x/i $off" "$path" 2>/dev/null | tail -n1 | sed 's/^ *//;s/^=> *//;s/\t/ /g' || true
 }
-# verify_output RES SRCDIR WL KIND: sets NEW (checked iterations) and BAD (why, or empty)
+# Judging prints its results; fields are separated by US (\x1f), read back with `IFS=$US read`.
+US=$'\x1f'
+
+# verify_output RES SRCDIR WL KIND: prints "NEW<US>BAD": checked new iterations, and why not
+# enough (empty if fine)
 verify_output() {
-    local res=$1 src=$2 wl=$3 kind=$4 f base before last first after n bad
-    NEW=0 BAD=
+    local res=$1 src=$2 wl=$3 kind=$4 f base before last first after n bad new=0 why= v
     case "$kind" in
         c)
             for f in "$src/work.orig/$wl"/out.txt "$src/work.orig/$wl"/out.txt.t[0-9]*; do
@@ -264,139 +267,169 @@ verify_output() {
                 base=$(basename "$f")
                 before=$(wc -l < "$f")
                 last=$(tail -n1 "$f" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
-                [[ -f "$res/work/$base" ]] || { BAD="no $base after restore"; return; }
+                [[ -f "$res/work/$base" ]] || { why="no $base after restore"; break; }
                 after=$(wc -l < "$res/work/$base")
                 n=$((after - before))
                 first=$(sed -n "$((before + 1))p" "$res/work/$base" | sed -n 's/^iter=\([0-9]*\) .*/\1/p')
                 bad=$(tail -n "+$((before + 1))" "$res/work/$base" | grep -vc ' ok$' || true)
-                if ((n < 1)); then BAD="$base: no new line"; return; fi
-                if [[ "$first" != "$((last + 1))" ]]; then BAD="$base: iteration $last was followed by ${first:-?}"; return; fi
-                if ((bad > 0)); then BAD="$base: $bad of $n new lines BAD"; return; fi
-                NEW=$((NEW + n))
+                if ((n < 1)); then why="$base: no new line"; break; fi
+                if [[ "$first" != "$((last + 1))" ]]; then why="$base: iteration $last was followed by ${first:-?}"; break; fi
+                if ((bad > 0)); then why="$base: $bad of $n new lines BAD"; break; fi
+                new=$((new + n))
             done ;;
         py)
             before=$(wc -l < "$src/work.orig/$wl/out.txt")
-            local v
             v=$("$PY" "$HERE/pywork.py" $([[ $wl == python-openssl ]] && echo --hashlib) --verify \
                 "$res/work/out.txt" $((before + 1)) 2>&1 | tail -n 4 | tr '\n' ' ')
-            NEW=$(sed -n 's/.*PYVERIFY lines=[0-9]* checked=\([0-9]*\) bad=0.*/\1/p' <<<"$v")
-            if [[ -z "$NEW" ]]; then NEW=0; BAD="output differs from a recomputation: $v"; fi ;;
+            new=$(sed -n 's/.*PYVERIFY lines=[0-9]* checked=\([0-9]*\) bad=0.*/\1/p' <<<"$v")
+            if [[ -z "$new" ]]; then new=0; why="output differs from a recomputation: $v"; fi ;;
         sql)
             before=$(wc -l < "$src/work.orig/$wl/out.txt")
             tail -n "+$((before + 1))" "$res/work/out.txt" > "$res/answers.txt"
-            NEW=$(grep -c '^Q' "$res/answers.txt" || true)
+            new=$(grep -c '^Q' "$res/answers.txt" || true)
             if ! cmp -s "$res/answers.txt" "$H/sqlite-expected.txt"; then
-                BAD="answers differ from a fresh sqlite3 ($NEW of $SQL_QUERIES came): $(diff "$H/sqlite-expected.txt" "$res/answers.txt" | sed -n 2p | cut -c1-100)"
-                NEW=0
+                why="answers differ from a fresh sqlite3 ($new of $SQL_QUERIES came): $(diff "$H/sqlite-expected.txt" "$res/answers.txt" | sed -n 2p | cut -c1-100)"
+                new=0
             fi ;;
     esac
-    ((NEW >= MIN_NEW)) || BAD=${BAD:-"only $NEW new iterations (need $MIN_NEW)"}
+    [[ -n "$why" ]] && new=0
+    ((new >= MIN_NEW)) || why=${why:-"only $new new iterations (need $MIN_NEW)"}
+    printf '%s%s%s\n' "$new" "$US" "$why"
 }
-# judge DIRECTION WL MODE: sets OUT (outcome), EXP (expected), INFO (detail), TIMING
-judge() {
-    local d=$1 wl=$2 mode=$3 res=$P/results/$1/$2-$3 src=$P/src-${D_SRC[$1]} kind rc line sig pid
-    local srcflags dstflags fresh=$P/results/$1/$2-fresh/fresh.json atdump
-    kind=$(case "$wl" in c-*) echo c ;; python*) echo py ;; *) echo sql ;; esac)
-    OUT= INFO= TIMING=
-    # expectation: criu alone dies where the source's glibc/clones used AVX2 or AVX-512 the
-    # destination lacks; otherwise everything keeps running, and with cpuport bound exactly
-    # as a process started on the destination
+
+# expected_outcome DIRECTION WL MODE: prints what the cell must show ("A|B": either).
+# Criu alone dies where the source's glibc/clones used AVX2 or AVX-512 the destination lacks;
+# otherwise everything keeps running, and with cpuport bound exactly as a process started on
+# the destination.
+expected_outcome() {
+    local d=$1 wl=$2 mode=$3 src=$P/src-${D_SRC[$1]} srcflags dstflags atdump
+    local fresh=$P/results/$1/$2-fresh/fresh.json
     case "${D_SRC[$d]}" in host) srcflags=$hostflags ;; *) srcflags=${G_FLAGS[nehalem-src]:-} ;; esac
     dstflags=${G_FLAGS[$d]:-}
     atdump=$src/img/$wl/scan-at-dump.json
     if [[ -n "${G_BAD[$d]:-}" ]]; then
-        EXP="(destination guest is not a ${G_CPU[$d]}:${G_BAD[$d]})"
+        echo "(destination guest is not a ${G_CPU[$d]}:${G_BAD[$d]})"
     elif [[ ${D_SRC[$d]} == nehalem && -n "${G_BAD[nehalem-src]:-}" ]]; then
-        EXP="(source guest is not a Nehalem:${G_BAD[nehalem-src]})"
+        echo "(source guest is not a Nehalem:${G_BAD[nehalem-src]})"
     elif [[ "$dstflags" != *[a-z]* || "$srcflags" != *[a-z]* ]]; then
-        EXP="?"
+        echo "?"
     elif [[ $mode == alone ]] && { { has "$srcflags" avx2 && ! has "$dstflags" avx2; } ||
                                  { has "$srcflags" avx512f && ! has "$dstflags" avx512f; }; }; then
-        EXP=SIGILL
+        echo SIGILL
     elif [[ $mode == cpuport && $wl == python-openssl ]]; then
         # libcrypto dispatches on its own CPUID copy (OPENSSL_ia32cap_P), not through IFUNCs:
-        # cpuport must either handle that or refuse (fail closed). Opt-in: it SIGILLs today.
-        EXP="RUNNING-OK+FRESH|REFUSED"
+        # cpuport must either handle that or refuse (fail closed). Opt-in: refused today (the
+        # ISA census cannot tie its providers' tables to their capability checks).
+        echo "RUNNING-OK+FRESH|REFUSED"
     elif [[ $mode == cpuport && $wl == c-spin ]] && has "$srcflags" avx2 && ! has "$dstflags" avx2; then
         # a thread is stopped inside spin_kernel.avx2, which cannot run here: fail closed
-        EXP=REFUSED
+        echo REFUSED
     elif [[ $mode == cpuport && $wl == c-selfdisp ]] && has "$srcflags" avx2 && ! has "$dstflags" avx2; then
         # libselfdisp.so chose its AVX2 function from its own CPUID flag: the ISA census refuses
-        EXP=REFUSED
+        echo REFUSED
     elif [[ $mode == cpuport ]]; then
-        EXP=RUNNING-OK+FRESH
+        echo RUNNING-OK+FRESH
     elif [[ -f "$atdump" && -f "$fresh" ]] && [[ $("$PY" "$HERE/bindings.py" cmp "$atdump" "$fresh") == same* ]]; then
-        EXP=RUNNING-OK+FRESH
+        echo RUNNING-OK+FRESH
     else
-        EXP=RUNNING-OK+STALE
+        echo RUNNING-OK+STALE
     fi
-    if [[ ! -f "$res/reap-observed.log" ]]; then
-        OUT=NOT-RUN INFO="no evidence (guest/host step failed: see its log)"
-        return
-    fi
-    rc=$(sed -n 's/^cmd-exit \([0-9]*\) \([0-9]*\)$/\1/p' "$res/reap-observed.log")
-    TIMING=$(sed -n 's/^cmd-exit [0-9]* \([0-9]*\)$/\1/p' "$res/reap-observed.log")ms
+}
+
+# cell_timing RES: prints how long criu restore (and cpuport, and its helper) took
+cell_timing() {
+    local res=$1 line timing
+    timing=$(sed -n 's/^cmd-exit [0-9]* \([0-9]*\)$/\1/p' "$res/reap-observed.log")ms
     line=$(grep -ao 'cpuport: pid [0-9]*: re-patched.*' "$res/restore.log" 2>/dev/null | head -n1 || true)
-    [[ -n "$line" ]] && TIMING+=" (cpuport $(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' <<<"$line") ms, helper $(sed -n 's/.*helper \([0-9.]*\).*/\1/p' <<<"$line") ms)"
-    if grep -q 'killing the restored process' "$res/restore.log" 2>/dev/null; then
-        OUT=REFUSED
-        INFO=$({ grep -a 'cpuport:' "$res/restore.log" || true; } | { grep -a 'Error' || true; } | head -n 2 |
-               sed 's/^.*cpuport: //' | tr '\n' ' ')
-        # failing closed means not one more instruction of the program: no new output
-        local f n0 n1
-        for f in "$src/work.orig/$wl"/out.txt*; do
-            n0=$(wc -l < "$f") n1=$(cat "$res/work/$(basename "$f")" 2>/dev/null | wc -l)
-            if ((n1 != n0)); then OUT=REFUSED-BUT-RAN INFO="$(basename "$f") went from $n0 to $n1 lines; $INFO"; fi
-        done
-        # killed: we saw the SIGKILL, or criu reaped it itself and reported the restore failed
-        grep -q "^death .* signal 9 " "$res/reap-observed.log" || [[ -n "$rc" && "$rc" != 0 ]] ||
-            { OUT=REFUSED-NOT-KILLED; INFO="no SIGKILL seen and criu reported success; $INFO"; }
-        if grep -q 'did not finish' "$res/criu.out" 2>/dev/null; then
-            OUT=REFUSED-CRIU-HUNG
-            INFO="criu restore never returned after cpuport killed the process (killed after 60 s); $INFO"
-        fi
-        return
+    [[ -n "$line" ]] && timing+=" (cpuport $(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' <<<"$line") ms, helper $(sed -n 's/.*helper \([0-9.]*\).*/\1/p' <<<"$line") ms)"
+    echo "$timing"
+}
+
+# refused_outcome RES SRCDIR WL RC: a cell where cpuport killed the process; prints "OUT<US>INFO"
+refused_outcome() {
+    local res=$1 src=$2 wl=$3 rc=$4 out=REFUSED info f n0 n1
+    info=$({ grep -a 'cpuport:' "$res/restore.log" || true; } | { grep -a 'Error' || true; } | head -n 2 |
+           sed 's/^.*cpuport: //' | tr '\n' ' ')
+    # failing closed means not one more instruction of the program: no new output
+    for f in "$src/work.orig/$wl"/out.txt*; do
+        n0=$(wc -l < "$f") n1=$(cat "$res/work/$(basename "$f")" 2>/dev/null | wc -l)
+        if ((n1 != n0)); then out=REFUSED-BUT-RAN info="$(basename "$f") went from $n0 to $n1 lines; $info"; fi
+    done
+    # killed: we saw the SIGKILL, or criu reaped it itself and reported the restore failed
+    grep -q "^death .* signal 9 " "$res/reap-observed.log" || [[ -n "$rc" && "$rc" != 0 ]] ||
+        { out=REFUSED-NOT-KILLED; info="no SIGKILL seen and criu reported success; $info"; }
+    if grep -q 'did not finish' "$res/criu.out" 2>/dev/null; then
+        out=REFUSED-CRIU-HUNG
+        info="criu restore never returned after cpuport killed the process (killed after 60 s); $info"
     fi
-    if [[ -z "$rc" ]]; then OUT=RESTORE-HUNG INFO="criu restore did not finish"; return; fi
-    if ((rc != 0)); then
-        OUT=RESTORE-FAILED
-        INFO="criu exit $rc: $({ grep -a 'Error' "$res/restore.log" || true; } | tail -n 2 | sed 's/^([0-9. ]*) //' | tr '\n' ' ')"
-        return
+    printf '%s%s%s\n' "$out" "$US" "$info"
+}
+
+# death_outcome RES SRCDIR WL LINE: the restored process died (reaper LINE); prints "OUT<US>INFO"
+death_outcome() {
+    local res=$1 src=$2 wl=$3 line=$4 pid how sig out info sym
+    read -r _ pid how sig _ <<<"$line"
+    if [[ $how == signal && $sig == 4 ]]; then out=SIGILL; else out=$([[ $how == signal ]] && echo "SIGNAL-$sig" || echo "EXITED-$sig"); fi
+    if [[ -f "$res/dmesg.txt" ]]; then
+        line=$(grep -a -m1 'invalid opcode' "$res/dmesg.txt" || true)
+    else
+        line=$(dmesg 2>/dev/null | grep -a "\[$pid\] trap invalid opcode" | tail -n1 || true)
     fi
-    line=$(grep -m1 '^death' "$res/reap-observed.log" || true)
-    if [[ -n "$line" ]]; then
-        read -r _ pid how sig _ <<<"$line"
-        if [[ $how == signal && $sig == 4 ]]; then OUT=SIGILL; else OUT=$([[ $how == signal ]] && echo "SIGNAL-$sig" || echo "EXITED-$sig"); fi
-        if [[ -f "$res/dmesg.txt" ]]; then
-            line=$(grep -a -m1 'invalid opcode' "$res/dmesg.txt" || true)
-        else
-            line=$(dmesg 2>/dev/null | grep -a "\[$pid\] trap invalid opcode" | tail -n1 || true)
-        fi
-        line=$(sed 's/^\[[ 0-9.]*\] //' <<<"$line")
-        INFO="${line:-no kernel trap line}"
-        local sym
-        sym=$(symbolize "$line" "$src/maps/$wl")
-        [[ -n "$sym" ]] && INFO+=" => $sym"
-        return
-    fi
-    verify_output "$res" "$src" "$wl" "$kind"
-    if [[ -n "$BAD" ]]; then OUT=RUNNING-BAD INFO=$BAD; return; fi
-    OUT=RUNNING-OK
-    INFO="$NEW new iterations checked"
-    [[ $kind == sql ]] && INFO="$NEW/$SQL_QUERIES answers equal a fresh sqlite3's"
-    [[ $kind == py ]] && INFO="$NEW new lines equal a recomputation"
+    line=$(sed 's/^\[[ 0-9.]*\] //' <<<"$line")
+    info="${line:-no kernel trap line}"
+    sym=$(symbolize "$line" "$src/maps/$wl")
+    [[ -n "$sym" ]] && info+=" => $sym"
+    printf '%s%s%s\n' "$out" "$US" "$info"
+}
+
+# running_outcome D WL MODE RES SRCDIR KIND: the process kept running; prints "OUT<US>INFO<US>NEW"
+running_outcome() {
+    local d=$1 wl=$2 mode=$3 res=$4 src=$5 kind=$6 fresh=$P/results/$1/$2-fresh/fresh.json
+    local new why out info c
+    IFS=$US read -r new why < <(verify_output "$res" "$src" "$wl" "$kind")
+    if [[ -n "$why" ]]; then printf '%s%s%s%s%s\n' RUNNING-BAD "$US" "$why" "$US" "$new"; return; fi
+    out=RUNNING-OK
+    info="$new new iterations checked"
+    [[ $kind == sql ]] && info="$new/$SQL_QUERIES answers equal a fresh sqlite3's"
+    [[ $kind == py ]] && info="$new new lines equal a recomputation"
     if [[ $mode == cpuport ]] && ! grep -q 'cpuport: pid [0-9]*: re-patched' "$res/restore.log"; then
-        OUT=RUNNING-NO-REPATCH INFO+="; but no 're-patched' line from cpuport in restore.log"
-        return
+        out=RUNNING-NO-REPATCH info+="; but no 're-patched' line from cpuport in restore.log"
+    elif [[ ! -s "$res/scan.json" || ! -s "$fresh" ]]; then
+        out+="+?"; info+="; no scan ($(head -c 200 "$res/scan.err" "$P/results/$d/$wl-fresh/fresh.err" 2>/dev/null | tr '\n' ' '))"
+    else
+        c=$("$PY" "$HERE/bindings.py" cmp "$res/scan.json" "$fresh")
+        if [[ $c == same* ]]; then out+="+FRESH"; else out+="+STALE"; fi
+        info+="; $("$PY" "$HERE/bindings.py" summary "$res/scan.json" | sed 's/ memmove=[^ ]*//; s/ memcmp=[^ ]*//'); vs fresh process: $c"
     fi
-    if [[ ! -s "$res/scan.json" || ! -s "$fresh" ]]; then
-        OUT+="+?"; INFO+="; no scan ($(head -c 200 "$res/scan.err" "$P/results/$d/$wl-fresh/fresh.err" 2>/dev/null | tr '\n' ' '))"
-        return
+    printf '%s%s%s%s%s\n' "$out" "$US" "$info" "$US" "$new"
+}
+
+# judge DIRECTION WL MODE: prints "OUT<US>EXP<US>INFO<US>TIMING<US>NEW" for one cell
+judge() {
+    local d=$1 wl=$2 mode=$3 res=$P/results/$1/$2-$3 src=$P/src-${D_SRC[$1]} kind exp rc line
+    local out= info= timing= new=
+    kind=$(case "$wl" in c-*) echo c ;; python*) echo py ;; *) echo sql ;; esac)
+    exp=$(expected_outcome "$d" "$wl" "$mode")
+    if [[ ! -f "$res/reap-observed.log" ]]; then
+        out=NOT-RUN info="no evidence (guest/host step failed: see its log)"
+    else
+        rc=$(sed -n 's/^cmd-exit \([0-9]*\) \([0-9]*\)$/\1/p' "$res/reap-observed.log")
+        timing=$(cell_timing "$res")
+        line=$(grep -m1 '^death' "$res/reap-observed.log" || true)
+        if grep -q 'killing the restored process' "$res/restore.log" 2>/dev/null; then
+            IFS=$US read -r out info < <(refused_outcome "$res" "$src" "$wl" "$rc")
+        elif [[ -z "$rc" ]]; then
+            out=RESTORE-HUNG info="criu restore did not finish"
+        elif ((rc != 0)); then
+            out=RESTORE-FAILED
+            info="criu exit $rc: $({ grep -a 'Error' "$res/restore.log" || true; } | tail -n 2 | sed 's/^([0-9. ]*) //' | tr '\n' ' ')"
+        elif [[ -n "$line" ]]; then
+            IFS=$US read -r out info < <(death_outcome "$res" "$src" "$wl" "$line")
+        else
+            IFS=$US read -r out info new < <(running_outcome "$d" "$wl" "$mode" "$res" "$src" "$kind")
+        fi
     fi
-    local c
-    c=$("$PY" "$HERE/bindings.py" cmp "$res/scan.json" "$fresh")
-    if [[ $c == same* ]]; then OUT+="+FRESH"; else OUT+="+STALE"; fi
-    INFO+="; $("$PY" "$HERE/bindings.py" summary "$res/scan.json" | sed 's/ memmove=[^ ]*//; s/ memcmp=[^ ]*//'); vs fresh process: $c"
+    printf '%s\n' "$out$US$exp$US$info$US$timing$US$new"
 }
 
 fail=0 details=() failed_cells=()
@@ -404,8 +437,7 @@ declare -A SHORT=() WHY=()
 for d in "${DIRECTIONS[@]}"; do
     for wl in "${WLS[@]}"; do
         for m in "${MODES[@]}"; do
-            NEW=
-            judge "$d" "$wl" "$m"
+            IFS=$US read -r OUT EXP INFO TIMING NEW < <(judge "$d" "$wl" "$m")
             verdict=pass
             if [[ "|$EXP|" != *"|$OUT|"* ]]; then verdict=FAIL; fail=1; failed_cells+=("$d $wl $m"); fi
             short=$OUT

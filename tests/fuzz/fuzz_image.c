@@ -24,7 +24,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct cpuport_table *t = NULL;
-	struct cpuport_table_stats st;
+	CPUPORT_OPTS(cpuport_table_stats, st);
 	void *buf = NULL;
 	size_t len;
 

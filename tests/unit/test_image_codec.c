@@ -212,7 +212,7 @@ static int decode_crafted(const struct crafted *c, const char *why)
 static void check_invariants(const struct cpuport_table *t)
 {
 	const Cpuport__Image *img = t->img;
-	struct cpuport_table_stats st;
+	CPUPORT_OPTS(cpuport_table_stats, st);
 	FILE *null = fopen("/dev/null", "w");
 	unsigned int bound = 0;
 

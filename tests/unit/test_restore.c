@@ -263,7 +263,7 @@ static void restore_on_host_changes_no_slot(void **state)
 {
 	const Cpuport__Image *img = table->img;
 	struct cpuport_ctx *ctx = new_ctx(NULL);
-	struct cpuport_restore_stats st = { 0 };
+	CPUPORT_OPTS(cpuport_restore_stats, st);
 	struct recording r;
 	struct pview v;
 
@@ -343,7 +343,7 @@ static void restore_as_v2_rebinds_and_repoints(void **state)
 {
 	const Cpuport__Image *img = table->img;
 	struct cpuport_ctx *ctx;
-	struct cpuport_restore_stats st = { 0 };
+	CPUPORT_OPTS(cpuport_restore_stats, st);
 	struct cpuport_table *after = NULL;
 	const Cpuport__Slot *moved = NULL;
 	struct recording r = { 0 };
@@ -449,17 +449,36 @@ static void thread_in_changing_variant_refused(void **state)
 	assert_non_null(strstr(logbuf.text, "stopped inside"));
 	put_thread(img, saved, &saved);
 
-	/* 2. a return address into it near the stack pointer */
-	for (size_t t = 0; t < img->n_threads && !sp; t++)
-		if (img->threads[t]->has_pc && img->threads[t]->has_sp)
-			sp = img->threads[t]->sp;
-	ret_addr = s->value + 8;
-	assert_int_equal(rec_io(&r, sp + 64, (uint8_t *)&ret_addr, 8, true), 0);
-	r.writes = 0;
-	unit_log_reset(&logbuf);
-	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -EDEADLK);
-	assert_int_equal(r.writes, 0);
-	assert_non_null(strstr(logbuf.text, "with a return into"));
+	/*
+	 * 2. a return address into it just above the stack pointer, once where the
+	 * thread stopped and once with the thread 512 bytes below the top of its
+	 * stack (fewer bytes there than the hazard check looks at)
+	 */
+	for (int near_top = 0; near_top < 2; near_top++) {
+		Cpuport__Thread *th = NULL;
+		const struct proc_map *m = NULL;
+
+		for (size_t t = 0; t < img->n_threads && !th; t++)
+			if (img->threads[t]->has_pc && img->threads[t]->has_sp)
+				th = img->threads[t];
+		assert_non_null(th);
+		for (size_t i = 0; i < r.maps.n_maps; i++)
+			if (th->sp >= r.maps.maps[i].start && th->sp < r.maps.maps[i].end)
+				m = &r.maps.maps[i];
+		assert_non_null(m);
+		saved = th->sp;
+		sp = near_top ? m->end - 512 : th->sp;
+		th->sp = sp;
+		ret_addr = s->value + 8;
+		assert_int_equal(rec_io(&r, sp + 64, (uint8_t *)&ret_addr, 8, true), 0);
+		r.writes = 0;
+		unit_log_reset(&logbuf);
+		print_message("return address at sp+64, %s\n", near_top ? "512 bytes below the stack's top" : "sp as stopped");
+		assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -EDEADLK);
+		assert_int_equal(r.writes, 0);
+		assert_non_null(strstr(logbuf.text, "with a return into"));
+		th->sp = saved;
+	}
 	clone_free(&r);
 	cpuport_ctx__free(ctx);
 }

@@ -204,7 +204,7 @@ static void table_basics(void **state)
 	(void)state;
 	for (int i = 0; i < N_RUNS; i++) {
 		const Cpuport__Image *img = runs[i].t->img;
-		struct cpuport_table_stats st;
+		CPUPORT_OPTS(cpuport_table_stats, st);
 		char ldso[4096];
 		long relocs = 0;
 		int interp = interp_obj(img);

@@ -13,12 +13,11 @@
 static struct cpuport_ctx *ctx;
 static struct unit_log logbuf;
 
+/* One context for the group, its messages kept in logbuf. */
 static int group_setup(void **state)
 {
-	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = unit_log_cb, .print_arg = &logbuf);
-
 	(void)state;
-	ctx = cpuport_ctx__new(&o);
+	ctx = unit_ctx_logging(&logbuf);
 	return ctx ? 0 : -1;
 }
 

@@ -145,6 +145,14 @@ static inline void unit_log_cb(enum cpuport_log_level level, const char *msg, vo
 	}
 }
 
+/* A context for the host whose messages go to @l; NULL on failure. */
+static inline struct cpuport_ctx *unit_ctx_logging(struct unit_log *l)
+{
+	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = unit_log_cb, .print_arg = l);
+
+	return cpuport_ctx__new(&o);
+}
+
 static inline void unit_log_reset(struct unit_log *l)
 {
 	l->text[0] = 0;

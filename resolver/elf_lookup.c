@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Questions to a loaded ELF file (elf_scan.c reads it): symbols by name and
+ * version as ld.so matches them, by address for humans, relocations by
+ * offset, and where an address lies in the file.
+ */
+#include <gelf.h>
+#include <string.h>
+
+#include "internal.h"
+
+/*
+ * As ld.so matches (check_match): a versioned reference takes the definition
+ * with that version, or an unversioned one; an unversioned reference takes
+ * the default (non-hidden) version.
+ */
+const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char *name, const char *version)
+{
+	size_t lo = 0, hi = info->n_dynsyms;
+	const struct elf_symbol *fallback = NULL;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(info->dynsyms[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < info->n_dynsyms && !strcmp(info->dynsyms[lo].name, name); lo++) {
+		const struct elf_symbol *s = &info->dynsyms[lo];
+
+		if (version && s->version && !strcmp(s->version, version))
+			return s;
+		if (version ? !s->version : !s->hidden_version)
+			fallback = fallback ?: s;
+	}
+	return fallback;
+}
+
+const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr)
+{
+	size_t lo = 0, hi = info->n_syms;
+
+	while (lo < hi) {	/* last symbol with value <= vaddr */
+		size_t mid = (lo + hi) / 2;
+
+		if (info->syms[mid].value <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i-- > 0;) {
+		const struct elf_symbol *s = &info->syms[i];
+
+		if (s->type == STT_OBJECT)
+			continue;
+		if (vaddr == s->value || vaddr < s->value + s->size)
+			return s;
+		if (vaddr - s->value > (1u << 20))
+			break;
+	}
+	return NULL;
+}
+
+const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name)
+{
+	for (size_t i = 0; i < info->n_syms; i++)
+		if (!strcmp(info->syms[i].name, name))
+			return &info->syms[i];
+	return NULL;
+}
+
+const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offset)
+{
+	size_t lo = 0, hi = info->n_relocs;
+
+	while (lo < hi) {	/* relocs are sorted by offset (elf_scan.c) */
+		size_t mid = (lo + hi) / 2;
+
+		if (info->relocs[mid].offset < offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < info->n_relocs && info->relocs[lo].offset == offset ? &info->relocs[lo] : NULL;
+}
+
+uint64_t elf_first_load_vaddr(const struct elf_info *info)
+{
+	return info->n_segs ? info->segs[0].vaddr & ~0xfffULL : 0;
+}
+
+int64_t elf_vaddr_to_offset(const struct elf_info *info, uint64_t vaddr, uint64_t len)
+{
+	for (size_t i = 0; i < info->n_segs; i++) {
+		const struct elf_segment *s = &info->segs[i];
+
+		if (vaddr >= s->vaddr && vaddr + len <= s->vaddr + s->filesz)
+			return s->offset + (vaddr - s->vaddr);
+	}
+	return -1;
+}
