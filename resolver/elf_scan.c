@@ -359,8 +359,9 @@ static int read_relocs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_i
 		if (!gelf_getrela(d, i, &r))
 			break;
 		type = GELF_R_TYPE(r.r_info);
-		if (type != R_X86_64_IRELATIVE && type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
-			continue;
+		if (type != R_X86_64_IRELATIVE && type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
+		    !(type == R_X86_64_64 && GELF_R_SYM(r.r_info) && r.r_addend == 0))
+			continue;	/* R_X86_64_64: a function pointer in data, if its symbol is an IFUNC */
 		memset(e, 0, sizeof(*e));
 		e->offset = r.r_offset;
 		e->addend = r.r_addend;

@@ -52,6 +52,8 @@ enum feature {
 struct featset {
 	uint64_t w[2];
 };
+/* census only: an instruction nothing could decode (counts as missing whenever a source feature is) */
+#define F_UNKNOWN_ISA F__COUNT
 
 static inline bool featset_has(const struct featset *s, enum feature f)
 {
@@ -90,6 +92,8 @@ struct cpu_desc {
 
 const char *feature_name(enum feature f);
 int feature_by_name(const char *name);				/* -1 if unknown */
+/* Where CPUID reports @f: leaf, subleaf, register (0..3 = EAX..EDX), bit.  0 / -EINVAL. */
+int feature_cpuid_bit(enum feature f, uint32_t *leaf, uint32_t *subleaf, int *reg, unsigned int *bit);
 int cpu_desc_host(struct cpu_desc *d);				/* 0 / -ENODEV */
 int cpu_desc_target(const char *spec, const struct cpu_desc *host, struct cpu_desc *out);
 int cpu_desc_from_image(const Cpuport__Cpu *c, struct cpu_desc *out);
@@ -280,7 +284,7 @@ struct elf_symbol {
 struct elf_reloc {
 	uint64_t offset;
 	int64_t addend;
-	uint32_t type;		/* R_X86_64_IRELATIVE / JUMP_SLOT / GLOB_DAT */
+	uint32_t type;		/* R_X86_64_IRELATIVE / JUMP_SLOT / GLOB_DAT / 64 (with a symbol, addend 0) */
 	const char *sym;
 	const char *version;
 };
@@ -410,5 +414,11 @@ void print_json_str(FILE *f, const char *s);
 
 /* ---- isa.c: which ISA extensions a piece of code needs (capstone) ---- */
 int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset *need);
+/* One decoded instruction (capstone cs_insn with detail) / bytes capstone could not decode. */
+struct cs_insn;
+void isa_insn_needs(const struct cs_insn *insn, struct featset *need);
+void isa_undecodable(const uint8_t *code, size_t len, struct featset *need);
+/* Length of an instruction capstone could not decode (VEX, EVEX, 0F maps with ModRM); 0 if unknown. */
+size_t isa_insn_length(const uint8_t *code, size_t len);
 
 #endif

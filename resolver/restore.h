@@ -57,6 +57,7 @@ struct restore {
 	struct cpuport_restore_stats st;
 	int interp;
 	uint32_t cache_context;	/* answer cache: this process's privilege context and helper input; 0: none */
+	struct census_proc *census;	/* kind_census.c: the ISA census judged for the target */
 };
 
 /* Old variant entry -> new one, for slots that change; ambiguous if two disagree. */
@@ -109,6 +110,11 @@ int scan_pointers(struct restore *r, struct repoint *v, size_t n);
 
 /* policy.c */
 int check_policies(struct restore *r);
+
+/* kind_census.c */
+struct census_proc;
+int census_scan_pointers(struct restore *r, const struct repoint *v, size_t n);
+void census_free(struct restore *r);
 
 /* report.c */
 void report_check(struct restore *r, FILE *f, bool json, int verdict);
