@@ -146,6 +146,7 @@ struct cpuport_ctx {
 	char *root;		/* check: where the files are ("" for /) */
 	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
 	struct answer_cache *answers;		/* answer_cache.c */
+	struct vset_obj *vsets;			/* answer_check.c: resolvers' variant sets */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
 	bool target_is_host;

@@ -93,6 +93,10 @@ const char *target_label(const struct restore *r);
 void featset_str(const struct featset *s, char *buf, size_t len);
 bool in_code(const struct restore *r, int obj, uint64_t off);
 
+/* answer_check.c: 0 in the resolver's variant set, 1 only if unchanged (*why), -EPROTO never, -ENOMEM */
+int answer_in_variant_set(struct restore *r, size_t i, int obj, uint64_t off, const char **why);
+void vset_cache_free(struct cpuport_ctx *ctx);
+
 /* writes.c */
 int add_write(struct restore *r, uint64_t addr, const void *data, uint32_t len, const char *what);
 void sort_writes(struct restore *r);

@@ -12,8 +12,7 @@
 #   garbage        unknown words, malformed numbers, binary bytes, then "done"
 #   tramp-data     the real helper, reporting a lazy-binding trampoline that is not ld.so's code
 #   resolver-self  answers each resolver call with the resolver's own address: code, but not a
-#                  variant that resolver can return (needs answer validation: issue 14's candidate
-#                  sets; reported, not failed, while resolver/variant_set.c is absent)
+#                  variant that resolver can return (answer_check.c: the resolver's variant set)
 # Every case: criu restore exits non-zero within the time limit (+ slack), the plugin kills the
 # restored process, it is gone, and nothing the stand-in started is left running.
 . "$(dirname "$0")/../lib.sh"
@@ -153,10 +152,6 @@ for m in $modes; do
 		fi
 	fi
 	if [ -n "$problem" ]; then
-		if [ "$m" = resolver-self ] && [ ! -f "$TOP/resolver/variant_set.c" ]; then
-			info "$m: KNOWN GAP (needs resolver/variant_set.c, issue 14): $problem"
-			continue
-		fi
 		echo "FAIL $m: $problem" >&2
 		tail -n 8 "$img/restore.log" | sed 's/^/    /' >&2
 		failures=$((failures + 1))

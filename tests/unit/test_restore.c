@@ -1001,6 +1001,53 @@ static void malformed_helper_fails_closed(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A helper that answers each resolver call with the resolver's own address:
+ * code of the right object, but no address that resolver's code can return
+ * (its variant set, from capstone and the relocations): refused, no write.
+ */
+static void answer_outside_variant_set_refused(void **state)
+{
+	char dir[] = "/tmp/cpuport-unit.XXXXXX", src[128], bin[128];
+	struct cpuport_ctx *ctx;
+	struct recording r;
+	struct pview v;
+	char *out;
+	int st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(src, sizeof(src), "%s/self.c", dir);
+	snprintf(bin, sizeof(bin), "%s/self", dir);
+	out = unit_run(&st, "sed 's/sig = call_resolver(objs\\[m->obj\\].base + m->arg\\[0\\], &res);/"
+		       "sig = 0; res = objs[m->obj].base + m->arg[0];/' %s/resolver/select_helper.c >%s && "
+		       "grep -q 'res = objs.m->obj..base + m->arg.0.;' %s && "
+		       "cc -O1 -I%s/resolver -Wl,-z,lazy -o %s %s %s/resolver/selproto.c 2>&1",
+		       unit_top(), src, src, unit_top(), bin, src, unit_top());
+	if (st) {
+		print_message("%s", out);
+		free(out);
+		UNIT_SKIP("cannot build the lying helper");
+	}
+	free(out);
+	chmod(bin, 0755);
+	ctx = new_ctx(NULL);
+	free(ctx->helper_path);
+	ctx->helper_path = strdup(bin);
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_true(restore_through(ctx, table->img, r.pid, &v, NULL) < 0);
+	assert_int_equal(r.writes, 0);
+	assert_non_null(strstr(logbuf.text, "is not a variant its resolver can return"));
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+	unlink(bin);
+	unlink(src);
+	rmdir(dir);
+}
+
 /* cpuport check's view: the image's own values, files by path; its JSON parses. */
 static void check_report_is_json(void **state)
 {
@@ -1055,6 +1102,7 @@ int main(void)
 		cmocka_unit_test(deep_return_address_refused),
 		cmocka_unit_test(eh_frame_extents_match_symbols),
 		cmocka_unit_test(malformed_helper_fails_closed),
+		cmocka_unit_test(answer_outside_variant_set_refused),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
 	};
