@@ -395,8 +395,15 @@ struct glibc_layout {
 	uint32_t cpu_features;	/* offsets inside _rtld_global_ro */
 	uint32_t cpu_features_size;
 	uint32_t platform, platformlen, minsigstacksize, hwcap;
+	/* inside cpu_features (cpu_features_check.c): CPUID words kept (struct cpuid_feature_internal
+	 * after the 20-byte basic), isa_1 and xsave sizes (0: offset not known for this build) */
+	uint32_t n_cpuid, isa_1, xsave_state_size, xsave_state_full_size;
 };
 const struct glibc_layout *glibc_layout_find(const char *version);
+/* cpu_features_check.c: the bytes of @l's cpu_features / an 8-byte rtld word agree with this CPU?
+ * 0, or -EPROTO with what is wrong in @why */
+int cpu_features_consistent(const struct glibc_layout *l, const uint8_t *b, size_t len, char *why, size_t wlen);
+int rtld_word_consistent(bool is_hwcap, uint64_t v, char *why, size_t wlen);
 /* libc-internal, CPU-derived variables worth carrying over (by symbol name) */
 extern const char *const glibc_libc_tuning_syms[];
 
