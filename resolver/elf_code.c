@@ -2,7 +2,7 @@
 /*
  * An ELF object's code, indexed for disassembly (see elf_code.h): the file
  * mapped once, executable sections, all dynamic relocations, code symbols,
- * and function extents from .eh_frame (elf_eh_frame.c).  Every part of the
+ * and function extents from .eh_frame (eh_frame.c).  Every part of the
  * file is bounds checked: the file may be malformed.
  */
 #include <fcntl.h>

@@ -95,7 +95,7 @@ const struct elf_code_reloc *elf_code_reloc_at(const struct elf_code *c, uint64_
 int elf_code_slot_value(const struct elf_code *c, uint64_t vaddr, uint64_t *val);
 /* The function containing @vaddr (FDE, symbol or gap between them), or NULL. */
 const struct elf_code_func *elf_code_func_at(const struct elf_code *c, uint64_t vaddr);
-/* elf_eh_frame.c: call @fn for each FDE's [start, end) in the .eh_frame bytes @sec at @vaddr; 0 or its error. */
+/* eh_frame.c: call @fn for each FDE's [start, end) in the .eh_frame bytes @sec at @vaddr; 0 or its error. */
 typedef int (*elf_range_fn)(uint64_t start, uint64_t end, void *arg);
 int elf_eh_frame_ranges(const uint8_t *sec, size_t size, uint64_t vaddr, elf_range_fn fn, void *arg);
 /* A name for @vaddr for messages ("sym" or "sym+0x12"), or NULL if none. */
