@@ -7,6 +7,7 @@
 #include <capstone/capstone.h>
 
 #include "census_build.h"
+#include "x86_regs.h"
 
 int isa_census_of_memory(const uint8_t *code, size_t len, uint64_t addr, struct isa_census **out)
 {
@@ -25,14 +26,10 @@ int isa_census_of_memory(const uint8_t *code, size_t len, uint64_t addr, struct 
 	cen->n_funcs = 1;
 	f->start = addr;
 	f->end = addr + len;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
-		ret = -ENOSYS;
+	ret = x86_cs_open(&h, &in);
+	if (ret)
 		goto out;
-	}
-	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	in = cs_malloc(h);
-	if (!in)
-		goto out;
+	ret = -ENOMEM;
 	for (size_t off = 0; off < len;) {
 		const uint8_t *p = code + off;
 		size_t size = len - off > 16 ? 16 : len - off;
@@ -73,10 +70,7 @@ int isa_census_of_memory(const uint8_t *code, size_t len, uint64_t addr, struct 
 	ret = 0;
 out:
 	free(ex.p);
-	if (in)
-		cs_free(in, 1);
-	if (h)
-		cs_close(&h);
+	x86_cs_close(&h, in);
 	if (ret)
 		isa_census_free(cen);
 	else

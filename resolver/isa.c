@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "x86_regs.h"
 
 static const struct {
 	int group;
@@ -194,6 +195,33 @@ void isa_undecodable(const uint8_t *code, size_t len, struct featset *need)
 	} else {
 		featset_set(need, F_UNKNOWN_ISA);
 	}
+}
+
+int x86_cs_open(csh *h, cs_insn **in)
+{
+	*h = 0;
+	*in = NULL;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, h) != CS_ERR_OK) {
+		*h = 0;
+		return -ENOSYS;
+	}
+	cs_option(*h, CS_OPT_DETAIL, CS_OPT_ON);
+	*in = cs_malloc(*h);
+	if (!*in) {
+		cs_close(h);
+		*h = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void x86_cs_close(csh *h, cs_insn *in)
+{
+	if (in)
+		cs_free(in, 1);
+	if (*h)
+		cs_close(h);
+	*h = 0;
 }
 
 int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset *need)

@@ -293,14 +293,10 @@ int isa_census_build(const struct elf_code *c, struct isa_census **out)
 	b.fw = calloc(c->n_funcs + 1, sizeof(*b.fw));
 	if (!cen || !b.fw)
 		goto out;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
-		ret = -ENOSYS;
+	ret = x86_cs_open(&h, &in);
+	if (ret)
 		goto out;
-	}
-	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	in = cs_malloc(h);
-	if (!in)
-		goto out;
+	ret = -ENOMEM;
 	memcpy(cen->build_id, c->build_id, c->build_id_len);
 	cen->build_id_len = (uint32_t)c->build_id_len;
 	cen->file_size = (uint64_t)c->st.st_size;
@@ -311,10 +307,7 @@ int isa_census_build(const struct elf_code *c, struct isa_census **out)
 	cen->n_insns = b.n_insns;
 	cen->n_undecodable = b.n_undecodable;
 out:
-	if (in)
-		cs_free(in, 1);
-	if (h)
-		cs_close(&h);
+	x86_cs_close(&h, in);
 	free(b.fw);
 	free(b.ex.p);
 	free(b.edges.p);

@@ -91,15 +91,13 @@ int openssl_cap_locate(const struct elf_code *c, uint64_t *off, uint32_t *size)
 
 	if (c->init.end <= c->init.start)
 		return -ENOENT;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
-		return -ENOSYS;
-	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
-	in = cs_malloc(h);
-	if (in && (fn = init_call(c, h, in)))
+	ret = x86_cs_open(&h, &in);
+	if (ret)
+		return ret;
+	ret = -ENOENT;
+	if ((fn = init_call(c, h, in)))
 		ret = locate_in(c, h, in, fn, off, size);
-	if (in)
-		cs_free(in, 1);
-	cs_close(&h);
+	x86_cs_close(&h, in);
 	return ret;
 }
 

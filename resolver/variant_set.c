@@ -314,13 +314,12 @@ int variant_set_compute(const struct elf_code *c, uint64_t resolver, struct vari
 
 	memset(out, 0, sizeof(*out));
 	out->known = true;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &w.h) != CS_ERR_OK)
-		return -ENOSYS;
-	cs_option(w.h, CS_OPT_DETAIL, CS_OPT_ON);
-	w.insn = cs_malloc(w.h);
+	ret = x86_cs_open(&w.h, &w.insn);
+	if (ret)
+		return ret;
 	w.blocks = calloc(MAX_BLOCKS, sizeof(*w.blocks));
 	w.out = out;
-	if (!w.insn || !w.blocks) {
+	if (!w.blocks) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -345,10 +344,8 @@ int variant_set_compute(const struct elf_code *c, uint64_t resolver, struct vari
 			out->addrs[k - 1] = t;
 		}
 out:
-	if (w.insn)
-		cs_free(w.insn, 1);
+	x86_cs_close(&w.h, w.insn);
 	free(w.blocks);
-	cs_close(&w.h);
 	if (ret)
 		variant_set_free(out);
 	return ret;

@@ -5,6 +5,12 @@
 
 #include <capstone/capstone.h>
 
+/* isa.c: an x86-64 capstone handle with instruction details and one instruction buffer for
+ * cs_disasm_iter(); 0, or -ENOSYS / -ENOMEM with *h = 0 and *in = NULL.  Close with x86_cs_close()
+ * (either may be unset). */
+int x86_cs_open(csh *h, cs_insn **in);
+void x86_cs_close(csh *h, cs_insn *in);
+
 /* 0..15 for rax..r15 and their sub-registers, -1 for anything else (rip, rsp too: index 4 is rsp). */
 static inline int x86_gpr(x86_reg r)
 {

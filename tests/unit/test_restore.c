@@ -947,6 +947,25 @@ static void helper_ids_unreadable_fail_closed(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* With @bin as the helper, the restore fails, writes nothing and logs @msg. */
+static void refused_with_helper(const char *bin, const char *msg)
+{
+	struct cpuport_ctx *ctx = new_ctx(NULL);
+	struct recording r;
+	struct pview v;
+
+	free(ctx->helper_path);
+	ctx->helper_path = strdup(bin);
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_true(restore_through(ctx, table->img, r.pid, &v, NULL) < 0);
+	assert_int_equal(r.writes, 0);
+	assert_non_null(strstr(logbuf.text, msg));
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
 /* A helper whose answers are malformed (object out of range, wrong sizes): no write at all. */
 static void malformed_helper_fails_closed(void **state)
 {
@@ -957,9 +976,6 @@ static void malformed_helper_fails_closed(void **state)
 		"frobnicate",
 	};
 	char dir[] = "/tmp/cpuport-unit.XXXXXX", src[128], bin[128];
-	struct cpuport_ctx *ctx;
-	struct recording r;
-	struct pview v;
 	char *out;
 	int st;
 
@@ -983,18 +999,8 @@ static void malformed_helper_fails_closed(void **state)
 		free(out);
 		if (st)
 			UNIT_SKIP("no C compiler to build a fake helper");
-		ctx = new_ctx(NULL);
-		free(ctx->helper_path);
-		ctx->helper_path = strdup(bin);
-		rec_clone(&r, &orig);
-		v = view_of(&r);
-		unit_log_reset(&logbuf);
 		print_message("helper answers: %s\n", answers[i]);
-		assert_true(restore_through(ctx, table->img, r.pid, &v, NULL) < 0);
-		assert_int_equal(r.writes, 0);
-		assert_non_null(strstr(logbuf.text, "malformed answer"));
-		clone_free(&r);
-		cpuport_ctx__free(ctx);
+		refused_with_helper(bin, "malformed answer");
 		unlink(bin);
 		unlink(src);
 	}
@@ -1009,9 +1015,6 @@ static void malformed_helper_fails_closed(void **state)
 static void answer_outside_variant_set_refused(void **state)
 {
 	char dir[] = "/tmp/cpuport-unit.XXXXXX", src[128], bin[128];
-	struct cpuport_ctx *ctx;
-	struct recording r;
-	struct pview v;
 	char *out;
 	int st;
 
@@ -1032,17 +1035,7 @@ static void answer_outside_variant_set_refused(void **state)
 	}
 	free(out);
 	chmod(bin, 0755);
-	ctx = new_ctx(NULL);
-	free(ctx->helper_path);
-	ctx->helper_path = strdup(bin);
-	rec_clone(&r, &orig);
-	v = view_of(&r);
-	unit_log_reset(&logbuf);
-	assert_true(restore_through(ctx, table->img, r.pid, &v, NULL) < 0);
-	assert_int_equal(r.writes, 0);
-	assert_non_null(strstr(logbuf.text, "is not a variant its resolver can return"));
-	clone_free(&r);
-	cpuport_ctx__free(ctx);
+	refused_with_helper(bin, "is not a variant its resolver can return");
 	unlink(bin);
 	unlink(src);
 	rmdir(dir);
