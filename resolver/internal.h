@@ -347,6 +347,15 @@ int eh_frame_extent(int fd, const struct elf_info *e, uint64_t vaddr, uint64_t *
 struct Elf;
 int elf_dynamic_segment_read(struct Elf *elf, struct elf_info *info);
 
+/* ---- elf_scan.c / elf_debug.c: shared between the two ---- */
+struct Elf_Scn;
+/* libelf handle for the regular x86-64 ELF file @*fd, or NULL with *fd closed (-1, or -2: not such a file) */
+struct Elf *elf_from_fd(int *fd);
+/* the .symtab of @elf into @info's syms; true if there was one */
+bool elf_read_symtab(struct Elf *elf, struct elf_info *info);
+/* MiniDebugInfo: the .symtab of the xz-compressed ELF in .gnu_debugdata (@scn) */
+void elf_read_gnu_debugdata(struct Elf *elf, struct Elf_Scn *scn, struct elf_info *info);
+
 /* ---- elf_cache.c: parsed files shared for the context's lifetime ---- */
 struct elf_cache_entry;
 /* @debug_root: also look for debug symbols under it (NULL: don't); NULL + *err on failure */
