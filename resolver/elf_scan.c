@@ -302,6 +302,12 @@ static int read_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_
 	return 0;
 }
 
+bool elf_reloc_recorded(uint32_t type, uint64_t sym, int64_t addend)
+{
+	return type == R_X86_64_IRELATIVE || type == R_X86_64_JUMP_SLOT || type == R_X86_64_GLOB_DAT ||
+	       (type == R_X86_64_64 && sym && addend == 0);
+}
+
 static int read_relocs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_info *info,
 		       const struct versions *v)
 {
@@ -333,9 +339,8 @@ static int read_relocs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_i
 		if (!gelf_getrela(d, i, &r))
 			break;
 		type = GELF_R_TYPE(r.r_info);
-		if (type != R_X86_64_IRELATIVE && type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
-		    !(type == R_X86_64_64 && GELF_R_SYM(r.r_info) && r.r_addend == 0))
-			continue;	/* R_X86_64_64: a function pointer in data, if its symbol is an IFUNC */
+		if (!elf_reloc_recorded(type, GELF_R_SYM(r.r_info), r.r_addend))
+			continue;
 		memset(e, 0, sizeof(*e));
 		e->offset = r.r_offset;
 		e->addend = r.r_addend;

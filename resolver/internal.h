@@ -347,6 +347,13 @@ int eh_frame_extent(int fd, const struct elf_info *e, uint64_t vaddr, uint64_t *
 struct Elf;
 int elf_dynamic_segment_read(struct Elf *elf, struct elf_info *info);
 
+/*
+ * elf_scan.c: the relocations cpuport records (from sections, and elf_dynamic.c from PT_DYNAMIC alike):
+ * IRELATIVE, JUMP_SLOT, GLOB_DAT, and R_X86_64_64 against a symbol without addend (a function pointer
+ * in data; kept if that symbol is an IFUNC).
+ */
+bool elf_reloc_recorded(uint32_t type, uint64_t sym, int64_t addend);
+
 /* ---- elf_scan.c / elf_debug.c: shared between the two ---- */
 struct Elf_Scn;
 /* libelf handle for the regular x86-64 ELF file @*fd, or NULL with *fd closed (-1, or -2: not such a file) */
