@@ -4,6 +4,7 @@
 #   make test        unit tests (cmocka) + integration tests (real criu dump/restore)
 #   make e2e         cross-CPU tests in QEMU guests (Haswell-v4, Nehalem)
 #   make bench       benchmarks (not part of test)
+#   make fresh-check the README's two commands from zero in a fresh Debian 12 root
 #   make install     plugin into $(PLUGINDIR), tool into $(PREFIX)/bin
 #   make uninstall
 
@@ -114,7 +115,7 @@ $(CLI): resolver/cli.c $(LIB)
 
 # libc only, lazy binding (its own GOT[2] tells which trampoline ld.so picks here).
 # Never sanitized: it maps executables at their link addresses and runs foreign resolvers.
-$(HELPER): resolver/select_helper.c resolver/selproto.c resolver/selproto.h
+$(HELPER): resolver/select_helper.c resolver/selproto.c resolver/selproto.h resolver/helper_seccomp.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Wl,-z,lazy -o $@ resolver/select_helper.c resolver/selproto.c
 

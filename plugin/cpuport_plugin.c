@@ -54,31 +54,94 @@ static void print_criu(enum cpuport_log_level level, const char *msg, void *arg)
  * plugin returns 0 for processes without CUDA state on GPU hosts, which
  * hides our hooks when it comes first.  Name the plugins listed before us.
  */
-static void warn_other_plugins(void)
+static bool plugin_dir(char *dir)
 {
-	char dir[PATH_MAX], others[512] = "";
-	struct dirent *de;
 	Dl_info info;
-	size_t pos = 0;
-	DIR *d;
 
 	if (!dladdr((void *)&CR_PLUGIN_DESC, &info) || !info.dli_fname || !realpath(info.dli_fname, dir))
-		return;
+		return false;
 	*strrchr(dir, '/') = 0;
+	return true;
+}
+
+/*
+ * The plugins listed before us in @dir (", "-separated in @names); with
+ * @restore_hook, only those CRIU loaded that define RESUME_DEVICES_LATE, the
+ * hook they can hide from us.  Returns how many.
+ */
+static int plugins_before(const char *dir, bool restore_hook, char *names, size_t len)
+{
+	struct dirent *de;
+	size_t pos = 0;
+	int n = 0;
+	DIR *d;
+
+	names[0] = 0;
 	d = opendir(dir);
 	while (d && (de = readdir(d)) && strcmp(de->d_name, "cpuport_plugin.so")) {
-		size_t n = strlen(de->d_name);
+		size_t l = strlen(de->d_name);
 
-		if (n > 3 && !strcmp(de->d_name + n - 3, ".so") && pos + n + 3 < sizeof(others))
-			pos += snprintf(others + pos, sizeof(others) - pos, "%s%s", pos ? ", " : "", de->d_name);
+		if (l <= 3 || strcmp(de->d_name + l - 3, ".so"))
+			continue;
+		if (restore_hook) {
+			char path[PATH_MAX + 256];
+			const cr_plugin_desc_t *desc;
+			void *h;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			h = dlopen(path, RTLD_LAZY | RTLD_LOCAL | RTLD_NOLOAD);	/* only one criu loaded */
+			desc = h ? dlsym(h, "CR_PLUGIN_DESC") : NULL;
+			if (!desc || desc->max_hooks <= CR_PLUGIN_HOOK__RESUME_DEVICES_LATE ||
+			    !desc->hooks[CR_PLUGIN_HOOK__RESUME_DEVICES_LATE]) {
+				if (h)
+					dlclose(h);
+				continue;
+			}
+			dlclose(h);
+		}
+		n++;
+		if (pos + l + 3 < len)
+			pos += snprintf(names + pos, len - pos, "%s%s", pos ? ", " : "", de->d_name);
 	}
 	if (d)
 		closedir(d);
-	if (pos)
+	return n;
+}
+
+/*
+ * CRIU calls a hook on each plugin in plugin-directory order (readdir) and
+ * stops at the first that returns anything but -ENOTSUP.  CRIU's cuda
+ * plugin returns 0 for processes without CUDA state on GPU hosts, which
+ * hides our hooks when it comes first.  Name the plugins listed before us.
+ */
+static void warn_other_plugins(void)
+{
+	char dir[PATH_MAX], others[512];
+
+	if (plugin_dir(dir) && plugins_before(dir, false, others, sizeof(others)))
 		pr_warn("plugins listed before cpuport in %s (%s) are called first; one that returns 0 for every "
 			"process (CRIU's cuda_plugin on GPU hosts) hides cpuport's hooks: cpuport then refuses the "
 			"restore. List cpuport_plugin.so first (ls -f %s) or keep it in its own --libdir\n", dir,
 			others, dir);
+}
+
+/*
+ * At restore a plugin listed before us with a RESUME_DEVICES_LATE hook may
+ * take that hook for every process (returning 0), and our only later chance,
+ * fini, comes after the processes resumed.  Refuse now, before any process
+ * is restored.
+ */
+static int refuse_hidden_restore_hook(void)
+{
+	char dir[PATH_MAX], others[512];
+
+	if (!plugin_dir(dir) || !plugins_before(dir, true, others, sizeof(others)))
+		return 0;
+	pr_err("plugins listed before cpuport in %s (%s) have a restore hook that CRIU calls first: one that "
+	       "returns 0 (CRIU's cuda_plugin does, for processes without CUDA) would make the processes resume "
+	       "without re-selection, which cpuport could only report after they ran. Refusing the restore: list "
+	       "cpuport_plugin.so first (ls -f %s) or restore with cpuport in its own --libdir\n", dir, others, dir);
+	return -1;
 }
 
 static int cpuport_plugin_init(int stage)
@@ -112,9 +175,11 @@ static int cpuport_plugin_init(int stage)
 	}
 	if (disabled)
 		return 0;
+	if (stage == CR_PLUGIN_STAGE__RESTORE && refuse_hidden_restore_hook())
+		return -1;
 	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_criu, .target = s.target[0] ? s.target : NULL,
 		     .helper_path = s.helper[0] ? s.helper : NULL, .helper_timeout_ms = s.timeout_ms,
-		     .faults = s.faults[0] ? s.faults : NULL);
+		     .faults = s.faults[0] ? s.faults : NULL, .unmask = s.unmask);
 	ctx = cpuport_ctx__new(&o);
 	if (!ctx) {
 		pr_err("cannot start (target '%s'): %s\n", s.target, strerror(errno));
@@ -148,6 +213,7 @@ static int cpuport_plugin_init(int stage)
 
 static void cpuport_plugin_fini(int stage, int ret)
 {
+	/* not expected any more (refuse_hidden_restore_hook): say so if it happens anyway */
 	if (stage == CR_PLUGIN_STAGE__RESTORE && !disabled && !ret && images_handled < images_expected)
 		pr_err("%d of %d processes with a cpuport image never reached cpuport's restore hook (another "
 		       "plugin hid it) and run without re-selection\n", images_expected - images_handled,
@@ -217,22 +283,37 @@ static void fail_closed(int pid, const char *why)
 {
 	char path[64];
 	struct dirent *de;
-	pid_t tids[4096];
-	size_t n = 0;
 	DIR *d;
 	int st;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	while (d && (de = readdir(d)) && n < sizeof(tids) / sizeof(tids[0]))
-		if (atoi(de->d_name) > 0 && atoi(de->d_name) != pid)
-			tids[n++] = atoi(de->d_name);
-	if (d)
-		closedir(d);
 	pr_err("pid %d: %s; killing the restored process instead of resuming it unsafely\n", pid, why);
 	kill(pid, SIGKILL);
-	for (size_t i = 0; i < n; i++)
-		waitpid(tids[i], &st, __WALL);
+	/*
+	 * Every thread, however many, without blocking on any one: an exiting
+	 * pid-namespace init waits (zap_pid_ns_processes) until the other
+	 * threads are reaped, and waiting for it first would deadlock.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	for (uint64_t deadline = mono_ns() + 10000000000ull;;) {
+		int left = 0, reaped = 0;
+
+		d = opendir(path);
+		while (d && (de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+
+			if (tid <= 0 || tid == pid)
+				continue;
+			left++;
+			if (waitpid(tid, &st, __WALL | WNOHANG) == tid)
+				reaped++;
+		}
+		if (d)
+			closedir(d);
+		if (!left || (!reaped && mono_ns() > deadline))
+			break;
+		if (!reaped)
+			usleep(1000);
+	}
 }
 
 int cpuport_plugin_resume_devices_late(int pid)

@@ -35,6 +35,8 @@ static void set(struct settings *s, const char *key, const char *val)
 		s->timeout_ms = strtoul(val, NULL, 10);
 	else if (!strcmp(key, "disable"))
 		s->disabled = yes(val);
+	else if (!strcmp(key, "unmask"))
+		s->unmask = yes(val);
 	else if (!strcmp(key, "fault"))
 		snprintf(s->faults, sizeof(s->faults), "%s", val);
 	else
@@ -48,6 +50,7 @@ void settings_load(struct settings *s)
 		{ "CPUPORT_HELPER", "helper" },
 		{ "CPUPORT_TIMEOUT_MS", "timeout_ms" },
 		{ "CPUPORT_DISABLE", "disable" },
+		{ "CPUPORT_UNMASK", "unmask" },
 		{ "CPUPORT_FAULT", "fault" },	/* tests only */
 	};
 	char line[512];

@@ -14,6 +14,7 @@ struct settings {
 	char helper[256];	/* CPUPORT_HELPER / helper = */
 	unsigned int timeout_ms; /* CPUPORT_TIMEOUT_MS / timeout_ms = */
 	bool disabled;		/* CPUPORT_DISABLE=1 / disable = yes */
+	bool unmask;		/* CPUPORT_UNMASK=1 / unmask = yes: drop the process's glibc.cpu.hwcaps */
 	char faults[128];	/* CPUPORT_FAULT / fault = (tests only: cpuport_ctx_opts.faults) */
 };
 

@@ -2,8 +2,10 @@
 /*
  * The selection helper's answers, remembered for the context's lifetime (one
  * CRIU restore): processes of a tree map the same files, and an answer about
- * a file (by build-id) is the same for all of them on this CPU and target.
- * So the helper runs once per distinct set of questions, not per process.
+ * a file (by build-id) is the same for all of them on this CPU and target,
+ * when their helpers would run alike: same privilege (uid, gid, groups,
+ * namespaces, root) and the same helper input (GLIBC_TUNABLES, environment).
+ * So the helper runs once per distinct set of questions and context.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,34 @@ struct answer_entry {
 
 struct answer_cache {
 	struct answer_entry *bucket[BUCKETS];
+	char **contexts;	/* answer_context(): id - 1 -> description */
+	size_t n_contexts;
 };
+
+static struct answer_cache *cache_of(struct cpuport_ctx *ctx)
+{
+	if (!ctx->answers)
+		ctx->answers = calloc(1, sizeof(*ctx->answers));
+	return ctx->answers;
+}
+
+uint32_t answer_context(struct cpuport_ctx *ctx, const char *desc)
+{
+	struct answer_cache *c = cache_of(ctx);
+	char **n;
+
+	if (!c || !desc)
+		return 0;
+	for (size_t i = 0; i < c->n_contexts; i++)
+		if (!strcmp(c->contexts[i], desc))
+			return i + 1;
+	if (c->n_contexts >= UINT32_MAX - 1 || !(n = realloc(c->contexts, (c->n_contexts + 1) * sizeof(*n))))
+		return 0;
+	c->contexts = n;
+	if (!(c->contexts[c->n_contexts] = strdup(desc)))
+		return 0;
+	return ++c->n_contexts;
+}
 
 static unsigned int hash(const struct answer_key *k)
 {
@@ -47,7 +76,7 @@ const struct answer *answer_cache_get(struct cpuport_ctx *ctx, const struct answ
 {
 	struct answer_entry *e;
 
-	if (!ctx->answers || !k->bid_len)
+	if (!ctx->answers || !k->bid_len || !k->context)
 		return NULL;
 	for (e = ctx->answers->bucket[hash(k)]; e; e = e->next)
 		if (!memcmp(&e->key, k, sizeof(*k)))
@@ -60,9 +89,9 @@ int answer_cache_put(struct cpuport_ctx *ctx, const struct answer_key *k, const 
 	struct answer_entry *e;
 	unsigned int b;
 
-	if (!k->bid_len || answer_cache_get(ctx, k))
+	if (!k->bid_len || !k->context || answer_cache_get(ctx, k))
 		return 0;
-	if (!ctx->answers && !(ctx->answers = calloc(1, sizeof(*ctx->answers))))
+	if (!cache_of(ctx))
 		return -ENOMEM;
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -95,6 +124,9 @@ void answer_cache_free(struct cpuport_ctx *ctx)
 			free(e);
 		}
 	}
+	for (size_t i = 0; i < ctx->answers->n_contexts; i++)
+		free(ctx->answers->contexts[i]);
+	free(ctx->answers->contexts);
 	free(ctx->answers);
 	ctx->answers = NULL;
 }

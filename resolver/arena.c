@@ -25,6 +25,8 @@ void *arena_alloc(struct arena *a, size_t size)
 	if (!c || c->size - c->used < need) {
 		size_t sz = need > CHUNK_MIN ? need : CHUNK_MIN;
 
+		if (need < size || (a->limit && (sz > a->limit || a->total > a->limit - sz)))
+			return NULL;	/* overflow, or over the limit (a decoded image) */
 		c = malloc(sizeof(*c) + sz);
 		if (!c)
 			return NULL;
@@ -32,6 +34,7 @@ void *arena_alloc(struct arena *a, size_t size)
 		c->used = 0;
 		c->next = a->head;
 		a->head = c;
+		a->total += sz;
 	}
 	void *p = (char *)c->data + c->used;
 	c->used += need;
@@ -78,6 +81,7 @@ void arena_free(struct arena *a)
 		free(c);
 	}
 	a->head = NULL;
+	a->total = 0;
 }
 
 static void *pb_alloc(void *data, size_t size)

@@ -6,6 +6,7 @@
  * running the helper on the process's own ld.so and libraries.
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <gelf.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -71,6 +72,7 @@ static void object_key(const struct restore *r, struct answer_key *k, enum answe
 
 	answer_key_init(k, kind, o->has_build_id ? o->build_id.data : NULL, o->has_build_id ? o->build_id.len : 0,
 			off, size);
+	k->context = r->cache_context;
 	if (object_by_build_id(r, k->bid, k->bid_len) != (int)obj)
 		k->bid_len = 0;	/* not cacheable */
 }
@@ -108,6 +110,8 @@ int ask(struct restore *r, enum answer_kind kind, uint32_t obj, uint64_t off, ui
 	return n;
 }
 
+static uint32_t privilege_context(struct restore *r);
+
 /* Every kind's questions, in the image's order. */
 static int build_request(struct restore *r)
 {
@@ -119,6 +123,8 @@ static int build_request(struct restore *r)
 	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
 		if ((*k)->prepare)
 			ret = (*k)->prepare(r);
+	/* after prepare: the helper's environment is complete */
+	r->cache_context = privilege_context(r);
 	for (size_t i = 0; i < img->n_slots && !ret; i++) {
 		const struct cpuport_kind *k = kind_of_slot(img->slots[i]->kind);
 
@@ -183,44 +189,196 @@ static int remember_answers(struct restore *r)
 	return ret;
 }
 
-/* ld.so and the directories of the process's libraries, seen from its root. */
+/*
+ * --library-path for the helper: the directories of the process's objects,
+ * seen from its root, each once, as /proc/self/fd/N of a directory fd handed
+ * over (any number of them: the string grows).  NULL with -errno in *err.
+ */
+static char *library_path(struct restore *r, int *err)
+{
+	char *lp = NULL, **dirs = calloc(r->img->n_objects + 1, sizeof(*dirs));
+	size_t len = 0, cap = 0, n_dirs = 0;
+
+	*err = dirs ? 0 : -ENOMEM;
+	for (size_t i = 0; !*err && i < r->img->n_objects; i++) {
+		char *copy = strdup(r->img->objects[i]->path), *full = NULL, item[40];
+		const char *dir;
+		size_t k, il;
+		int fd;
+
+		if (!copy) {
+			*err = -ENOMEM;
+			break;
+		}
+		dir = dirname(copy);
+		for (k = 0; k < n_dirs && strcmp(dirs[k], dir); k++)
+			;
+		if (k < n_dirs || !(dirs[n_dirs] = strdup(dir)) ||
+		    asprintf(&full, "%s%s", r->tgt->root, dirs[n_dirs]) < 0) {
+			*err = k < n_dirs ? 0 : -ENOMEM;
+			free(copy);
+			continue;
+		}
+		n_dirs++;
+		free(copy);
+		fd = sel_pass_fd(&r->sel, open(full, O_PATH | O_DIRECTORY | O_CLOEXEC));
+		free(full);
+		if (fd == -ENOMEM)
+			*err = -ENOMEM;
+		if (fd < 0)
+			continue;	/* not there: ld.so searches the rest */
+		il = snprintf(item, sizeof(item), "%s/proc/self/fd/%d", len ? ":" : "", fd);
+		if (len + il + 1 > cap) {
+			char *n = realloc(lp, cap = (cap + il + 1) * 2);
+
+			if (!n) {
+				*err = -ENOMEM;
+				break;
+			}
+			lp = n;
+		}
+		memcpy(lp + len, item, il + 1);
+		len += il;
+	}
+	for (size_t k = 0; dirs && k < n_dirs; k++)
+		free(dirs[k]);
+	free(dirs);
+	if (!*err && !lp && !(lp = strdup("")))
+		*err = -ENOMEM;
+	if (*err) {
+		free(lp);
+		return NULL;
+	}
+	return lp;
+}
+
+/* The helper's GLIBC_TUNABLES: the process's own (recorded at dump) and the target's mask. */
+static int helper_tunables(struct restore *r, char *tun, size_t len)
+{
+	const char *own = r->img->proc ? r->img->proc->glibc_tunables : NULL;
+	char mask[512] = "";
+	int ret;
+
+	if (!r->ctx->target_is_host)
+		cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, mask, sizeof(mask));
+	ret = tunables_for_helper(own, r->ctx->unmask, mask, tun, len);
+	if (ret) {
+		log_err(r->ctx, "pid %d: the image's GLIBC_TUNABLES are not a value glibc reads (%s): the image is "
+			"corrupt or was tampered with\n", r->pid, strerror(-ret));
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void add_file(FILE *f, const char *label, const char *path)
+{
+	char buf[4096];
+	FILE *in = fopen(path, "re");
+	size_t n = in ? fread(buf, 1, sizeof(buf), in) : 0;
+
+	fprintf(f, "%s=", label);
+	fwrite(buf, 1, n, f);
+	fputc('\n', f);
+	if (in)
+		fclose(in);
+}
+
+/*
+ * Who this process's helper runs as and with what input, exactly (defect 2:
+ * answers are shared only within one context).  0: not cacheable.
+ */
+static uint32_t privilege_context(struct restore *r)
+{
+	pid_t task = r->tgt->ops->task ? r->tgt->ops->task(r->tgt->arg) : 0;
+	char *desc = NULL, path[96], tun[TUNABLES_MAX];
+	size_t len = 0;
+	uint32_t id = 0;
+	FILE *f;
+
+	if (helper_tunables(r, tun, sizeof(tun)))
+		return 0;
+	f = open_memstream(&desc, &len);
+	if (!f)
+		return 0;
+	if (task) {
+		char *status = NULL, *line, *save = NULL;
+		static const char *const ns[] = { "user", "mnt", "pid", "net", "ipc", "uts", "cgroup" };
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", task);
+		{
+			FILE *sf = fopen(path, "re");
+			size_t sl = 0;
+
+			if (!sf || getdelim(&status, &sl, 0, sf) < 0)
+				status = NULL;
+			if (sf)
+				fclose(sf);
+		}
+		if (!status) {
+			fclose(f);
+			free(desc);
+			return 0;
+		}
+		for (line = strtok_r(status, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) || !strncmp(line, "Groups:", 7))
+				fprintf(f, "%s\n", line);
+		free(status);
+		for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+			char link[64] = "";
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%d/ns/%s", task, ns[i]);
+			n = readlink(path, link, sizeof(link) - 1);
+			fprintf(f, "ns %s\n", n > 0 ? link : "?");
+		}
+		snprintf(path, sizeof(path), "/proc/%d/root", task);
+		if (stat(path, &st)) {
+			fclose(f);
+			free(desc);
+			return 0;
+		}
+		fprintf(f, "root %llu:%llu\n", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+		snprintf(path, sizeof(path), "/proc/%d/cgroup", task);
+		add_file(f, "cgroup", path);
+	} else {
+		fprintf(f, "self %u %u\n", (unsigned)getuid(), (unsigned)getgid());
+	}
+	fprintf(f, "tunables %s\n", tun);
+	for (size_t i = 0; i < r->sel.n_env; i++)
+		fprintf(f, "env %s\n", r->sel.env[i]);
+	if (!fclose(f))
+		id = answer_context(r->ctx, desc);
+	free(desc);
+	return id;
+}
+
 static int run_helper(struct restore *r)
 {
-	char lib_path[4096] = "", dir[512], root[512], tun[512] = "";
-	size_t pos = 0;
-	pid_t nspid;
-	uid_t uid = 0;
-	gid_t gid = 0;
+	char tun[TUNABLES_MAX], *lib_path;
+	const char *own = r->img->proc ? r->img->proc->glibc_tunables : NULL;
 	int ret;
 
 	if (r->interp < 0) {
 		log_err(r->ctx, "pid %d: no dynamic linker mapped: cannot re-run selection\n", r->pid);
 		return -ENOEXEC;
 	}
-	snprintf(root, sizeof(root), "%s", r->tgt->root);
-	for (size_t i = 0; i < r->img->n_objects; i++) {
-		char *copy = strdup(r->img->objects[i]->path), full[1100];
-		int fd;
-
-		if (!copy)
-			return -ENOMEM;
-		snprintf(dir, sizeof(dir), "%s", dirname(copy));
-		free(copy);
-		snprintf(full, sizeof(full), "%s%s", root, dir);
-		fd = sel_pass_fd(&r->sel, open(full, O_PATH | O_DIRECTORY | O_CLOEXEC));
-		if (fd >= 0 && pos + 32 < sizeof(lib_path))
-			pos += snprintf(lib_path + pos, sizeof(lib_path) - pos, "%s/proc/self/fd/%d", pos ? ":" : "", fd);
-	}
-	ret = r->tgt->ops->ids(r->tgt->arg, &nspid, &uid, &gid);
-	if (ret) {
-		/* the helper runs with the process's ids, never with ours */
-		log_err(r->ctx, "pid %d: cannot read its uid and gid: %s\n", r->pid, strerror(-ret));
+	/* the process's own GLIBC_TUNABLES (recorded at dump) apply to its re-selection too */
+	ret = helper_tunables(r, tun, sizeof(tun));
+	if (ret)
 		return ret;
-	}
+	lib_path = library_path(r, &ret);
+	if (!lib_path)
+		return ret;
 	r->sel.pid = r->pid;
-	if (!r->ctx->target_is_host)
-		cpu_glibc_tunables(&r->ctx->host, &r->ctx->target, tun, sizeof(tun));
-	return sel_run(&r->sel, r->ctx, r->objs[r->interp].fd, lib_path, tun, uid, gid);
+	if (own && *own)
+		log_debug(r->ctx, "pid %d: its own GLIBC_TUNABLES=%s%s; the helper runs with GLIBC_TUNABLES=%s\n", r->pid,
+			  own, r->ctx->unmask ? " (hwcaps dropped: unmask)" : "", tun);
+	/* the helper gets the privilege of the live process (its sandbox); none without one (check) */
+	ret = sel_run(&r->sel, r->ctx, r->objs[r->interp].fd, lib_path, tun,
+		      r->tgt->ops->task ? r->tgt->ops->task(r->tgt->arg) : 0);
+	free(lib_path);
+	return ret;
 }
 
 int ask_all(struct restore *r)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -309,8 +310,11 @@ int main(int argc, char **argv)
 			printf("%s\n", *t);
 		return 0;
 	}
+	const char *unmask = getenv("CPUPORT_UNMASK");
+
 	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .print_arg = &cli, .target = target,
-		     .helper_path = helper, .root = root, .faults = getenv("CPUPORT_FAULT"));
+		     .helper_path = helper, .root = root, .faults = getenv("CPUPORT_FAULT"),
+		     .unmask = unmask && (!strcmp(unmask, "1") || !strcasecmp(unmask, "yes")));
 	ctx = cpuport_ctx__new(&o);
 	if (!ctx) {
 		fprintf(stderr, "cpuport: %s\n", strerror(errno));

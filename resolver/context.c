@@ -88,6 +88,7 @@ struct cpuport_ctx *cpuport_ctx__new(const struct cpuport_ctx_opts *opts)
 	helper = OPT(opts, helper_path, NULL) ?: CPUPORT_HELPER_PATH;
 	ctx->helper_path = strdup(helper);
 	ctx->root = strdup(OPT(opts, root, NULL) ?: "");
+	ctx->unmask = OPT(opts, unmask, false);
 	if (!ctx->helper_path || !ctx->root) {
 		ret = -ENOMEM;
 		goto err;

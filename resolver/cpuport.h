@@ -68,9 +68,15 @@ struct cpuport_ctx_opts {
 	 * proves a failure path fails closed.
 	 */
 	const char *faults;
+	/*
+	 * Re-select without the process's own glibc.cpu.hwcaps tunable
+	 * (CPUPORT_UNMASK): a process started masked is upgraded.  Default
+	 * false: its GLIBC_TUNABLES recorded at dump apply at restore.
+	 */
+	bool unmask;
 	size_t :0;
 };
-#define cpuport_ctx_opts__last_field faults
+#define cpuport_ctx_opts__last_field unmask
 
 /* Declare an options struct with its size filled in. */
 #define CPUPORT_OPTS(TYPE, NAME, ...) \

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -37,18 +40,23 @@ static size_t n_entries(Elf *elf, const Elf_Data *d, Elf_Type type)
 	return d && d->d_buf && sz ? d->d_size / sz : 0;
 }
 
-static Elf *elf_open(struct cpuport_ctx *ctx, const char *path, int *fd)
+/*
+ * An ELF handle on an open file: regular files only (a FIFO would block us,
+ * a device could react to being read).  Takes @fd: closes it and sets it to
+ * -2 when the file is not an x86-64 ELF file.
+ */
+static Elf *elf_from_fd(int *fd)
 {
-	Elf *elf;
+	struct stat st;
+	Elf *elf = NULL;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return NULL;
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0) {
-		log_debug(ctx, "cannot open %s: %m\n", path);
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		close(*fd);
+		*fd = -1;
 		return NULL;
 	}
-	elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!fstat(*fd, &st) && S_ISREG(st.st_mode))
+		elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || gelf_getclass(elf) != ELFCLASS64) {
 		if (elf)
 			elf_end(elf);
@@ -57,6 +65,40 @@ static Elf *elf_open(struct cpuport_ctx *ctx, const char *path, int *fd)
 		return NULL;
 	}
 	return elf;
+}
+
+static Elf *elf_open(struct cpuport_ctx *ctx, const char *path, int *fd)
+{
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (*fd < 0) {
+		log_debug(ctx, "cannot open %s: %m\n", path);
+		return NULL;
+	}
+	return elf_from_fd(fd);
+}
+
+/*
+ * @rel opened inside @root as the process there would see it: its symlinks
+ * (absolute ones too) resolve within @root, never to our files, and no
+ * /proc magic link is followed.  -1 if it is not there.
+ */
+static int open_in_root(struct cpuport_ctx *ctx, const char *root, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int dir, fd;
+
+	dir = open(root && *root ? root : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		log_debug(ctx, "cannot open root %s: %m\n", root && *root ? root : "/");
+		return -1;
+	}
+	fd = syscall(SYS_openat2, dir, rel, &how, sizeof(how));
+	close(dir);
+	return fd;
 }
 
 static void read_build_id(Elf *elf, const GElf_Phdr *ph, struct elf_info *info)
@@ -97,6 +139,8 @@ static int read_phdrs(Elf *elf, struct elf_info *info)
 			};
 		} else if (ph.p_type == PT_DYNAMIC) {
 			info->dynamic = ph.p_vaddr;
+		} else if (ph.p_type == PT_GNU_EH_FRAME) {
+			info->eh_frame_hdr = ph.p_vaddr;
 		} else if (ph.p_type == PT_NOTE && !info->build_id_len) {
 			read_build_id(elf, &ph, info);
 		}
@@ -352,7 +396,8 @@ static void read_glibc_version(Elf *elf, Elf_Scn *scn, struct elf_info *info)
 	if (!p)
 		return;
 	p += sizeof(key) - 1;
-	for (size_t i = 0; i + 1 < sizeof(info->glibc_version) && (p[i] == '.' || (p[i] >= '0' && p[i] <= '9'));
+	for (size_t i = 0; i + 1 < sizeof(info->glibc_version) && p + i < (const char *)d->d_buf + d->d_size &&
+	     (p[i] == '.' || (p[i] >= '0' && p[i] <= '9'));
 	     i++)
 		info->glibc_version[i] = p[i];
 	size_t len = strlen(info->glibc_version);
@@ -409,21 +454,27 @@ static void read_gnu_debugdata(Elf *elf, Elf_Scn *scn, struct elf_info *info)
 	free(out);
 }
 
+/*
+ * The debug file of @info by build-id, looked up inside @root (the process's
+ * root: /proc/PID/root, at dump and at restore alike; "" for ours).  Only
+ * symbol names and sizes come from it, for messages and hazard checks.
+ */
 static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, const char *root)
 {
 	char path[512];
-	int pos, fd = -1;
+	int pos, fd;
 	Elf *elf;
 
 	if (info->build_id_len < 2)
 		return;
-	pos = snprintf(path, sizeof(path), "%s/usr/lib/debug/.build-id/%02x/", root, info->build_id[0]);
+	pos = snprintf(path, sizeof(path), "usr/lib/debug/.build-id/%02x/", info->build_id[0]);
 	for (size_t i = 1; i < info->build_id_len; i++)
 		pos += snprintf(path + pos, sizeof(path) - pos, "%02x", info->build_id[i]);
 	snprintf(path + pos, sizeof(path) - pos, ".debug");
-	if (access(path, R_OK))
+	fd = open_in_root(ctx, root, path);
+	if (fd < 0)
 		return;
-	elf = elf_open(ctx, path, &fd);
+	elf = elf_from_fd(&fd);
 	if (!elf)
 		return;
 	info->syms_from_debug = read_symtab_of(elf, info);
@@ -495,11 +546,16 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 		if (ret)
 			goto out;
 	}
+	/* no section headers (stripped): what ld.so reads, from the dynamic segment */
+	if (!info->dynsyms && !info->n_relocs && info->dynamic) {
+		ret = elf_dynamic_segment_read(elf, info);
+		if (ret)
+			goto out;
+	}
 	if (!info->syms && gnu_debugdata)
 		read_gnu_debugdata(elf, gnu_debugdata, info);
 	info->has_symtab = info->syms != NULL;
-	if (!info->syms)
-		load_debug_symbols(ctx, info, "");
+	/* debug files: elf_info_debug_from(), in the root the process sees */
 	/* strings must outlive the ELF handle: copy the names we keep */
 	for (size_t i = 0; i < info->n_dynsyms; i++) {
 		info->dynsyms[i].name = arena_strdup(&info->arena, info->dynsyms[i].name);
@@ -535,7 +591,13 @@ void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const c
 	if (info->has_symtab || info->syms_from_debug)
 		return;
 	info->syms = NULL;
+	/* the process's root first, then ours (the host's debug files, by build-id) */
 	load_debug_symbols(ctx, info, root);
+	if (!info->syms_from_debug && root && *root && strcmp(root, "/")) {
+		info->syms = NULL;
+		info->n_syms = 0;
+		load_debug_symbols(ctx, info, "");
+	}
 	if (!info->syms_from_debug) {	/* keep the dynamic-symbol names */
 		info->syms = syms;
 		info->n_syms = n;

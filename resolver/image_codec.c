@@ -12,6 +12,15 @@
 
 #include "kinds.h"
 
+/*
+ * Caps for an image read back: its size on disk, and the memory its
+ * decoded messages may take (protobuf-c allocates a message per repeated
+ * entry: a 2-byte entry can cost 50).  Real images are well under 1 MiB
+ * per process (python3 with 61 objects: ~200 KiB).
+ */
+#define MAX_IMAGE_SIZE (64u << 20)
+#define MAX_DECODED (256u << 20)
+
 int cpu_desc_to_image(struct arena *a, const struct cpu_desc *d, Cpuport__Cpu **out)
 {
 	Cpuport__Cpu *c = arena_alloc(a, sizeof(*c));
@@ -143,6 +152,8 @@ int cpuport_table__decode(struct cpuport_ctx *ctx, const void *buf, size_t len, 
 	*out = NULL;
 	if (!t)
 		return set_errno(-ENOMEM);
+	/* a small image can unpack into many small messages: bound what it may cost */
+	t->arena.limit = MAX_DECODED;
 	t->img = cpuport__image__unpack(arena_pb_allocator(&t->arena, &alloc), len, buf);
 	if (!t->img) {
 		log_err(ctx, "cpuport image is corrupt or truncated (%zu bytes)\n", len);
@@ -164,8 +175,6 @@ int cpuport_table__decode(struct cpuport_ctx *ctx, const void *buf, size_t len, 
 	*out = t;
 	return 0;
 }
-
-#define MAX_IMAGE_SIZE (256u << 20)
 
 int cpuport_table__read_fd(struct cpuport_ctx *ctx, int fd, struct cpuport_table **out)
 {

@@ -23,6 +23,8 @@
 struct arena_chunk;
 struct arena {
 	struct arena_chunk *head;
+	size_t limit;		/* bytes in all chunks at most; 0: no limit */
+	size_t total;
 };
 void *arena_alloc(struct arena *a, size_t size);		/* zeroed; NULL on ENOMEM */
 char *arena_strdup(struct arena *a, const char *s);
@@ -113,6 +115,16 @@ void libgcc_model_mask(const struct featset *target, uint8_t *model, size_t mode
 /* Space-separated "bit:keep" words for the helper. */
 int libgcc_mask_words(const struct featset *target, uint32_t *words, size_t n_words);
 
+/* ---- tunables.c: the GLIBC_TUNABLES the helper runs with ---- */
+#define TUNABLES_MAX 4096
+/*
+ * The process's own tunables (from its image; NULL: none), without its
+ * glibc.cpu.hwcaps if @unmask, with the target's hwcaps mask @mask
+ * ("glibc.cpu.hwcaps=-X,-Y" or "") merged into one glibc.cpu.hwcaps item.
+ * -EINVAL for a value glibc would not have read (characters, length).
+ */
+int tunables_for_helper(const char *process, bool unmask, const char *mask, char *out, size_t len);
+
 /* ---- context.c ---- */
 /*
  * Fault injection for tests (cpuport_ctx_opts.faults, from CPUPORT_FAULT in
@@ -137,6 +149,7 @@ struct cpuport_ctx {
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
 	bool target_is_host;
+	bool unmask;		/* re-select without the process's own glibc.cpu.hwcaps */
 };
 
 void cpuport_log(struct cpuport_ctx *ctx, enum cpuport_log_level level, const char *fmt, ...)
@@ -201,6 +214,7 @@ void proc_close(struct proc *p);
 int proc_read(const struct proc *p, uint64_t addr, void *buf, size_t len);
 int proc_write(const struct proc *p, uint64_t addr, const void *buf, size_t len);
 int proc_nspid(pid_t pid, pid_t *nspid, uid_t *uid, gid_t *gid);
+int proc_env(pid_t pid, const char *name, char *buf, size_t len);
 int proc_comm(pid_t pid, char *buf, size_t len);
 /* map_files path of the mapping, for opening the exact file the process maps */
 void proc_map_file_path(const struct proc *p, const struct proc_map *m, char *buf, size_t len);
@@ -225,6 +239,12 @@ struct pview_ops {
 	int (*comm)(void *arg, char *buf, size_t len);
 	int (*for_each_thread)(void *arg, proc_thread_fn fn, void *fn_arg);
 	void (*close)(void *arg);
+	/*
+	 * The live task (host pid) whose privilege the selection helper gets
+	 * (helper_sandbox.c); NULL or 0: none (a recording, cpuport check),
+	 * the helper runs as the caller without any capability.
+	 */
+	pid_t (*task)(void *arg);
 };
 
 struct pview {
@@ -283,6 +303,7 @@ struct elf_info {
 	size_t build_id_len;
 	uint64_t pltgot;	/* DT_PLTGOT vaddr, 0 if none */
 	uint64_t dynamic;	/* vaddr of .dynamic */
+	uint64_t eh_frame_hdr;	/* vaddr of .eh_frame_hdr (PT_GNU_EH_FRAME), 0 if none */
 	uint64_t plt_start, plt_end;	/* .plt and .plt.sec: where lazy slots point */
 	struct elf_segment segs[16];
 	size_t n_segs;
@@ -313,6 +334,18 @@ const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offse
 int64_t elf_vaddr_to_offset(const struct elf_info *info, uint64_t vaddr, uint64_t len);
 /* read @len bytes at @vaddr from the file's initial image; 0 / -EFAULT */
 
+/* ---- eh_frame.c: function extents from unwind information ---- */
+/*
+ * The function containing @vaddr, as its FDE says ([*start, *start + *len)),
+ * reading @e's file through @fd.  0, -ENOENT (no FDE covers it), -EFAULT.
+ */
+int eh_frame_extent(int fd, const struct elf_info *e, uint64_t vaddr, uint64_t *start, uint64_t *len);
+
+/* ---- elf_dynamic.c: objects without section headers ---- */
+/* Dynamic symbols, versions, recorded relocations and flags from PT_DYNAMIC; 0 or -errno. */
+struct Elf;
+int elf_dynamic_segment_read(struct Elf *elf, struct elf_info *info);
+
 /* ---- elf_cache.c: parsed files shared for the context's lifetime ---- */
 struct elf_cache_entry;
 /* @debug_root: also look for debug symbols under it (NULL: don't); NULL + *err on failure */
@@ -329,6 +362,7 @@ struct answer_key {
 	uint8_t bid[64];	/* build-id of the object asked about */
 	uint64_t off;
 	uint32_t size;
+	uint32_t context;	/* answer_context(): who asked, with what helper input; 0: not cacheable */
 };
 
 struct answer {
@@ -345,6 +379,14 @@ void answer_key_init(struct answer_key *k, enum answer_kind kind, const uint8_t 
 const struct answer *answer_cache_get(struct cpuport_ctx *ctx, const struct answer_key *k);
 int answer_cache_put(struct cpuport_ctx *ctx, const struct answer_key *k, const struct answer *a);
 void answer_cache_free(struct cpuport_ctx *ctx);
+/*
+ * The id of an exact context description (the asking process's uid, gid,
+ * groups, namespaces, root, and the helper's input: GLIBC_TUNABLES and extra
+ * environment).  Answers are shared only between processes of one context:
+ * a process cannot get answers its own helper would not have given.
+ * 0 (not cacheable) on ENOMEM.
+ */
+uint32_t answer_context(struct cpuport_ctx *ctx, const char *desc);
 
 /* ---- glibc_layout.c: where a glibc build keeps CPU-derived state ---- */
 struct glibc_layout {

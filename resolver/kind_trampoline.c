@@ -6,6 +6,8 @@
  */
 #include <inttypes.h>
 
+#include <string.h>
+
 #include "restore.h"
 
 static int record(struct scan *s, int oi)
@@ -40,6 +42,19 @@ static int plan(struct restore *r, size_t i)
 	if (r->sel.tramp_obj != r->interp) {
 		log_err(r->ctx, "pid %d: helper did not report ld.so's lazy-binding trampoline\n", r->pid);
 		return -ECHILD;
+	}
+	/* ld.so's code, and where its symbols are known, the start of one of its _dl_runtime_resolve_* */
+	{
+		const struct elf_info *e = r->objs[r->interp].elf;
+		const struct elf_symbol *sym = e->has_symtab || e->syms_from_debug ? elf_sym_at(e, r->sel.tramp_off) : NULL;
+
+		if (!in_code(r, r->interp, r->sel.tramp_off) ||
+		    ((e->has_symtab || e->syms_from_debug) &&
+		     (!sym || sym->value != r->sel.tramp_off || strncmp(sym->name, "_dl_runtime_resolve", 19)))) {
+			log_err(r->ctx, "pid %d: the helper's lazy-binding trampoline %s+%#" PRIx64 " is not one of ld.so's "
+				"_dl_runtime_resolve entries: refusing\n", r->pid, obj_name(r, r->interp), r->sel.tramp_off);
+			return -EPROTO;
+		}
 	}
 	v = new_addr(r, r->interp, r->sel.tramp_off);
 	r->st.states++;

@@ -158,6 +158,32 @@ int proc_nspid(pid_t pid, pid_t *nspid, uid_t *uid, gid_t *gid)
 	return ret;
 }
 
+/* The value of @name in the process's initial environment (/proc/PID/environ). */
+int proc_env(pid_t pid, const char *name, char *buf, size_t len)
+{
+	char path[64], *env;
+	size_t n, klen = strlen(name);
+	int ret = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	env = read_file(path, &n);
+	if (!env)
+		return -errno ?: -EIO;
+	for (size_t i = 0; i < n; i += strlen(env + i) + 1) {
+		if (strncmp(env + i, name, klen) || env[i + klen] != '=')
+			continue;
+		if (strlen(env + i + klen + 1) >= len) {
+			ret = -E2BIG;
+			break;
+		}
+		snprintf(buf, len, "%s", env + i + klen + 1);
+		ret = 0;	/* glibc reads the first one */
+		break;
+	}
+	free(env);
+	return ret;
+}
+
 int proc_comm(pid_t pid, char *buf, size_t len)
 {
 	char path[64], *s;

@@ -41,7 +41,7 @@ static int files_read(void *arg, uint64_t addr, void *buf, size_t len)
 		return -EFAULT;
 	o = img->objects[oi];
 	snprintf(path, sizeof(path), "%s%s", t->root, o->path);
-	e = elf_cache_get(t->ctx, path, NULL, &ret);
+	e = elf_cache_get(t->ctx, path, t->ctx->root, &ret);
 	if (!e)
 		return ret;
 	off = elf_vaddr_to_offset(e, addr - o->load_base, len);

@@ -45,6 +45,11 @@ static void proc_v_close(void *arg)
 	free(arg);
 }
 
+static pid_t proc_v_task(void *arg)
+{
+	return ((struct proc *)arg)->pid;
+}
+
 static const struct pview_ops proc_ops = {
 	.read = proc_v_read,
 	.write = proc_v_write,
@@ -53,6 +58,7 @@ static const struct pview_ops proc_ops = {
 	.comm = proc_v_comm,
 	.for_each_thread = proc_v_threads,
 	.close = proc_v_close,
+	.task = proc_v_task,
 };
 
 int pview_proc_open(struct pview *v, pid_t pid, bool writable)

@@ -30,6 +30,7 @@ struct robj {
 	const struct elf_info *elf;	/* shared, from the context's cache */
 	int fd;			/* the object's file, for the helper; -1 if none */
 	bool sent;
+	uint64_t dev, ino;	/* the file of its mappings (live process) */
 };
 
 #define WRITE_MAX 65536	/* largest single write; the pointer scan reads this much at once */
@@ -55,6 +56,7 @@ struct restore {
 	size_t n_writes;
 	struct cpuport_restore_stats st;
 	int interp;
+	uint32_t cache_context;	/* answer cache: this process's privilege context and helper input; 0: none */
 	struct census_proc *census;	/* kind_census.c: the ISA census judged for the target */
 };
 
@@ -95,6 +97,7 @@ bool in_code(const struct restore *r, int obj, uint64_t off);
 int add_write(struct restore *r, uint64_t addr, const void *data, uint32_t len, const char *what);
 void sort_writes(struct restore *r);
 bool is_planned(const struct write *w, size_t n, uint64_t addr);	/* @w sorted */
+bool overlaps_planned(const struct write *w, size_t n, uint64_t addr, uint64_t len);	/* @w sorted */
 int apply_writes(struct restore *r);
 void free_writes(struct restore *r);
 

@@ -492,6 +492,17 @@ static int add_process(struct scan *s)
 	if (s->v->ops->comm)
 		s->v->ops->comm(s->v->arg, comm, sizeof(comm));
 	p->comm = arena_strdup(&s->t->arena, comm);
+	{
+		char tun[TUNABLES_MAX];
+		/* what glibc read at the process's start: its initial environment */
+		int ret = s->v->as_recorded ? -ENOENT : proc_env(s->v->pid, "GLIBC_TUNABLES", tun, sizeof(tun));
+
+		if (!ret && !(p->glibc_tunables = arena_strdup(&s->t->arena, tun)))
+			return -ENOMEM;
+		if (ret && ret != -ENOENT)
+			log_warn(s->ctx, "pid %d: cannot read its GLIBC_TUNABLES (%s): restore re-selects without them\n",
+				 s->v->pid, strerror(-ret));
+	}
 	s->t->img->proc = p;
 	return 0;
 }

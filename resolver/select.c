@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helper_sandbox.h"
 #include "select.h"
 
 int sel_init(struct selection *s, uint32_t n_objects)
@@ -211,6 +212,9 @@ static int parse_line(struct selection *s, struct cpuport_ctx *ctx, const char *
 		log_debug(ctx, "pid %d: selection helper runs as uid %" PRIu64 " gid %" PRIu64 ", no_new_privs %d\n",
 			  s->pid, m.arg[0], m.arg[1], (int)m.arg[2]);
 		break;
+	case SELP_SANDBOX:
+		log_debug(ctx, "pid %d: selection helper sandbox: %.*s\n", s->pid, (int)m.text_len, m.text);
+		break;
 	case SELP_GLIBC:
 		snprintf(s->glibc, sizeof(s->glibc), "%.*s", (int)m.text_len, m.text);
 		break;
@@ -230,29 +234,19 @@ static int parse_line(struct selection *s, struct cpuport_ctx *ctx, const char *
 	return 0;
 }
 
-struct child_args {
-	int interp_fd, in_fd, out_fd;
-	uid_t uid;
-	gid_t gid;
-	char *const *argv, *const *envp;
-};
-
-/* In the child: drop privileges, keep only what the helper needs, exec ld.so. */
-static void child_exec(const struct child_args *c, const struct selection *s)
+/* In the child: request on 0, stdout to /dev/null, then the sandbox (helper_sandbox.c) and exec ld.so. */
+static void child_exec(const struct helper_sandbox *sb, int interp_fd, int in_fd, int ans_fd, int helper_fd,
+		       char *const argv[], char *const envp[], const struct selection *s)
 {
-	if (dup2(c->in_fd, 0) < 0 || dup2(c->out_fd, 1) < 0)
+	int keep[s->n_fds + 2];
+
+	/* library constructors that print write to /dev/null, never into the answers */
+	if (dup2(in_fd, 0) < 0 || dup2(sb->null_fd, 1) < 0)
 		_exit(126);
-	for (size_t i = 0; i < s->n_fds; i++)
-		fcntl(s->fds[i], F_SETFD, 0);
-	fcntl(c->interp_fd, F_SETFD, FD_CLOEXEC);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* resolvers come from the checkpointed program's files: never as root */
-	/* unprivileged (cpuport check as a user): no groups to drop, the ids are ours already */
-	if ((geteuid() == 0 && setgroups(0, NULL)) || setgid(c->gid) || setuid(c->uid) ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		_exit(126);
-	syscall(SYS_execveat, c->interp_fd, "", c->argv, c->envp, AT_EMPTY_PATH);
-	_exit(127);
+	memcpy(keep, s->fds, s->n_fds * sizeof(int));
+	keep[s->n_fds] = helper_fd;
+	keep[s->n_fds + 1] = ans_fd;
+	helper_sandbox_exec(sb, interp_fd, argv, envp, keep, s->n_fds + 2);
 }
 
 /*
@@ -288,29 +282,38 @@ int sel_feed(struct selection *s, struct cpuport_ctx *ctx, const char *buf, size
 	return 0;
 }
 
-static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pid_t child)
+static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pid_t child, uint64_t deadline)
 {
-	uint64_t deadline = now_ns() + (uint64_t)ctx->helper_timeout_ms * 1000000;
 	char buf[65536];
 	int ret = 0;
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = (int64_t)(deadline - now_ns()) / 1000000;
+		int64_t left = ((int64_t)(deadline - now_ns()) + 999999) / 1000000;
+		int pr = left > 0 ? poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left) : 0;
 		ssize_t r;
 
-		if (left <= 0 || poll(&p, 1, left) == 0) {
+		if (pr < 0 && errno == EINTR)
+			continue;	/* never fall into a blocking read */
+		if (pr < 0) {
+			ret = -errno;
+			helper_sandbox_kill(child);
+			break;
+		}
+		if (pr == 0) {
 			log_err(ctx, "pid %d: selection helper timed out after %u ms\n", s->pid, ctx->helper_timeout_ms);
-			kill(child, SIGKILL);
+			helper_sandbox_kill(child);
 			ret = -ETIMEDOUT;
 			break;
 		}
-		r = read(fd, buf, sizeof(buf));
+		r = read(fd, buf, sizeof(buf));	/* O_NONBLOCK */
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		if (r <= 0)
 			break;
 		ret = sel_feed(s, ctx, buf, r);
 		if (ret) {
-			kill(child, SIGKILL);
+			helper_sandbox_kill(child);
 			ret = ret == -EBADMSG ? -EPROTO : ret;
 			break;
 		}
@@ -318,17 +321,108 @@ static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pi
 	return ret;
 }
 
-int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const char *library_path,
-	    const char *tunables, uid_t uid, gid_t gid)
+/* Wait until @fd is ready for @events, or the deadline; 1, 0 (deadline) or -errno. */
+static int wait_fd(int fd, short events, uint64_t deadline)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status, ret;
-	char env_tun[512];
-	char *argv[] = { "cpuport-select", "--library-path", (char *)library_path, ctx->helper_path, NULL };
-	char *envp[4 + SEL_MAX_ENV] = { "PATH=/usr/bin:/bin" };
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int64_t left = ((int64_t)(deadline - now_ns()) + 999999) / 1000000;
+		int r;
+
+		if (left <= 0)
+			return 0;
+		r = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (r > 0)
+			return 1;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/*
+ * write(2) to a helper that may have exited.  SIGPIPE would end the caller (criu itself, which
+ * then leaves the tasks to run unpatched, or the CLI), so it is blocked for this thread around
+ * the write and a SIGPIPE the write raised is consumed; the caller sees EPIPE.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	ssize_t r;
+	int err;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigemptyset(&pending);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	r = write(fd, buf, len);
+	err = errno;
+	if (r < 0 && err == EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return r;
+}
+
+/* The whole request, or the deadline (a helper that does not read cannot hold us). */
+static int write_request(struct selection *s, int fd, uint64_t deadline)
+{
+	size_t done = 0;
+
+	while (done < s->req_len) {
+		int w = wait_fd(fd, POLLOUT, deadline);
+		ssize_t r;
+
+		if (w <= 0)
+			return w ? w : -ETIMEDOUT;
+		r = write_nosigpipe(fd, s->req_buf + done, s->req_len - done);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0)
+			return errno == EPIPE ? 0 : -errno;	/* it exited: its status says why */
+		done += r;
+	}
+	return 0;
+}
+
+/* Reap the helper: killed (with its process group) at the deadline, never an unbounded wait. */
+static int reap(pid_t child, int *status, uint64_t deadline)
+{
+	bool killed = false;
+
+	for (;;) {
+		pid_t r = waitpid(child, status, WNOHANG);
+
+		if (r == child)
+			return killed ? -ETIMEDOUT : 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (!killed && now_ns() >= deadline) {
+			helper_sandbox_kill(child);
+			killed = true;
+			deadline = now_ns() + 2000000000ULL;	/* SIGKILL: gone within moments */
+		} else if (killed && now_ns() >= deadline) {
+			return -ETIMEDOUT;	/* stuck in the kernel; it dies of SIGKILL */
+		}
+		usleep(1000);
+	}
+}
+
+int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const char *library_path,
+	    const char *tunables, pid_t task)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status = 0, ret, helper_fd = -1, wret;
+	char env_tun[TUNABLES_MAX + 32], helper_arg[32], env_ans[48];
+	char *argv[] = { "cpuport-select", "--library-path", (char *)library_path, helper_arg, NULL };
+	char *envp[5 + SEL_MAX_ENV] = { "PATH=/usr/bin:/bin" };
 	int ne = 1;
-	struct child_args c;
+	struct helper_sandbox sb;
 	pid_t child;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), deadline = t0 + (uint64_t)ctx->helper_timeout_ms * 1000000;
 
 	snprintf(env_tun, sizeof(env_tun), "GLIBC_TUNABLES=%s", tunables ? tunables : "");
 	if (tunables && *tunables)
@@ -339,28 +433,55 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 		envp[ne++] = s->env[i];
 	selp_put_go(s->req);
 	fflush(s->req);
+	ret = helper_sandbox_prepare(ctx, &sb, task);
+	if (ret)
+		return ret;
+	/* opened here, before the helper enters the task's mount namespace */
+	helper_fd = open(ctx->helper_path, O_RDONLY | O_CLOEXEC);
+	if (helper_fd < 0) {
+		log_err(ctx, "pid %d: cannot open the selection helper %s: %s\n", s->pid, ctx->helper_path,
+			strerror(errno));
+		ret = -ECHILD;	/* as if it could not run */
+		goto out;
+	}
+	snprintf(helper_arg, sizeof(helper_arg), "/proc/self/fd/%d", helper_fd);
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC))
 		goto err_errno;
+	/* answers on their own pipe, not on stdout (constructors may print) */
+	snprintf(env_ans, sizeof(env_ans), "CPUPORT_SELECT_ANSWER_FD=%d", out[1]);
+	envp[ne++] = env_ans;
+	sb.report_fd = out[1];
 	/* big enough that neither side blocks while the other writes */
 	fcntl(in[1], F_SETPIPE_SZ, 1 << 20);
 	fcntl(out[1], F_SETPIPE_SZ, 1 << 20);
-	c = (struct child_args){ interp_fd, in[0], out[1], uid, gid, argv, envp };
 	child = fork();
 	if (child < 0)
 		goto err_errno;
 	if (child == 0)
-		child_exec(&c, s);
+		child_exec(&sb, interp_fd, in[0], out[1], helper_fd, argv, envp, s);
+	setpgid(child, child);	/* also done by the child: no window without its own group */
 	close(in[0]);
 	close(out[1]);
 	in[0] = out[1] = -1;
-	/* the request is small (a few KiB): the pipe buffer holds it */
-	if (write(in[1], s->req_buf, s->req_len) != (ssize_t)s->req_len)
-		log_warn(ctx, "pid %d: short write to the selection helper\n", s->pid);
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	ret = write_request(s, in[1], deadline);
+	if (ret == -ETIMEDOUT)
+		log_err(ctx, "pid %d: selection helper timed out after %u ms (it did not read its request)\n", s->pid,
+			ctx->helper_timeout_ms);
 	close(in[1]);
 	in[1] = -1;
-	ret = read_answers(s, ctx, out[0], child);
+	if (ret)
+		helper_sandbox_kill(child);
+	else
+		ret = read_answers(s, ctx, out[0], child, deadline);
 	close(out[0]);
-	waitpid(child, &status, 0);
+	out[0] = -1;
+	wret = reap(child, &status, deadline);
+	if (!ret && wret) {
+		log_err(ctx, "pid %d: selection helper did not exit within %u ms\n", s->pid, ctx->helper_timeout_ms);
+		ret = wret;
+	}
 	s->ns = now_ns() - t0;
 	if (!ret && (!WIFEXITED(status) || WEXITSTATUS(status) || !s->done)) {
 		if (WIFSIGNALED(status))
@@ -370,14 +491,18 @@ int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const c
 				s->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1, ctx->helper_path);
 		ret = -ECHILD;
 	}
-	return ret;
+	goto out;
 err_errno:
 	ret = -errno;
+out:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);
 		if (out[i] >= 0)
 			close(out[i]);
 	}
+	if (helper_fd >= 0)
+		close(helper_fd);
+	helper_sandbox_close(&sb);
 	return ret;
 }

@@ -59,8 +59,11 @@ int sel_ptr(struct selection *s, int obj, uint64_t off);
 /* An answer known without the helper (from the cache); returns its number or -ENOMEM. */
 int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off, const uint8_t *bytes,
 	      size_t len);
-/* Run the helper through @interp_fd (the process's ld.so). */
+/*
+ * Run the helper through @interp_fd (the process's ld.so), sandboxed with the
+ * privilege of @task (host pid; 0: none, cpuport check).
+ */
 int sel_run(struct selection *s, struct cpuport_ctx *ctx, int interp_fd, const char *library_path,
-	    const char *tunables, uid_t uid, gid_t gid);
+	    const char *tunables, pid_t task);
 
 #endif

@@ -15,7 +15,7 @@
  * zeroed .bss) are called with every symbolic GOT slot pointing at a guard
  * page, under a SIGSEGV handler.  libgcc models are masked for a target.
  *
- * Protocol: request lines on stdin, answers on stdout; see selproto.h.
+ * Protocol: request lines on stdin, answers on ans; see selproto.h.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -35,10 +35,14 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "helper_seccomp.h"
 #include "selproto.h"
 
 #define MAX_OBJS SELP_MAX_OBJS
 #define PAGE 4096ULL
+
+/* The answer stream: the fd named by CPUPORT_SELECT_ANSWER_FD; stdout (/dev/null) stays for constructors. */
+static FILE *ans;
 
 struct obj {
 	bool used, is_exe, mapped;
@@ -51,7 +55,26 @@ struct obj {
 	bool model_inited;
 };
 
-static struct obj objs[MAX_OBJS];
+/* grown on demand: a process may map many objects (index < MAX_OBJS) */
+static struct obj *objs;
+static uint32_t n_objs;
+
+static struct obj *obj_get(uint32_t idx)
+{
+	if (idx >= MAX_OBJS)
+		return NULL;
+	if (idx >= n_objs) {
+		uint32_t n = idx + 64 < MAX_OBJS ? idx + 64 : MAX_OBJS;
+		struct obj *o = realloc(objs, n * sizeof(*o));
+
+		if (!o)
+			return NULL;
+		memset(o + n_objs, 0, (n - n_objs) * sizeof(*o));
+		objs = o;
+		n_objs = n;
+	}
+	return &objs[idx];
+}
 static uint32_t mask[SELP_MAX_MASK];
 static int n_mask;
 static sigjmp_buf fault_jmp;
@@ -70,7 +93,7 @@ static int obj_at(uint64_t addr, uint64_t *off)
 	Dl_info info;
 	void *extra;
 
-	for (int i = 0; i < MAX_OBJS; i++)
+	for (uint32_t i = 0; i < n_objs; i++)
 		if (objs[i].used && objs[i].is_exe && addr >= objs[i].start && addr < objs[i].end) {
 			*off = addr - objs[i].base;
 			return i;
@@ -78,7 +101,7 @@ static int obj_at(uint64_t addr, uint64_t *off)
 	if (!dladdr1((void *)addr, &info, &extra, RTLD_DL_LINKMAP) || !extra)
 		return -1;
 	lm = extra;
-	for (int i = 0; i < MAX_OBJS; i++)
+	for (uint32_t i = 0; i < n_objs; i++)
 		if (objs[i].used && !objs[i].is_exe && objs[i].mapped && objs[i].base == lm->l_addr) {
 			*off = addr - objs[i].base;
 			return i;
@@ -92,7 +115,7 @@ static int load_dso(struct obj *o)
 	void *h = dlopen(o->path, RTLD_NOW | RTLD_LOCAL);
 
 	if (!h || dlinfo(h, RTLD_DI_LINKMAP, &lm)) {
-		selp_put_error(stdout, "dlopen %s: %s", o->path, dlerror());
+		selp_put_error(ans, "dlopen %s: %s", o->path, dlerror());
 		return -1;
 	}
 	o->base = lm->l_addr;
@@ -107,7 +130,7 @@ static int find_rtld(struct obj *o)
 	Dl_info info;
 
 	if (!sym || !dladdr1(sym, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm) {
-		selp_put_error(stdout, "cannot find the dynamic linker's own map");
+		selp_put_error(ans, "cannot find the dynamic linker's own map");
 		return -1;
 	}
 	o->base = lm->l_addr;
@@ -131,13 +154,13 @@ static int map_exe(struct obj *o)
 	area = mmap(lo ? (void *)lo : NULL, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		    (lo ? MAP_FIXED_NOREPLACE : 0), -1, 0);
 	if (area == MAP_FAILED) {
-		selp_put_error(stdout, "map %s: %s", o->path, strerror(errno));
+		selp_put_error(ans, "map %s: %s", o->path, strerror(errno));
 		return -1;
 	}
 	o->base = (uint64_t)area - lo;
 	fd = open(o->path, O_RDONLY);
 	if (fd < 0) {
-		selp_put_error(stdout, "open %s: %s", o->path, strerror(errno));
+		selp_put_error(ans, "open %s: %s", o->path, strerror(errno));
 		return -1;
 	}
 	for (int i = 0; i < o->n_segs; i++) {
@@ -150,7 +173,7 @@ static int map_exe(struct obj *o)
 		if (o->segs[i].filesz &&
 		    mmap((void *)start, o->segs[i].filesz + pad, prot, MAP_PRIVATE | MAP_FIXED, fd,
 			 o->segs[i].off - pad) == MAP_FAILED) {
-			selp_put_error(stdout, "map %s: %s", o->path, strerror(errno));
+			selp_put_error(ans, "map %s: %s", o->path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -227,16 +250,16 @@ static void report_rtld(int interp)
 	__asm__("lea _GLOBAL_OFFSET_TABLE_(%%rip), %0" : "=r"(got));
 
 	if (get && (oi = obj_at((uint64_t)get(), &off)) == interp)
-		selp_put_rtld(stdout, "cpu_features", oi, off);
+		selp_put_rtld(ans, "cpu_features", oi, off);
 	/* our own GOT[2]: the trampoline this ld.so picks on this CPU */
 	if ((got2 = got[2]) &&
 	    (oi = obj_at(got2, &off)) >= 0)
-		selp_put_rtld(stdout, "trampoline", oi, off);
+		selp_put_rtld(ans, "trampoline", oi, off);
 }
 
 static bool usable(uint32_t idx)
 {
-	return idx < MAX_OBJS && objs[idx].used && objs[idx].mapped;
+	return idx < n_objs && objs[idx].used && objs[idx].mapped;
 }
 
 static void answer_call(const struct selp_msg *m)
@@ -245,28 +268,28 @@ static void answer_call(const struct selp_msg *m)
 	int oi, sig;
 
 	if (!usable(m->obj)) {
-		selp_put_unavailable(stdout, "res", m->n);
+		selp_put_unavailable(ans, "res", m->n);
 		return;
 	}
 	init_model(&objs[m->obj], m->arg[0]);
 	sig = call_resolver(objs[m->obj].base + m->arg[0], &res);
 	if (sig)
-		selp_put_fault(stdout, m->n, sig);
+		selp_put_fault(ans, m->n, sig);
 	else if ((oi = obj_at(res, &off)) < 0)
-		selp_put_outside(stdout, "res", m->n, res);
+		selp_put_outside(ans, "res", m->n, res);
 	else
-		selp_put_answer(stdout, "res", m->n, oi, off);
+		selp_put_answer(ans, "res", m->n, oi, off);
 }
 
 static void answer_read(const struct selp_msg *m)
 {
 	if (!usable(m->obj) || m->arg[1] > SELP_MAX_READ) {
-		selp_put_unavailable(stdout, "bytes", m->n);
+		selp_put_unavailable(ans, "bytes", m->n);
 		return;
 	}
 	if (objs[m->obj].has_model)
 		init_model(&objs[m->obj], 0);
-	selp_put_bytes(stdout, m->n, (const uint8_t *)(objs[m->obj].base + m->arg[0]), m->arg[1]);
+	selp_put_bytes(ans, m->n, (const uint8_t *)(objs[m->obj].base + m->arg[0]), m->arg[1]);
 }
 
 static void answer_ptr(const struct selp_msg *m)
@@ -275,16 +298,16 @@ static void answer_ptr(const struct selp_msg *m)
 	int oi;
 
 	if (!usable(m->obj)) {
-		selp_put_unavailable(stdout, "ptr", m->n);
+		selp_put_unavailable(ans, "ptr", m->n);
 		return;
 	}
 	res = *(uint64_t *)(objs[m->obj].base + m->arg[0]);
 	if (!res)
-		selp_put_null(stdout, m->n);
+		selp_put_null(ans, m->n);
 	else if ((oi = obj_at(res, &off)) < 0)
-		selp_put_outside(stdout, "ptr", m->n, res);
+		selp_put_outside(ans, "ptr", m->n, res);
 	else
-		selp_put_answer(stdout, "ptr", m->n, oi, off);
+		selp_put_answer(ans, "ptr", m->n, oi, off);
 }
 
 static void set_path(struct obj *o, const struct selp_msg *m)
@@ -295,10 +318,12 @@ static void set_path(struct obj *o, const struct selp_msg *m)
 /* One request; 1 after "go". */
 static int handle(const struct selp_msg *m, int *interp, void *guard)
 {
-	struct obj *o = &objs[m->obj < MAX_OBJS ? m->obj : 0];
+	bool about_obj = m->word != SELP_CALL && m->word != SELP_READ && m->word != SELP_PTR &&
+			 m->word != SELP_GO && m->word != SELP_MASK;
+	struct obj *o = about_obj ? obj_get(m->obj) : NULL;
 
 	/* objects past the table: no answer for them ("unavailable") */
-	if (m->obj >= MAX_OBJS && m->word != SELP_CALL && m->word != SELP_READ && m->word != SELP_PTR)
+	if (about_obj && !o)
 		return 0;
 	switch (m->word) {
 	case SELP_DSO:
@@ -307,13 +332,13 @@ static int handle(const struct selp_msg *m, int *interp, void *guard)
 		if (load_dso(o))
 			o->used = false;
 		else
-			selp_put_base(stdout, m->obj, o->base);
+			selp_put_base(ans, m->obj, o->base);
 		break;
 	case SELP_INTERP:
 		/* we run on that very ld.so; dlopen() would map a second copy */
 		*interp = m->obj;
 		if (find_rtld(o) == 0)
-			selp_put_base(stdout, m->obj, o->base);
+			selp_put_base(ans, m->obj, o->base);
 		break;
 	case SELP_EXE:
 		set_path(o, m);
@@ -331,7 +356,7 @@ static int handle(const struct selp_msg *m, int *interp, void *guard)
 		if (o->used && map_exe(o))
 			o->used = false;
 		else if (o->used)
-			selp_put_base(stdout, m->obj, o->base);
+			selp_put_base(ans, m->obj, o->base);
 		break;
 	case SELP_GUARD:
 		if (o->mapped && o->is_exe)
@@ -360,7 +385,7 @@ static int handle(const struct selp_msg *m, int *interp, void *guard)
 	case SELP_GO: {
 		const char *fault = getenv("CPUPORT_SELECT_FAULT");	/* tests only */
 
-		fflush(stdout);
+		fflush(ans);
 		if (fault && !strcmp(fault, "crash"))
 			abort();
 		while (fault && !strcmp(fault, "hang"))
@@ -375,34 +400,105 @@ static int handle(const struct selp_msg *m, int *interp, void *guard)
 	return 0;
 }
 
+/*
+ * What this process runs with, as the kernel says (capabilities, no_new_privs,
+ * seccomp, ids, namespaces, cgroups): debug lines for the log and the tests.
+ */
+static void report_sandbox(void)
+{
+	static const char *const keys[] = { "Uid", "Gid", "Groups", "NSpid", "CapInh", "CapPrm", "CapEff", "CapBnd",
+					    "CapAmb", "NoNewPrivs", "Seccomp" };
+	static const char *const ns[] = { "user", "mnt", "pid", "net", "ipc", "uts", "cgroup" };
+	char line[512], link[64], target[64];
+	FILE *f = fopen("/proc/self/status", "re");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			size_t len = strlen(keys[k]);
+			char *v = line + len + 1;
+
+			if (strncmp(line, keys[k], len) || line[len] != ':')
+				continue;
+			v += strspn(v, " \t");
+			for (char *t = v; *t; t++)
+				if (*t == '\t')
+					*t = ' ';
+			v[strcspn(v, "\n")] = 0;
+			selp_put_sandbox(ans, "%s %s", keys[k], v);
+		}
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/cgroup", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		selp_put_sandbox(ans, "cgroup %s", line);
+	}
+	if (f)
+		fclose(f);
+	for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/ns/%s", ns[k]);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			selp_put_sandbox(ans, "ns %s", target);
+		}
+	}
+}
+
+/* The answer stream; NULL if the fd is not there (then nothing can be said). */
+static FILE *open_answers(void)
+{
+	const char *v = getenv("CPUPORT_SELECT_ANSWER_FD");
+	char *end;
+	long fd = v ? strtol(v, &end, 10) : 1;
+
+	if (v && (*end || end == v || fd < 0 || fd > 65535))
+		return NULL;
+	return fd == 1 ? stdout : fdopen((int)fd, "w");
+}
+
 int main(void)
 {
 	static char line[SELP_MAX_LINE + 2];
 	struct sigaction sa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
-	int interp = -1;
+	int interp = -1, ret;
 	void *guard;
 
+	ans = open_answers();
+	if (!ans)
+		return 125;
+	/* before anything from the process's files is loaded */
+	ret = helper_seccomp_install();
+	if (ret) {
+		selp_put_error(ans, "seccomp: %s", strerror(-ret));
+		fflush(ans);
+		return 126;
+	}
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGILL, &sa, NULL);
 	sigaction(SIGFPE, &sa, NULL);
 	guard = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-	selp_put_glibc(stdout, gnu_get_libc_version());
-	selp_put_ids(stdout, getuid(), getgid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	setvbuf(ans, NULL, _IOFBF, 1 << 16);
+	selp_put_glibc(ans, gnu_get_libc_version());
+	selp_put_ids(ans, getuid(), getgid(), prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	report_sandbox();
 	while (fgets(line, sizeof(line), stdin)) {
 		struct selp_msg m;
 
 		if (selp_decode_request(line, UINT32_MAX, &m)) {
 			/* the library never sends this: fail, do not guess */
-			selp_put_error(stdout, "malformed request: %.80s", line);
-			fflush(stdout);
+			selp_put_error(ans, "malformed request: %.80s", line);
+			fflush(ans);
 			return 2;
 		}
 		if (handle(&m, &interp, guard))
 			break;
 	}
-	selp_put_done(stdout);
-	fflush(stdout);
+	selp_put_done(ans);
+	fflush(ans);
 	return 0;
 }

@@ -56,6 +56,7 @@ static const struct grammar answers[] = {
 	{ SELP_CPU_FEATURES, "cpu_features I u" },
 	{ SELP_TRAMPOLINE, "trampoline I u" },
 	{ SELP_ERROR, "error R" },
+	{ SELP_SANDBOX, "sandbox R" },
 	{ SELP_DONE, "done" },
 	{ SELP_BAD, NULL },
 };
@@ -325,6 +326,18 @@ void selp_put_error(FILE *f, const char *fmt, ...)
 	va_end(ap);
 	text[strcspn(text, "\n")] = 0;	/* one line, always */
 	fprintf(f, "error %s\n", text);
+}
+
+void selp_put_sandbox(FILE *f, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	text[strcspn(text, "\n")] = 0;	/* one line, always */
+	fprintf(f, "sandbox %s\n", text);
 }
 
 void selp_put_done(FILE *f)

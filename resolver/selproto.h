@@ -14,7 +14,9 @@
  *   res N I OFF | res N fault SIG | res N outside ADDR | res N unavailable
  *   bytes N HEX | bytes N unavailable
  *   ptr N I OFF | ptr N null | ptr N outside ADDR | ptr N unavailable
- *   cpu_features I OFF | trampoline I OFF | error TEXT | done
+ *   cpu_features I OFF | trampoline I OFF | error TEXT | sandbox TEXT | done
+ * Answers go to the fd named by CPUPORT_SELECT_ANSWER_FD (stdout is /dev/null:
+ * library constructors that print cannot add lines).
  *
  * The decoders are strict: a line longer than SELP_MAX_LINE, an unknown
  * word, a missing or extra argument, a number that does not parse, or an
@@ -29,7 +31,7 @@
 
 #define SELP_MAX_READ 4096			/* largest "read" the helper answers */
 #define SELP_MAX_LINE (2 * SELP_MAX_READ + 64)	/* "bytes N HEX\n" fits */
-#define SELP_MAX_OBJS 1024			/* object indexes are below this */
+#define SELP_MAX_OBJS (1u << 20)		/* object indexes are below this */
 #define SELP_MAX_SEGS 16				/* seg lines per executable */
 #define SELP_MAX_MASK 8
 
@@ -44,6 +46,7 @@ enum selp_word {
 	SELP_BYTES, SELP_BYTES_UNAVAILABLE,
 	SELP_PTR_ANS, SELP_PTR_NULL, SELP_PTR_OUTSIDE, SELP_PTR_UNAVAILABLE,
 	SELP_CPU_FEATURES, SELP_TRAMPOLINE, SELP_ERROR, SELP_DONE,
+	SELP_SANDBOX,		/* what the helper runs with (debug lines: ids, capabilities, namespaces) */
 };
 
 /* One decoded line.  text points into the decoded line (PATH, VER, HEX, TEXT). */
@@ -93,6 +96,7 @@ void selp_put_null(FILE *f, uint32_t n);
 void selp_put_bytes(FILE *f, uint32_t n, const uint8_t *p, uint64_t len);
 void selp_put_rtld(FILE *f, const char *word, uint32_t obj, uint64_t off);	/* cpu_features / trampoline */
 void selp_put_error(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void selp_put_sandbox(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void selp_put_done(FILE *f);
 
 #endif

@@ -59,6 +59,22 @@ bool is_planned(const struct write *w, size_t n, uint64_t addr)
 	return lo < n && addr >= w[lo].addr;
 }
 
+/* Does [addr, addr+len) overlap a planned write?  (writes sorted by address, not overlapping) */
+bool overlaps_planned(const struct write *w, size_t n, uint64_t addr, uint64_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {	/* the first write ending after addr */
+		size_t mid = (lo + hi) / 2;
+
+		if (w[mid].addr + w[mid].len <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && w[lo].addr < addr + len;
+}
+
 int apply_writes(struct restore *r)
 {
 	uint8_t *back = malloc(WRITE_MAX);

@@ -40,7 +40,8 @@ echo "   images: $(cd "$WORK/img" && ls cpuport-*.img)"
 
 echo
 echo "3. criu restore with the plugin on this CPU:"
-restore "$WORK/img" || { tail "$WORK/img/restore.log"; die "restore failed"; }
+# CPUPORT_UNMASK=1: re-select without the mask the process started with (kept by default)
+CPUPORT_UNMASK=1 restore "$WORK/img" || { tail "$WORK/img/restore.log"; die "restore failed"; }
 grep -E 'cpuport: (pid [0-9]+: (recorded|re-patched)|re-selecting)' "$WORK/img/restore.log" | sed 's/^/    /'
 echo "   restored pid $PID is now bound to:"
 show_bindings "$PID"

@@ -4,6 +4,7 @@
 #   make integration  real criu dump/restore of real processes on this host
 #   make e2e          cross-CPU: dump here, restore in QEMU TCG guests (Haswell-v4, Nehalem)
 #   make bench        benchmarks (tests/bench)
+#   make fresh-check  the README's two commands from zero in a fresh Debian 12 root (tests/fresh)
 
 # fixtures are never sanitized: they are the programs under test
 FIX := build/fixtures
@@ -73,7 +74,7 @@ integration: integration-build
 # and the quick part of the cross-CPU QEMU matrix.
 QUICK := $(wildcard tests/fuzz/smoke.sh tests/e2e/quick.sh)
 test: all unit-build integration-build san-build fuzz
-	@tests/run.sh all $(UNIT_BINS) $(UNPRIV_TESTS) tests/integration/*.sh $(SAN_TESTS) $(QUICK)
+	@tests/run.sh all tests/lint/pipelines.sh $(UNIT_BINS) $(UNPRIV_TESTS) tests/integration/*.sh $(SAN_TESTS) $(QUICK)
 
 e2e: all fixtures
 	@tests/e2e/run.sh
@@ -81,5 +82,9 @@ e2e: all fixtures
 bench: all fixtures
 	@tests/bench/run.sh
 
-.PHONY: fixtures unit unit-build integration integration-build san-build sanitize test e2e bench
+# Clones the committed HEAD into a new debootstrap root: needs no build here.
+fresh-check:
+	@tests/fresh/fresh-check.sh
+
+.PHONY: fixtures unit unit-build integration integration-build san-build sanitize test e2e bench fresh-check
 include tests/fuzz/fuzz.mk

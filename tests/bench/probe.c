@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	CPUPORT_OPTS(cpuport_ctx_opts, o, .print = print_stderr, .helper_path = getenv("CPUPORT_HELPER"),
-		     .target = getenv("CPUPORT_TARGET"));
+		     .target = getenv("CPUPORT_TARGET"), .unmask = getenv("CPUPORT_UNMASK") != NULL);
 	struct cpuport_ctx *ctx = cpuport_ctx__new(&o);
 
 	if (!ctx) {

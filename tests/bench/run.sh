@@ -60,6 +60,8 @@ cp "$TOP/build/bin/cpuport" "$TOP/build/bin/cpuport-select" "$WORK/bin/"
 PLUG=$WORK/plugin CPUPORT=$WORK/bin/cpuport
 export CPUPORT_HELPER=$WORK/bin/cpuport-select
 unset CPUPORT_TARGET CPUPORT_DISABLE CPUPORT_TIMEOUT_MS
+# the upgrade rows start processes masked as on an older CPU: re-select without that mask
+export CPUPORT_UNMASK=1
 [ ! -e /etc/cpuport.conf ] || echo "note: /etc/cpuport.conf exists and applies to these runs"
 
 # The bench programs, built now with the project's compiler and library.

@@ -14,7 +14,7 @@ CT_MA=/usr/lib/x86_64-linux-gnu	# and the container's glibc
 criu_version_ok() {
 	local v
 	v=$("$1" --version 2>/dev/null | sed -n 's/^Version: //p')
-	[ -n "$v" ] && [ "$(printf '%s\n4.1\n' "$v" | sort -V | head -n1)" = 4.1 ]
+	[ -n "$v" ] && [ "$(printf '%s\n4.1\n' "$v" | sort -V | sed -n 1p)" = 4.1 ]
 }
 pick_criu() {
 	local c p
@@ -69,7 +69,7 @@ make_rootfs() {
 
 # build_id FILE
 build_id() {
-	readelf -n "$1" | awk '/Build ID/ {print $3; exit}'
+	readelf -n "$1" | awk '/Build ID/ && id == "" { id = $3 } END { if (id != "") print id }'
 }
 
 # same_file_mapped PID PATH_IN_CONTAINER HOSTFILE: the object the process has mapped at that

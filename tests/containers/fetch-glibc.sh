@@ -26,7 +26,7 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$KEYRING" ] || die "$KEYRING not found (debian-archive-keyring)"
 # Debian's archive as this machine's apt knows it (not the security archive)
 uri=$(apt-get indextargets --format '$(CODENAME) $(REPO_URI)' 2>/dev/null |
-	awk '($1 == "'"$SUITE"'" || $1 == "bookworm") && $2 !~ /security/ {print $2; exit}')
+	awk '($1 == "'"$SUITE"'" || $1 == "bookworm") && $2 !~ /security/ && u == "" { u = $2 } END { print u }')
 [ -n "$uri" ] || die "no Debian archive in this machine's apt sources"
 
 rm -rf "$CACHE/apt" "$CACHE/debs" "$CACHE/libc" "$CACHE/dbg" "$CACHE/dbg.done"

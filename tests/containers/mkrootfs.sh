@@ -28,7 +28,7 @@ OPT=/opt/cpuport-test
 
 die() { echo "mkrootfs: $*" >&2; exit 1; }
 [ -x "$BUSYBOX" ] || die "busybox not found at $BUSYBOX: apt-get install busybox-static"
-! readelf -l "$BUSYBOX" 2>/dev/null | grep -q INTERP || die "$BUSYBOX is dynamic: install busybox-static"
+! readelf -l "$BUSYBOX" 2>/dev/null | grep INTERP >/dev/null || die "$BUSYBOX is dynamic: install busybox-static"
 for f in ld-linux-x86-64.so.2 libc.so.6 libm.so.6; do
 	[ -e "$GLIBC_DIR/$f" ] || die "$GLIBC_DIR/$f not found"
 done

@@ -121,7 +121,7 @@ cmd_dump() {   # SRC WL
     t1=$(now_ms)
     wait_until 100 eval '! [ -d /proc/$pid ]' || true
     cp -a "$w" "$src/work.orig/$wl"
-    log "dumped $wl (pid $pid) in $((t1 - t0)) ms: $(grep -o 'cpuport: pid [0-9]*: recorded.*' "$img/dump.log" | head -n 1)"
+    log "dumped $wl (pid $pid) in $((t1 - t0)) ms: $(grep -m1 -o 'cpuport: pid [0-9]*: recorded.*' "$img/dump.log")"
 }
 
 cmd_restore() {   # SRC WL MODE RES
@@ -188,7 +188,7 @@ cmd_restore() {   # SRC WL MODE RES
     fi
     log "$wl $mode: $(tr '\n' ' ' < "$res/reap-observed.log")"
     if [ "$mode" = cpuport ]; then
-        grep -E 'cpuport: pid [0-9]+: (re-patched|.*killing)' "$res/restore.log" | sed 's/^/cells:   /' | head -n 3
+        grep -E 'cpuport: pid [0-9]+: (re-patched|.*killing)' "$res/restore.log" | sed -n 's/^/cells:   /; 1,3p'
     fi
     return 0
 }

@@ -248,7 +248,7 @@ symbolize() {
     ip=0x${BASH_REMATCH[1]} obj=${BASH_REMATCH[2]} start=0x${BASH_REMATCH[3]}
     path=$(grep -m1 "/$obj\$" "$maps" 2>/dev/null || true)
     [[ -n "$path" ]] || return 0
-    vaddr=$(readelf -lW "$path" | awk '$1 == "LOAD" && $(NF-1) ~ /E/ { print $3; exit }')
+    vaddr=$(readelf -lW "$path" | awk '$1 == "LOAD" && $(NF-1) ~ /E/ && v == "" { v = $3 } END { if (v != "") print v }')
     [[ -n "$vaddr" ]] || return 0
     off=$(printf '0x%x' $((ip - start + (vaddr & ~0xfff))))
     gdb -batch -ex "x/i $off" "$path" 2>/dev/null | tail -n1 | sed 's/^ *//;s/^=> *//;s/\t/ /g' || true
@@ -340,7 +340,7 @@ expected_outcome() {
 cell_timing() {
     local res=$1 line timing
     timing=$(sed -n 's/^cmd-exit [0-9]* \([0-9]*\)$/\1/p' "$res/reap-observed.log")ms
-    line=$(grep -ao 'cpuport: pid [0-9]*: re-patched.*' "$res/restore.log" 2>/dev/null | head -n1 || true)
+    line=$(grep -m1 -ao 'cpuport: pid [0-9]*: re-patched.*' "$res/restore.log" 2>/dev/null || true)
     [[ -n "$line" ]] && timing+=" (cpuport $(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' <<<"$line") ms, helper $(sed -n 's/.*helper \([0-9.]*\).*/\1/p' <<<"$line") ms)"
     echo "$timing"
 }
@@ -348,7 +348,7 @@ cell_timing() {
 # refused_outcome RES SRCDIR WL RC: a cell where cpuport killed the process; prints "OUT<US>INFO"
 refused_outcome() {
     local res=$1 src=$2 wl=$3 rc=$4 out=REFUSED info f n0 n1
-    info=$({ grep -a 'cpuport:' "$res/restore.log" || true; } | { grep -a 'Error' || true; } | head -n 2 |
+    info=$({ grep -a 'cpuport:' "$res/restore.log" || true; } | { grep -a 'Error' || true; } | sed -n 1,2p |
            sed 's/^.*cpuport: //' | tr '\n' ' ')
     # failing closed means not one more instruction of the program: no new output
     for f in "$src/work.orig/$wl"/out.txt*; do
@@ -466,7 +466,7 @@ for cell in "${failed_cells[@]}"; do
     done
     if [[ -s "$res/restore.log" ]]; then
         echo "---- restore.log: errors, warnings and cpuport lines"
-        { grep -a -E 'Error|Warn|cpuport' "$res/restore.log" || true; } | { grep -av 'wrote ' || true; } | head -n 40
+        { grep -a -E 'Error|Warn|cpuport' "$res/restore.log" || true; } | { grep -av 'wrote ' || true; } | sed -n 1,40p
         echo "---- restore.log: last 15 lines"
         tail -n 15 "$res/restore.log"
     fi
@@ -513,7 +513,7 @@ if ((fail)); then
         res=$P/results/$d/$wl-$m
         echo "FAILED ${D_LABEL[$d]} $wl $m: ${WHY[$d/$wl/$m]}"
         { grep -a -E 'Error|cpuport: pid [0-9]+: re-patched' "$res/restore.log" 2>/dev/null || true; } |
-            { grep -av 'RLIMIT_NOFILE' || true; } | head -n 4 | cut -c1-300 | sed 's/^/    restore.log: /'
+            { grep -av 'RLIMIT_NOFILE' || true; } | sed -n 1,4p | cut -c1-300 | sed 's/^/    restore.log: /'
         if [[ -s "$res/reap-observed.log" ]]; then echo "    reaper: $(tr '\n' ' ' < "$res/reap-observed.log")"; fi
     done
     echo "$ME: FAIL: ${#failed_cells[@]} cell(s) differ from their expectation (diagnostics above; $( ((keep)) && echo "evidence in $T" || echo "rerun with --keep to keep the evidence"))" >&2

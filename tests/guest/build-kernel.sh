@@ -71,6 +71,9 @@ command -v depmod >/dev/null || die "depmod not found: apt-get install kmod"
 
 exec 9>"$KDIR/.lock"
 flock 9
+# A run killed while unpacking leaves its .tmp.* behind (its EXIT trap never ran); with the
+# lock held, none is in use.
+rm -rf "$KDIR"/.tmp.*
 
 if [[ -z "$kver" ]]; then
     kver=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' 2>/dev/null |
@@ -89,8 +92,9 @@ if [[ ! -e "$KDIR/$kver/.complete" ]]; then
     chmod 0777 "$tmp"
     ( cd "$tmp" && apt-get download -q "$pkg" >&2 ) ||
         die "apt-get download $pkg failed (is Debian's archive reachable? try apt-get update)"
-    deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n1)
-    [[ -n "$deb" ]] || die "apt-get download produced no .deb"
+    debs=("$tmp"/*.deb)
+    [[ -f "${debs[0]}" ]] || die "apt-get download produced no .deb"
+    deb=${debs[0]}
     log "unpacking $(basename "$deb") ..."
     mkdir "$tmp/root"
     dpkg -x "$deb" "$tmp/root" || die "dpkg -x $deb failed"
@@ -115,7 +119,8 @@ if [[ ! -e "$root/.pvh-done" ]]; then
     elif ! command -v xz >/dev/null; then
         log "warning: xz not found (apt-get install xz-utils); guests will boot the slower bzImage"
     else
-        off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$root/boot/vmlinuz-$kver" | head -n1 | cut -d: -f1 || true)
+        # (the first match's offset; awk reads all of grep's output, so grep never gets SIGPIPE)
+        off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$root/boot/vmlinuz-$kver" | awk -F: 'o == "" { o = $1 } END { print o }' || true)
         # (xz stops at the end of the stream; tail may then get SIGPIPE, hence no pipe)
         if [[ -n "$off" ]] && xz -dc --single-stream > "$root/boot/vmlinux-$kver.tmp" 2>/dev/null \
                 < <(tail -c "+$((off + 1))" "$root/boot/vmlinuz-$kver") &&

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Crafted images: structurally valid cpuport images edited to aim writes
 # elsewhere are refused before anything is written, because every slot and
-# state is re-derived from the destination's own files.  Also: an image
+# state is re-derived from the destination's own files, and a slot's recorded
+# value (what the copied-pointer scan looks for) must be its variant's code
+# and what the restored process holds.  Also: an image
 # without ld.so's cpu_features (as from a glibc cpuport cannot refresh) is
 # refused on another CPU and accepted on an identical one.
 . "$(dirname "$0")/../lib.sh"
@@ -45,6 +47,13 @@ refused slot-moved 'image names slot .* which that file does not have'
 # an IRELATIVE slot with another resolver
 edit resolver 'i = [s for s in m.slots if s.kind == pb.IRELATIVE][0]; i.resolver.offset += 16'
 refused resolver 'which that file does not have'
+# a slot's recorded value (which words the copied-pointer scan replaces) set to a data pattern
+# (issue 13, defect 7): refused, nothing replaced
+edit value 'b = [s for s in m.slots if s.bound and s.HasField("target")][0]; b.value = 0x4141414141414141'
+refused value 'held 0x4141414141414141, which is not its recorded variant'"'"'s code'
+# ...or to another code address than its recorded variant: refused as well
+edit value-code 'b = [s for s in m.slots if s.bound and s.HasField("target")]; b[0].value = b[1].value if b[1].value != b[0].value else b[0].value + 16'
+refused value-code 'which is not its recorded variant'"'"'s code or not what the process holds'
 # libgcc's model moved onto the GOT
 edit state-moved 'st = [s for s in m.states if s.name == "__cpu_model"][0]; st.offset = m.slots[0].offset'
 refused state-moved 'image names __cpu_model at .* which that file does not have there'

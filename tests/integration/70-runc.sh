@@ -37,6 +37,28 @@ ct_pid() {	# ct_pid NAME: the container's init, as a host pid
 	"${RUNC[@]}" state "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])'
 }
 
+# check_helper_sandbox CASE RESTORE_LOG PID: the helper ran in the container's 7 namespaces and its
+# cgroups, as its uid (root inside, here), with no capability at all, though the container's root
+# has some; no_new_privs and a seccomp filter (issue 13, defect 1)
+check_helper_sandbox() {
+	local case=$1 log=$2 pid=$3 sb=$WORK/$1.sandbox ns want c line
+	sed -n 's/^.*selection helper sandbox: //p' "$log" | sed 's/ *$//' >"$sb"
+	[ -s "$sb" ] || die "[$case] no 'selection helper sandbox' lines in $log"
+	for ns in user mnt pid net ipc uts cgroup; do
+		want=$(readlink "/proc/$pid/ns/$ns")
+		grep -qxF "ns $want" "$sb" || die "[$case] helper not in the container's $ns namespace $want: $(grep "^ns $ns" "$sb")"
+	done
+	for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+		grep -qx "$c 0000000000000000" "$sb" || die "[$case] helper $(grep "^$c" "$sb"), want 0"
+	done
+	grep -qx "NoNewPrivs 1" "$sb" && grep -qx "Seccomp 2" "$sb" || die "[$case] helper without no_new_privs/seccomp"
+	want=$(awk '/^Uid:/ {print $3}' "/proc/$pid/status")
+	grep -qx "Uid $want $want $want $want" "$sb" || die "[$case] helper $(grep ^Uid "$sb"), container uid $want"
+	c=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
+	[ "$c" != 0000000000000000 ] || info "[$case] NOTE: the container's root has no capability either"
+	info "[$case] helper: uid $want, CapEff 0 (the container's root: $c), in its 7 namespaces"
+}
+
 # run_case CASE GLIBC_DIR DEBUG_ROOT
 run_case() {
 	local case=$1 glibc=$2 dbg=$3 b=$WORK/$1 name=cpuport-test-$$-$1 pid img wd out t0 t1
@@ -106,6 +128,7 @@ PY
 	grep -hE '(Warn|Error).*cpuport: ' "$wd/dump.log" "$b/work2/restore.log" | sed "s/^.*cpuport: /--- [$case] plugin: /" || true
 	pid=$(ct_pid "$name")
 	PIDS+=("$pid")
+	check_helper_sandbox "$case" "$b/work2/restore.log" "$pid"
 	check_running "$out" "$pid"
 	"$CPUPORT" scan --json "$pid" >"$b/after.json" 2>"$b/scan.err" || { cat "$b/scan.err"; die "cpuport scan failed"; }
 	check_objects "$b/after.json"

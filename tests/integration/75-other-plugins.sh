@@ -57,3 +57,36 @@ for order in cpuport-first cuda-first; do
 	fi
 	umount "$dir"
 done
+
+# Dumped where cpuport comes first, restored where cuda_plugin comes first (issue 13, defect 12):
+# cuda_plugin would take RESUME_DEVICES_LATE for every process and cpuport could only complain
+# in fini, after the processes resumed. cpuport refuses the restore in init, before any process
+# exists, naming the plugin.
+for order in cpuport-first cuda-first; do
+	dir=$WORK/plugins2-$order
+	mkdir -p "$dir"
+	mount -t tmpfs cpuport-test "$dir" || skip "cannot mount tmpfs"
+	if [ $order = cpuport-first ]; then
+		cp "$CUDA" "$dir/"; cp "$PLUGIN_DIR/cpuport_plugin.so" "$dir/"
+	else
+		cp "$PLUGIN_DIR/cpuport_plugin.so" "$dir/"; cp "$CUDA" "$dir/"
+	fi
+done
+out=$WORK/mixed.out img=$WORK/img-mixed
+start_workload "$FIX/workload" "$out"
+PLUGIN_DIR=$WORK/plugins2-cpuport-first dump "$PID" "$img"
+ls "$img"/cpuport-*.img >/dev/null || die "no cpuport image although cpuport came first"
+rc=0
+"$CRIU" restore -D "$img" -L "$WORK/plugins2-cuda-first" -d -v4 -o restore.log --pidfile "$img/p" || rc=$?
+[ "$rc" -ne 0 ] || die "restore with cuda_plugin listed first succeeded: cpuport's hook could be hidden"
+grep -q '(cuda_plugin.so) have a restore hook that CRIU calls first' "$img/restore.log" ||
+	{ grep cpuport "$img/restore.log" | tail -5; die "no clear refusal naming cuda_plugin.so"; }
+! grep -q 'never reached cpuport' "$img/restore.log" || die "processes resumed before the refusal"
+if [ -f "$img/p" ]; then ! alive "$(cat "$img/p")" || die "the process runs"; fi
+info "mixed order: refused up front: $(grep -m1 'have a restore hook' "$img/restore.log" | sed 's/^.*cpuport: //' | cut -c1-110)..."
+# the same image restores where cpuport comes first
+wait_gone "$PID"
+PLUGIN_DIR=$WORK/plugins2-cpuport-first restore "$img" || die "restore with cpuport first failed"
+grep -q 'cpuport: pid .* re-patched' "$img/restore.log" || die "not re-patched"
+check_running "$out" "$PID"
+umount "$WORK/plugins2-cpuport-first" "$WORK/plugins2-cuda-first"

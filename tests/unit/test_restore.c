@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <elf.h>
+
 #include "unit.h"
 #include "restore.h"
 
@@ -218,6 +220,10 @@ static int group_setup(void **state)
 	struct unit_child c;
 	struct pview v;
 	int ret;
+
+	/* SIGPIPE at its default, as in criu: a helper that dies before reading its request
+	 * must not end the caller (a failed helper start below does exactly that) */
+	signal(SIGPIPE, SIG_DFL);
 
 	(void)state;
 	snprintf(bin, sizeof(bin), "%s/build/fixtures/workload", unit_top());
@@ -519,6 +525,428 @@ static void answer_cache_serves_second_process(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* ---- defect 4: copied-pointer writes never put back the old bytes of a planned write ---- */
+static bool recorded_at(const Cpuport__Image *img, uint64_t addr)
+{
+	for (size_t i = 0; i < img->n_slots; i++)
+		if (slot_addr(img, img->slots[i]) < addr + 8 && slot_addr(img, img->slots[i]) + 8 > addr)
+			return true;
+	for (size_t i = 0; i < img->n_states; i++) {
+		uint64_t a = img->objects[img->states[i]->object]->load_base + img->states[i]->offset;
+
+		if (a < addr + 8 && a + img->states[i]->size > addr)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A slot that moves, in writable memory, with copies of its old value planted
+ * on both sides of it in the same chunk: the copies are re-pointed by the
+ * pointer scan, and the slot keeps its new value (one write spanning both
+ * copies used to carry the slot's old bytes back over it, and both
+ * read-backs passed).
+ */
+static void pointer_writes_keep_planned_slots(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	bool done = false;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	for (size_t i = 0; i < img->n_slots && !done; i++) {
+		const Cpuport__Slot *s = img->slots[i];
+		uint64_t S = slot_addr(img, s), p1 = 0, p2 = 0, cs = 0, ce = 0;
+		struct recording r;
+		struct pview v;
+		int ret;
+
+		if (!s->bound || !s->target || !s->target->has_size ||
+		    runs_with(&orig, s->value, s->target->size, &ctx->target.feat))
+			continue;
+		for (size_t m = 0; m < orig.maps.n_maps; m++) {
+			const struct proc_map *mp = &orig.maps.maps[m];
+
+			if (S >= mp->start && S < mp->end && mp->perms[1] == 'w' && mp->perms[3] == 'p') {
+				cs = mp->start + (S - mp->start) / WRITE_MAX * WRITE_MAX;
+				ce = cs + WRITE_MAX < mp->end ? cs + WRITE_MAX : mp->end;
+			}
+		}
+		if (!cs)
+			continue;	/* read-only after RELRO: not scanned */
+		for (uint64_t a = S - 8; a >= cs && a < S && !p1; a -= 8)
+			p1 = recorded_at(img, a) ? 0 : a;
+		for (uint64_t a = S + 8; a + 8 <= ce && !p2; a += 8)
+			p2 = recorded_at(img, a) ? 0 : a;
+		if (!p1 || !p2)
+			continue;
+		rec_clone(&r, &orig);
+		assert_int_equal(rec_io(&r, p1, (uint8_t *)&s->value, 8, true), 0);
+		assert_int_equal(rec_io(&r, p2, (uint8_t *)&s->value, 8, true), 0);
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		ret = restore_through(ctx, img, r.pid, &v, NULL);
+		if (ret == -EDEADLK) {	/* that value is ambiguous: try another slot */
+			clone_free(&r);
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		print_message("slot %s at %#lx between copies at %#lx and %#lx: %#lx -> %#lx\n",
+			      s->symbol ?: "(IRELATIVE)", (unsigned long)S, (unsigned long)p1, (unsigned long)p2,
+			      (unsigned long)s->value, (unsigned long)rec_u64(&r, S));
+		assert_true(rec_u64(&r, S) != s->value);	/* the slot moved, and stayed moved */
+		assert_true(rec_u64(&r, p1) == rec_u64(&r, S));
+		assert_true(rec_u64(&r, p2) == rec_u64(&r, S));
+		clone_free(&r);
+		done = true;
+	}
+	if (!done)
+		UNIT_SKIP("no changing slot in writable memory with room for copies around it");
+	cpuport_ctx__free(ctx);
+}
+
+/* ---- defect 8: the hazard check without the variants' symbol sizes ---- */
+/*
+ * As without debug symbols (the image knows no variant sizes): a thread
+ * stopped inside a changing variant, 64 bytes after its entry, is still
+ * refused; its extent comes from the object's .eh_frame.  And every sized
+ * function of the fixture library has the FDE extent its symbol says.
+ */
+static void thread_hazard_without_sizes(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	const Cpuport__Slot *s;
+	Cpuport__Location *t;
+	struct recording r;
+	struct pview v;
+	uint64_t saved = 0, size;
+	bool had;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	rec_clone(&r, &orig);
+	s = changing_unrunnable(&r, &ctx->target.feat);
+	assert_non_null(s);
+	t = s->target;
+	had = t->has_size;
+	size = t->size;
+	/* every slot bound to that variant forgets its size, as a dump without debug symbols records */
+	for (size_t i = 0; i < img->n_slots; i++)
+		if (img->slots[i]->target && img->slots[i]->value == s->value)
+			img->slots[i]->target->has_size = false, img->slots[i]->target->size = 0;
+	put_thread(img, s->value + (size > 64 ? 64 : size / 2), &saved);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -EDEADLK);
+	assert_non_null(strstr(logbuf.text, "stopped inside"));
+	assert_int_equal(r.writes, 0);
+	put_thread(img, saved, &saved);
+	for (size_t i = 0; i < img->n_slots; i++)
+		if (img->slots[i]->target && img->slots[i]->value == s->value)
+			img->slots[i]->target->has_size = had, img->slots[i]->target->size = size;
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
+/* A return address into a changing variant 8 KiB above the stack pointer (past the 4 KiB once read). */
+static void deep_return_address_refused(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	const Cpuport__Slot *s;
+	Cpuport__Thread *th = NULL;
+	struct recording r;
+	struct pview v;
+	uint64_t ret_addr, at = 0;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	rec_clone(&r, &orig);
+	s = changing_unrunnable(&r, &ctx->target.feat);
+	assert_non_null(s);
+	for (size_t t = 0; t < img->n_threads && !th; t++)
+		if (img->threads[t]->has_pc && img->threads[t]->has_sp)
+			th = img->threads[t];
+	assert_non_null(th);
+	/* the thread as if stopped 8 KiB deeper (its stack mapping has room below) */
+	for (size_t i = 0; i < r.maps.n_maps; i++)
+		if (th->sp >= r.maps.maps[i].start && th->sp < r.maps.maps[i].end &&
+		    th->sp - r.maps.maps[i].start > 16384 && r.regs[i].data)
+			at = th->sp & ~7ULL;
+	if (!at) {
+		clone_free(&r);
+		cpuport_ctx__free(ctx);
+		UNIT_SKIP("the thread's stack mapping has no room below its sp");
+	}
+	th->sp -= 8192;
+	ret_addr = s->value + 4;
+	assert_int_equal(rec_io(&r, at, (uint8_t *)&ret_addr, 8, true), 0);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -EDEADLK);
+	th->sp += 8192;
+	assert_non_null(strstr(logbuf.text, "with a return into"));
+	assert_int_equal(r.writes, 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
+static void eh_frame_extents_match_symbols(void **state)
+{
+	char lib[4200];
+	struct elf_info e;
+	size_t checked = 0;
+	int fd;
+
+	(void)state;
+	snprintf(lib, sizeof(lib), "%s/build/fixtures/libclones.so", unit_top());
+	assert_int_equal(elf_info_load(NULL, lib, &e), 0);
+	fd = open(lib, O_RDONLY);
+	assert_true(fd >= 0);
+	for (size_t i = 0; i < e.n_syms; i++) {
+		uint64_t start, len;
+
+		if (e.syms[i].type != STT_FUNC || !e.syms[i].size)
+			continue;
+		assert_int_equal(eh_frame_extent(fd, &e, e.syms[i].value + e.syms[i].size / 2, &start, &len), 0);
+		assert_int_equal(start, e.syms[i].value);
+		assert_int_equal(len, e.syms[i].size);
+		checked++;
+	}
+	print_message("%zu functions: FDE extent = symbol extent\n", checked);
+	assert_true(checked >= 4);	/* lib_kernel's clones and lib_has_avx2 */
+	close(fd);
+	elf_info_free(&e);
+}
+
+/* ---- defect 6: which memory the copied-pointer scan covers ---- */
+/* A word of a read-only private mapping of a recorded object (its RELRO part) that no record uses. */
+static uint64_t relro_word(const struct recording *r, const Cpuport__Image *img)
+{
+	for (size_t i = 0; i < r->maps.n_maps; i++) {
+		const struct proc_map *m = &r->maps.maps[i];
+
+		if (strcmp(m->perms, "r--p") || !m->path || m->path[0] != '/' || !r->regs[i].data || m->off == 0)
+			continue;
+		for (size_t o = 0; o < img->n_objects; o++) {
+			if (strcmp(img->objects[o]->path, m->path))
+				continue;
+			for (uint64_t a = m->end - 8; a >= m->start; a -= 8)
+				if (!recorded_at(img, a))
+					return a;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A copy of a moving slot's old value in .data.rel.ro (read-only after RELRO)
+ * is re-pointed; in shared memory it is refused; memory that cannot be read
+ * refuses the restore instead of ending the scan silently.
+ */
+static void pointer_scan_covers_relro_shared_unreadable(void **state)
+{
+	const Cpuport__Image *img = table->img;
+	struct cpuport_ctx *ctx;
+	bool done = false;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU is x86-64-v2 or less: nothing to downgrade");
+	ctx = new_ctx("x86-64-v2");
+	for (size_t i = 0; i < img->n_slots && !done; i++) {
+		const Cpuport__Slot *s = img->slots[i];
+		struct recording r;
+		struct pview v;
+		uint64_t ro, spare;
+		size_t heap = SIZE_MAX;
+		int ret;
+
+		if (!s->bound || !s->target || !s->target->has_size ||
+		    runs_with(&orig, s->value, s->target->size, &ctx->target.feat))
+			continue;
+		/* 1. RELRO */
+		rec_clone(&r, &orig);
+		ro = relro_word(&r, img);
+		if (!ro) {
+			clone_free(&r);
+			UNIT_SKIP("no read-only mapping of a recorded object in the recording");
+		}
+		assert_int_equal(rec_io(&r, ro, (uint8_t *)&s->value, 8, true), 0);
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		ret = restore_through(ctx, img, r.pid, &v, NULL);
+		if (ret == -EDEADLK) {	/* ambiguous value: try another slot */
+			clone_free(&r);
+			continue;
+		}
+		assert_int_equal(ret, 0);
+		print_message("copy at %#lx (read-only): %#lx -> %#lx\n", (unsigned long)ro, (unsigned long)s->value,
+			      (unsigned long)rec_u64(&r, ro));
+		assert_true(rec_u64(&r, ro) == rec_u64(&r, slot_addr(img, s)));
+		assert_true(rec_u64(&r, ro) != s->value);
+		clone_free(&r);
+		/* 2. the same copy in memory marked shared: refused, nothing written */
+		rec_clone(&r, &orig);
+		spare = spare_word(&r);
+		assert_true(spare != 0);
+		assert_int_equal(rec_io(&r, spare, (uint8_t *)&s->value, 8, true), 0);
+		for (size_t m = 0; m < r.maps.n_maps; m++)
+			if (spare >= r.maps.maps[m].start && spare < r.maps.maps[m].end)
+				heap = m;
+		assert_true(heap != SIZE_MAX);
+		r.maps.maps[heap].perms[3] = 's';
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		assert_int_equal(restore_through(ctx, img, r.pid, &v, NULL), -EDEADLK);
+		assert_non_null(strstr(logbuf.text, "is in shared memory"));
+		assert_int_equal(r.writes, 0);
+		clone_free(&r);
+		/* 3. a writable mapping that cannot be read: refused */
+		rec_clone(&r, &orig);
+		heap = SIZE_MAX;
+		spare = spare_word(&r);
+		for (size_t m = 0; m < r.maps.n_maps; m++)
+			if (spare >= r.maps.maps[m].start && spare < r.maps.maps[m].end)
+				heap = m;
+		free(r.regs[heap].data);
+		r.regs[heap].data = NULL;
+		v = view_of(&r);
+		unit_log_reset(&logbuf);
+		assert_true(restore_through(ctx, img, r.pid, &v, NULL) < 0);
+		assert_non_null(strstr(logbuf.text, "to check it for copied function pointers"));
+		assert_int_equal(r.writes, 0);
+		clone_free(&r);
+		done = true;
+	}
+	if (!done)
+		UNIT_SKIP("every changing variant is ambiguous here");
+	cpuport_ctx__free(ctx);
+}
+
+/* ---- defect 2: answers are shared only within one privilege context and helper input ---- */
+static pid_t other_task;	/* a process of another uid (root only) */
+
+static pid_t v_other_task(void *arg)
+{
+	(void)arg;
+	return other_task;
+}
+
+/*
+ * Process A's answers must not serve process B when B's helper would run
+ * otherwise: other GLIBC_TUNABLES, or another uid.  With the helper gone, B
+ * then fails closed (-ECHILD) instead of taking A's answers.
+ */
+static void answer_cache_keyed_by_context(void **state)
+{
+	struct cpuport_ctx *ctx = new_ctx(NULL);
+	Cpuport__Image img = *table->img;
+	Cpuport__Process proc = CPUPORT__PROCESS__INIT;
+	struct pview_ops other_ops = rec_ops;
+	struct recording a, b;
+	struct pview va, vb;
+
+	(void)state;
+	if (table->img->proc)
+		proc = *table->img->proc;
+	rec_clone(&a, &orig);
+	va = view_of(&a);
+	assert_int_equal(restore_through(ctx, table->img, a.pid, &va, NULL), 0);
+	free(ctx->helper_path);
+	ctx->helper_path = strdup("/nonexistent/cpuport-select");
+	/* the same image again: served from the cache (the helper is not there) */
+	rec_clone(&b, &orig);
+	vb = view_of(&b);
+	assert_int_equal(restore_through(ctx, table->img, b.pid, &vb, NULL), 0);
+	clone_free(&b);
+	/* other GLIBC_TUNABLES: not the same helper input */
+	proc.glibc_tunables = "glibc.cpu.x86_rep_movsb_threshold=4096";
+	img.proc = &proc;
+	rec_clone(&b, &orig);
+	vb = view_of(&b);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, &img, b.pid, &vb, NULL), -ECHILD);
+	assert_int_equal(b.writes, 0);
+	clone_free(&b);
+	/* another uid (a live process running as nobody): not the same privilege */
+	if (geteuid() == 0) {
+		pid_t c = fork();
+
+		if (c == 0) {
+			if (setgid(65534) || setuid(65534))
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		assert_true(c > 0);
+		for (int i = 0; i < 200; i++) {	/* until it runs as nobody */
+			char p[64], *st;
+
+			snprintf(p, sizeof(p), "/proc/%d/status", c);
+			st = unit_run(NULL, "grep '^Uid:' %s", p);
+			if (st && strstr(st, "65534")) {
+				free(st);
+				break;
+			}
+			free(st);
+			usleep(10000);
+		}
+		other_task = c;
+		other_ops.task = v_other_task;
+		rec_clone(&b, &orig);
+		vb = view_of(&b);
+		vb.ops = &other_ops;
+		assert_int_equal(restore_through(ctx, table->img, b.pid, &vb, NULL), -ECHILD);
+		assert_int_equal(b.writes, 0);
+		clone_free(&b);
+		kill(c, SIGKILL);
+		waitpid(c, NULL, 0);
+	}
+	clone_free(&a);
+	cpuport_ctx__free(ctx);
+}
+
+/*
+ * Defect 1: the helper takes the live task's ids from /proc/PID/status; when
+ * they cannot be read (the task is gone), the restore fails before the helper
+ * runs, never with the helper as root.
+ */
+static void helper_ids_unreadable_fail_closed(void **state)
+{
+	struct cpuport_ctx *ctx = new_ctx(NULL);
+	struct pview_ops gone_ops = rec_ops;
+	struct recording r;
+	struct pview v;
+	pid_t c = fork();
+
+	(void)state;
+	if (c == 0)
+		_exit(0);
+	assert_true(c > 0);
+	waitpid(c, NULL, 0);	/* reaped: /proc/c/status no longer exists */
+	other_task = c;
+	gone_ops.task = v_other_task;
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	v.ops = &gone_ops;
+	unit_log_reset(&logbuf);
+	assert_true(restore_through(ctx, table->img, r.pid, &v, NULL) < 0);
+	assert_non_null(strstr(logbuf.text, "not running the selection helper as root instead"));
+	assert_null(strstr(logbuf.text, "selection helper runs as"));
+	assert_int_equal(r.writes, 0);
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
 /* A helper whose answers are malformed (object out of range, wrong sizes): no write at all. */
 static void malformed_helper_fails_closed(void **state)
 {
@@ -545,8 +973,11 @@ static void malformed_helper_fails_closed(void **state)
 		snprintf(bin, sizeof(bin), "%s/fake", dir);
 		f = fopen(src, "w");
 		assert_non_null(f);
-		fprintf(f, "#include <stdio.h>\nint main(void){char l[9000];while(fgets(l,sizeof l,stdin));"
-			   "puts(\"glibc 2.36\\n%s\\ndone\");return 0;}\n", answers[i]);
+		/* answers go to the fd the library names (CPUPORT_SELECT_ANSWER_FD), not stdout */
+		fprintf(f, "#include <stdio.h>\n#include <stdlib.h>\nint main(void){char l[9000];"
+			   "FILE *o=fdopen(atoi(getenv(\"CPUPORT_SELECT_ANSWER_FD\")),\"w\");"
+			   "while(fgets(l,sizeof l,stdin));"
+			   "fputs(\"glibc 2.36\\n%s\\ndone\\n\",o);return 0;}\n", answers[i]);
 		fclose(f);
 		out = unit_run(&st, "cc -o %s %s 2>&1", bin, src);
 		free(out);
@@ -616,6 +1047,13 @@ int main(void)
 		cmocka_unit_test(restore_as_v2_rebinds_and_repoints),
 		cmocka_unit_test(thread_in_changing_variant_refused),
 		cmocka_unit_test(answer_cache_serves_second_process),
+		cmocka_unit_test(answer_cache_keyed_by_context),
+		cmocka_unit_test(helper_ids_unreadable_fail_closed),
+		cmocka_unit_test(pointer_writes_keep_planned_slots),
+		cmocka_unit_test(pointer_scan_covers_relro_shared_unreadable),
+		cmocka_unit_test(thread_hazard_without_sizes),
+		cmocka_unit_test(deep_return_address_refused),
+		cmocka_unit_test(eh_frame_extents_match_symbols),
 		cmocka_unit_test(malformed_helper_fails_closed),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
