@@ -247,8 +247,9 @@ static int read_relocs(struct dyn *d, uint64_t vaddr, uint64_t size, const uint8
 
 		memcpy(&r, p + i * sizeof(r), sizeof(r));
 		type = ELF64_R_TYPE(r.r_info);
-		if (type != R_X86_64_IRELATIVE && type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
-			continue;
+		if (type != R_X86_64_IRELATIVE && type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
+		    !(type == R_X86_64_64 && ELF64_R_SYM(r.r_info) && r.r_addend == 0))
+			continue;	/* as elf_scan.c: R_X86_64_64 is a function pointer in data, if an IFUNC's */
 		memset(e, 0, sizeof(*e));
 		e->offset = r.r_offset;
 		e->addend = r.r_addend;

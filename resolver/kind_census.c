@@ -10,11 +10,13 @@
  * upgrade direction (nothing missing) is never refused.
  */
 #include <elf.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "census_check.h"
 #include "restore.h"
+#include "variant_set.h"
 
 /* Features the source had that the destination lacks (all it lacks, if the source is unknown). */
 static void missing_features(const struct restore *r, struct featset *m)
@@ -95,8 +97,100 @@ int census_scan_pointers(struct restore *r, const struct repoint *v, size_t n)
 	return ret;
 }
 
+/* ---- answer validation: the helper's answer must be a variant its resolver's own code can return ---- */
+
+struct vset_entry {
+	uint32_t obj;
+	uint64_t resolver;
+	struct variant_set set;
+};
+
+struct census_answers {
+	struct elf_code *code;		/* per image object, opened on first use */
+	bool *opened;
+	struct vset_entry *sets;
+	size_t n_sets;
+};
+
+static const struct variant_set *resolver_set(struct restore *r, uint32_t obj, uint64_t resolver)
+{
+	struct census_answers *ca = r->answers_checked;
+	char path[64];
+	struct vset_entry *e;
+
+	if (!ca) {
+		ca = r->answers_checked = calloc(1, sizeof(*ca));
+		if (!ca || !(ca->code = calloc(r->img->n_objects + 1, sizeof(*ca->code))) ||
+		    !(ca->opened = calloc(r->img->n_objects + 1, sizeof(*ca->opened))))
+			return NULL;
+	}
+	for (size_t i = 0; i < ca->n_sets; i++)
+		if (ca->sets[i].obj == obj && ca->sets[i].resolver == resolver)
+			return &ca->sets[i].set;
+	if (!ca->opened[obj]) {
+		if (r->objs[obj].fd < 0)
+			return NULL;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", r->objs[obj].fd);
+		if (elf_code_open_mode(path, &ca->code[obj], ELF_CODE_NO_FUNCS))
+			return NULL;
+		ca->opened[obj] = true;
+	}
+	e = realloc(ca->sets, (ca->n_sets + 1) * sizeof(*e));
+	if (!e)
+		return NULL;
+	ca->sets = e;
+	e = &ca->sets[ca->n_sets];
+	e->obj = obj;
+	e->resolver = resolver;
+	if (variant_set_compute(&ca->code[obj], resolver, &e->set))
+		return NULL;
+	ca->n_sets++;
+	return &e->set;
+}
+
+int census_check_answer(struct restore *r, uint32_t res_obj, uint64_t resolver, uint32_t ans_obj, uint64_t ans_off,
+			const char *what)
+{
+	const struct variant_set *s;
+
+	if (res_obj >= r->img->n_objects || ans_obj >= r->img->n_objects)
+		return -EPROTO;
+	s = resolver_set(r, res_obj, resolver);
+	if (!s) {
+		log_err(r->ctx, "pid %d: cannot read the resolver of %s in %s to check the helper's answer\n", r->pid,
+			what, obj_name(r, res_obj));
+		return -ENOMEM;
+	}
+	if (!s->known) {
+		/* code the analysis does not follow: the answer is at least code of that object (in_code) */
+		log_debug(r->ctx, "pid %d: resolver of %s in %s: candidate set unknown (%s); answer not checked against "
+			  "it\n", r->pid, what, obj_name(r, res_obj), s->why);
+		return 0;
+	}
+	if (ans_obj == res_obj && variant_set_has(s, ans_off))
+		return 0;
+	log_err(r->ctx, "pid %d: the helper answered %s+%#" PRIx64 " for the resolver of %s in %s, which is not "
+		"one of the %zu variants that resolver's own code can return: refusing\n", r->pid,
+		obj_name(r, ans_obj), ans_off, what, obj_name(r, res_obj), s->n);
+	return -EPROTO;
+}
+
 void census_free(struct restore *r)
 {
+	struct census_answers *ca = r->answers_checked;
+
+	if (ca) {
+		for (size_t i = 0; ca->opened && i < r->img->n_objects; i++)
+			if (ca->opened[i])
+				elf_code_close(&ca->code[i]);
+		for (size_t i = 0; i < ca->n_sets; i++)
+			variant_set_free(&ca->sets[i].set);
+		free(ca->sets);
+		free(ca->code);
+		free(ca->opened);
+		free(ca);
+		r->answers_checked = NULL;
+	}
 	if (r->census) {
 		census_proc_free(r->census);
 		free(r->census);

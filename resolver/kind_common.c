@@ -85,6 +85,9 @@ int slot_plan(struct restore *r, size_t i)
 			s->symbol ?: s->resolver->symbol ?: "(IRELATIVE)", obj_name(r, s->object), obj_name(r, a->obj));
 		return -EPROTO;
 	}
+	if (census_check_answer(r, s->resolver->object, s->resolver->offset, a->obj, a->off,
+				s->symbol ?: s->resolver->symbol ?: "(IRELATIVE)"))
+		return -EPROTO;
 	nv = new_addr(r, a->obj, a->off);
 	if (nv == old) {
 		r->st.unchanged++;

@@ -58,6 +58,7 @@ struct restore {
 	int interp;
 	uint32_t cache_context;	/* answer cache: this process's privilege context and helper input; 0: none */
 	struct census_proc *census;	/* kind_census.c: the ISA census judged for the target */
+	struct census_answers *answers_checked;	/* kind_census.c: resolvers' candidate sets */
 };
 
 /* Old variant entry -> new one, for slots that change; ambiguous if two disagree. */
@@ -115,6 +116,9 @@ int check_policies(struct restore *r);
 struct census_proc;
 int census_scan_pointers(struct restore *r, const struct repoint *v, size_t n);
 void census_free(struct restore *r);
+/* -EPROTO (after a message) unless @ans_off in @ans_obj is a variant the resolver's own code can return. */
+int census_check_answer(struct restore *r, uint32_t res_obj, uint64_t resolver, uint32_t ans_obj, uint64_t ans_off,
+			const char *what);
 
 /* report.c */
 void report_check(struct restore *r, FILE *f, bool json, int verdict);
