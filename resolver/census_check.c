@@ -433,6 +433,8 @@ int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, co
 
 			if (!(f->need.w[0] & cp->missing.w[0]) && !(f->need.w[1] & cp->missing.w[1]))
 				continue;
+			if (f->flags & CF_CPUID)
+				continue;	/* tests the CPU itself whenever it runs (a constructor's CPUID probe) */
 			if (bsearch(&abs, repointed, n_repointed, sizeof(*repointed), cmp_u64))
 				continue;	/* cpuport rewrites copies of it */
 			if (n == cap) {

@@ -74,7 +74,7 @@ integration: integration-build
 # and the quick part of the cross-CPU QEMU matrix.
 QUICK := $(wildcard tests/fuzz/smoke.sh tests/e2e/quick.sh)
 test: all unit-build integration-build san-build fuzz
-	@tests/run.sh all $(UNIT_BINS) $(UNPRIV_TESTS) tests/integration/*.sh $(SAN_TESTS) $(QUICK)
+	@tests/run.sh all tests/lint/pipelines.sh $(UNIT_BINS) $(UNPRIV_TESTS) tests/integration/*.sh $(SAN_TESTS) $(QUICK)
 
 e2e: all fixtures
 	@tests/e2e/run.sh

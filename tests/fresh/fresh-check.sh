@@ -10,7 +10,10 @@
 #    /root/cpuport, where root's clone would be; uncommitted changes are not tested);
 # 3. inside the root (tests/fresh/enter.sh: own mount namespace, pivot_root, own /proc,
 #    devtmpfs /dev, no inherited fd, no stdin, CI=true):
-#      scripts/setup.sh          from zero: packages, CRIU and libcpuid builds, guest kernel
+#      scripts/setup.sh          from zero, cut short right after CRIU's sources are fetched
+#                                (CPUPORT_SETUP_FAIL_AFTER=criu-source), as a failed run would;
+#      scripts/setup.sh          again, picking that up: packages, CRIU and libcpuid builds,
+#                                guest kernel, demo
 #      scripts/setup.sh again    must change nothing: the same Debian packages at the same
 #                                versions, the same content in /usr/local, /usr/lib/criu,
 #                                /etc and /var/cache/cpuport, and no file written under
@@ -299,6 +302,17 @@ do_setup_again() {
 	fi
 	echo "second run changed nothing: $(wc -l <"$STATE/after") packages and files compared" >>"$log"
 }
+# A run that fails part-way (here: right after CRIU's sources are downloaded and unpacked),
+# as an interrupted or failed first run would; the next step's full run must pick it up.
+do_setup_cut_short() {
+	local log=$ROOT/var/log/cpuport-fresh/setup-cut.log
+	if inside setup-cut "cd $CLONE && CPUPORT_SETUP_FAIL_AFTER=criu-source scripts/setup.sh"; then
+		echo "fresh-check: setup.sh with CPUPORT_SETUP_FAIL_AFTER=criu-source did not fail" >>"$log"
+		return 1
+	fi
+	grep "stopped after 'criu-source'" "$log" >/dev/null ||
+		{ echo "fresh-check: setup.sh failed before reaching criu-source" >>"$log"; return 1; }
+}
 do_make_test() {
 	local log=$ROOT/var/log/cpuport-fresh/make-test.log last
 	inside make-test "cd $CLONE && make test" || return
@@ -310,6 +324,7 @@ echo "fresh-check: HEAD $HEAD of $TOP, Debian mirror $MIRROR, root $ROOT"
 git -C "$TOP" diff --quiet HEAD 2>/dev/null || echo "fresh-check: note: uncommitted changes in $TOP are not tested"
 step debootstrap "$STATE/debootstrap.log" eval 'do_debootstrap >"$STATE/debootstrap.log" 2>&1'
 step "prepare root, clone" "$STATE/prepare.log" eval 'do_prepare >"$STATE/prepare.log" 2>&1'
+step "scripts/setup.sh, cut short" "$ROOT/var/log/cpuport-fresh/setup-cut.log" do_setup_cut_short
 step "scripts/setup.sh" "$ROOT/var/log/cpuport-fresh/setup.log" inside setup "cd $CLONE && scripts/setup.sh"
 step "scripts/setup.sh again" "$ROOT/var/log/cpuport-fresh/setup-again.log" do_setup_again
 step "make test" "$ROOT/var/log/cpuport-fresh/make-test.log" do_make_test

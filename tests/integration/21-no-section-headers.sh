@@ -20,7 +20,7 @@ b[0x28:0x30] = bytes(8); b[0x3c:0x40] = bytes(4)
 open(sys.argv[2], "wb").write(b)
 PY
 chmod 755 "$WORK/lib/libclones.so"
-readelf -S "$WORK/lib/libclones.so" 2>&1 | grep -q 'no sections' || die "the copy still has section headers"
+readelf -S "$WORK/lib/libclones.so" 2>&1 | grep 'no sections' >/dev/null || die "the copy still has section headers"
 out=$WORK/w.out
 LD_LIBRARY_PATH=$WORK/lib start_workload "$FIX/workload" "$out"
 grep -q "$WORK/lib/libclones.so" "/proc/$PID/maps" || die "the workload did not load the stripped copy"

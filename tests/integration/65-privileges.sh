@@ -13,7 +13,14 @@ command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
 chmod 755 "$WORK"
 mkdir -m 777 "$WORK/out"
 out=$WORK/out/w.out
-setsid setpriv --reuid=65534 --regid=65534 --clear-groups "$FIX/workload" "$out" </dev/null >/dev/null 2>&1 &
+# nobody may not reach the clone (under /root, mode 700, on a fresh machine): the workload,
+# its library and the selection helper run from copies in $WORK (LD_LIBRARY_PATH: the
+# workload's RUNPATH is in the clone)
+mkdir -m 755 "$WORK/bin"
+cp "$FIX/workload" "$FIX/libclones.so" "$CPUPORT_HELPER" "$WORK/bin/"
+export CPUPORT_HELPER=$WORK/bin/${CPUPORT_HELPER##*/}
+LD_LIBRARY_PATH=$WORK/bin setsid setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$WORK/bin/workload" "$out" </dev/null >/dev/null 2>&1 &
 PID=$!
 disown
 PIDS+=("$PID")

@@ -34,7 +34,7 @@ setsid sh -c "echo \$\$ > $CG/cgroup.procs; exec unshare --user --pid --fork --m
 PIDS+=("$!")
 disown
 for i in $(seq 100); do
-	U=$(pgrep -f "unshare --user --pid --fork --mount --mount-proc --net --ipc --uts" | head -1) || true
+	U=$(pgrep -f "unshare --user --pid --fork --mount --mount-proc --net --ipc --uts" | sed -n 1p) || true
 	[ -n "$U" ] && [ "$(readlink "/proc/$U/ns/user")" != "$(readlink /proc/self/ns/user)" ] && break
 	sleep 0.05
 done

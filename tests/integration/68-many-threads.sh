@@ -15,7 +15,7 @@ unshare --pid --fork setsid "$FIX/scale" "$out" idle $N </dev/null >/dev/null 2>
 disown
 wait_lines "$out.0" 2
 root=$(pgrep -f "^$FIX/scale $out" | while read -r p; do
-	if grep -q "NSpid:.*[[:space:]]1$" "/proc/$p/status"; then echo "$p"; fi; done | head -n1)
+	if grep -q "NSpid:.*[[:space:]]1$" "/proc/$p/status"; then echo "$p"; fi; done | sed -n 1p)
 [ -n "$root" ] || die "no pid-namespace init found"
 PIDS+=("$root")
 for i in $(seq 100); do

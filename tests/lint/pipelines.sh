@@ -18,7 +18,7 @@ rc=0
 
 bad=0
 while IFS= read -r f; do
-	grep -q 'pipefail' "$f" || continue
+	# every script: one without pipefail of its own may be sourced by one with it
 	# a single | (not ||) followed by a reader that may stop early
 	hits=$(grep -nE '(^|[^|])\|[[:space:]]*(head([[:space:]]|$)|grep[[:space:]]+(-[a-zA-Z]*[qm]|--quiet|--max-count)|sed[[:space:]]+-n[[:space:]]+[^|]*[0-9]q|awk[^|]*[^a-z_]exit([^a-z_]|$))' "$f" |
 		grep -vE 'pipefail-ok:|^[0-9]+:[[:space:]]*#' || true)

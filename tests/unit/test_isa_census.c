@@ -453,6 +453,113 @@ static void jit_check(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* A child of this process (same mappings) that calls sd_new() or not, then waits to be scanned. */
+static pid_t selfdisp_child(void *(*sd_new)(void), bool make_ctx)
+{
+	int fds[2];
+	char c = 0;
+	pid_t pid;
+
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (make_ctx && !sd_new())	/* keeps &sum_avx2 in a heap context */
+			_exit(1);
+		if (write(fds[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	if (pid > 0 && read(fds[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(fds[0]);
+	return pid;
+}
+
+/* Scan child @pid's writable memory for pointers to libselfdisp's needy code. */
+static int scan_child(pid_t pid, struct census_proc *cp)
+{
+	struct pview v;
+	uint64_t none = 0;
+	int ret;
+
+	assert_int_equal(pview_proc_open(&v, pid, false), 0);
+	ret = census_proc_check_pointers(cp, &v, &none, 0);
+	pview_close(&v);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return ret;
+}
+
+/*
+ * The function-pointer hazard scan over a real process (a child with
+ * libselfdisp.so loaded): nothing refused until sd_new() keeps a pointer to
+ * sum_avx2 in a heap context; then refused, naming the pointer and sum_avx2.
+ */
+static void pointer_hazard(void **state)
+{
+	char path[4200];
+	struct unit_log log = { .len = 0 };
+	struct census_proc cp;
+	struct census_proc_obj obj;
+	struct cpuport_ctx *ctx;
+	void *h, *(*sd_new)(void);
+	const struct obj *o;
+	uint64_t none = 0;
+	pid_t pid;
+
+	(void)state;
+#ifdef __SANITIZE_ADDRESS__
+	UNIT_SKIP("ASan's shadow memory is terabytes of writable mappings: the scan is for real processes");
+#endif
+	snprintf(path, sizeof(path), "%s/build/fixtures/libselfdisp.so", unit_top());
+	if (access(path, R_OK))
+		UNIT_SKIP("make fixtures first");
+	if (!featset_has(&missing_v2, F_AVX2))
+		UNIT_SKIP("this host has no AVX2");
+	h = dlopen(path, RTLD_NOW);
+	assert_non_null(h);
+	sd_new = (void *(*)(void))dlsym(h, "sd_new");
+	assert_non_null(sd_new);
+	n_objs = 0;
+	dl_iterate_phdr(collect_cb, NULL);
+	o = obj_named("libselfdisp.so");
+	assert_non_null(o);
+	CPUPORT_OPTS(cpuport_ctx_opts, opts, .print = unit_log_cb, .print_arg = &log);
+	ctx = cpuport_ctx__new(&opts);
+	assert_non_null(ctx);
+	memset(&cp, 0, sizeof(cp));
+	memset(&obj, 0, sizeof(obj));
+	obj.name = path;
+	obj.base = o->base;
+	assert_int_equal(isa_census_get(path, NULL, &obj.cen), 0);
+	assert_int_equal(elf_code_open_mode(path, &obj.code, ELF_CODE_NO_FUNCS), 0);	/* names */
+	obj.open = true;
+	cp.ctx = ctx, cp.pid = getpid(), cp.missing = missing_v2, cp.target = "x86-64-v2";
+	cp.objs = &obj, cp.n_objs = 1;
+	cp.written = &none;
+	pid = selfdisp_child(sd_new, false);
+	assert_true(pid > 0);
+	if (scan_child(pid, &cp))
+		print_message("without a context: %s", log.text);
+	assert_int_equal(log.errors, 0);
+	pid = selfdisp_child(sd_new, true);
+	assert_true(pid > 0);
+	assert_int_equal(scan_child(pid, &cp), -EDEADLK);
+	assert_non_null(strstr(log.text, "a function pointer at"));
+	assert_non_null(strstr(log.text, "sum_avx2"));
+	assert_false(log.bad_line);
+	elf_code_close(&obj.code);
+	isa_census_free(obj.cen);
+	cpuport_ctx__free(ctx);
+	dlclose(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +569,7 @@ int main(void)
 		cmocka_unit_test(cache_is_a_fact),
 		cmocka_unit_test(jit_memory),
 		cmocka_unit_test(jit_check),
+		cmocka_unit_test(pointer_hazard),
 	};
 
 	return cmocka_run_group_tests_name("isa_census", tests, group_setup, NULL);
