@@ -98,10 +98,10 @@ $(B)/plugin/%.o: plugin/%.c plugin/*.h resolver/cpuport.h
 	$(CC) $(CFLAGS) $(PLUGIN_SAN) $(WARN) -fPIC $(CPPFLAGS_ALL) -isystem $(CRIU_INCLUDE) $(DEPS_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/libcpuport-plugin.a: $(PLUGIN_LIB_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # Only CR_PLUGIN_DESC is exported (version script); criu provides print_on_level & co.
 # Not linked with libcapstone: resolver/capstone_lazy.c loads it on first use (criu runs that

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "restore.h"
 
 #ifndef CPUPORT_HELPER_PATH	/* the build says where `make install` puts the helper */
 #error "CPUPORT_HELPER_PATH must be defined (Makefile: LIBEXECDIR)"
@@ -127,6 +128,7 @@ void cpuport_ctx__free(struct cpuport_ctx *ctx)
 		return;
 	elf_cache_free(ctx);
 	answer_cache_free(ctx);
+	vset_cache_free(ctx);
 	free(ctx->helper_path);
 	free(ctx->root);
 	disk_cache_close(ctx);

@@ -149,6 +149,17 @@ const char *feature_name(enum feature f)
 	return f < F__COUNT ? features[f].name : "?";
 }
 
+int feature_cpuid_bit(enum feature f, uint32_t *leaf, uint32_t *subleaf, int *reg, unsigned int *bit)
+{
+	if (f >= F__COUNT || !features[f].name)
+		return -EINVAL;
+	*leaf = features[f].leaf;
+	*subleaf = features[f].subleaf;
+	*reg = features[f].reg;
+	*bit = features[f].bit;
+	return 0;
+}
+
 int feature_by_name(const char *name)
 {
 	for (int f = 0; f < F__COUNT; f++)

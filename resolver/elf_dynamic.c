@@ -247,7 +247,7 @@ static int read_relocs(struct dyn *d, uint64_t vaddr, uint64_t size, const uint8
 
 		memcpy(&r, p + i * sizeof(r), sizeof(r));
 		type = ELF64_R_TYPE(r.r_info);
-		if (type != R_X86_64_IRELATIVE && type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+		if (!elf_reloc_recorded(type, ELF64_R_SYM(r.r_info), r.r_addend))
 			continue;
 		memset(e, 0, sizeof(*e));
 		e->offset = r.r_offset;

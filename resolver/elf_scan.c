@@ -2,19 +2,16 @@
 /*
  * What one ELF file says, read with libelf: segments, build-id, the
  * relocations cpuport records (IRELATIVE, JUMP_SLOT, GLOB_DAT), defined
- * dynamic symbols with versions, and named symbols for humans (.symtab, or
- * the debug file found by build-id).
+ * dynamic symbols with versions, and named symbols for humans (.symtab; debug
+ * files and MiniDebugInfo: elf_debug.c).
  */
 #include <fcntl.h>
 #include <gelf.h>
-#include <lzma.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/openat2.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -45,7 +42,7 @@ static size_t n_entries(Elf *elf, const Elf_Data *d, Elf_Type type)
  * a device could react to being read).  Takes @fd: closes it and sets it to
  * -2 when the file is not an x86-64 ELF file.
  */
-static Elf *elf_from_fd(int *fd)
+Elf *elf_from_fd(int *fd)
 {
 	struct stat st;
 	Elf *elf = NULL;
@@ -76,29 +73,6 @@ static Elf *elf_open(struct cpuport_ctx *ctx, const char *path, int *fd)
 		return NULL;
 	}
 	return elf_from_fd(fd);
-}
-
-/*
- * @rel opened inside @root as the process there would see it: its symlinks
- * (absolute ones too) resolve within @root, never to our files, and no
- * /proc magic link is followed.  -1 if it is not there.
- */
-static int open_in_root(struct cpuport_ctx *ctx, const char *root, const char *rel)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	int dir, fd;
-
-	dir = open(root && *root ? root : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0) {
-		log_debug(ctx, "cannot open root %s: %m\n", root && *root ? root : "/");
-		return -1;
-	}
-	fd = syscall(SYS_openat2, dir, rel, &how, sizeof(how));
-	close(dir);
-	return fd;
 }
 
 static void read_build_id(Elf *elf, const GElf_Phdr *ph, struct elf_info *info)
@@ -328,6 +302,12 @@ static int read_symbols(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_
 	return 0;
 }
 
+bool elf_reloc_recorded(uint32_t type, uint64_t sym, int64_t addend)
+{
+	return type == R_X86_64_IRELATIVE || type == R_X86_64_JUMP_SLOT || type == R_X86_64_GLOB_DAT ||
+	       (type == R_X86_64_64 && sym && addend == 0);
+}
+
 static int read_relocs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_info *info,
 		       const struct versions *v)
 {
@@ -359,7 +339,7 @@ static int read_relocs(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct elf_i
 		if (!gelf_getrela(d, i, &r))
 			break;
 		type = GELF_R_TYPE(r.r_info);
-		if (type != R_X86_64_IRELATIVE && type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+		if (!elf_reloc_recorded(type, GELF_R_SYM(r.r_info), r.r_addend))
 			continue;
 		memset(e, 0, sizeof(*e));
 		e->offset = r.r_offset;
@@ -406,7 +386,7 @@ static void read_glibc_version(Elf *elf, Elf_Scn *scn, struct elf_info *info)
 }
 
 /* The .symtab of an in-memory ELF image (a debug file or MiniDebugInfo). */
-static bool read_symtab_of(Elf *elf, struct elf_info *info)
+bool elf_read_symtab(Elf *elf, struct elf_info *info)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -415,77 +395,6 @@ static bool read_symtab_of(Elf *elf, struct elf_info *info)
 		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
 			return !read_symbols(elf, scn, &sh, info, NULL, false);
 	return false;
-}
-
-#define MAX_MINIDEBUG (64u << 20)
-
-/*
- * MiniDebugInfo: an xz-compressed ELF with a .symtab in .gnu_debugdata
- * (Fedora and others ship stripped binaries with it).
- */
-static void read_gnu_debugdata(Elf *elf, Elf_Scn *scn, struct elf_info *info)
-{
-	Elf_Data *d = elf_rawdata(scn, NULL);
-	uint64_t memlimit = MAX_MINIDEBUG;
-	size_t in_pos = 0, out_pos = 0, cap = 1 << 20;
-	uint8_t *out = NULL;
-	lzma_ret lr;
-	Elf *mini;
-
-	(void)elf;
-	if (!d || !d->d_buf)
-		return;
-	do {	/* grow until it fits, within the limit */
-		free(out);
-		out = malloc(cap *= 2);
-		in_pos = out_pos = 0;
-		lr = out ? lzma_stream_buffer_decode(&memlimit, 0, NULL, d->d_buf, &in_pos, d->d_size, out, &out_pos, cap)
-			 : LZMA_MEM_ERROR;
-	} while (lr == LZMA_BUF_ERROR && cap < MAX_MINIDEBUG);
-	if (lr == LZMA_OK && (mini = elf_memory((char *)out, out_pos))) {
-		if (read_symtab_of(mini, info)) {
-			info->syms_from_debug = true;
-			for (size_t i = 0; i < info->n_syms; i++)	/* names live in @out */
-				info->syms[i].name = arena_strdup(&info->arena, info->syms[i].name);
-		}
-		elf_end(mini);
-	}
-	free(out);
-}
-
-/*
- * The debug file of @info by build-id, looked up inside @root (the process's
- * root: /proc/PID/root, at dump and at restore alike; "" for ours).  Only
- * symbol names and sizes come from it, for messages and hazard checks.
- */
-static void load_debug_symbols(struct cpuport_ctx *ctx, struct elf_info *info, const char *root)
-{
-	char path[512];
-	int pos, fd;
-	Elf *elf;
-
-	if (info->build_id_len < 2)
-		return;
-	pos = snprintf(path, sizeof(path), "usr/lib/debug/.build-id/%02x/", info->build_id[0]);
-	for (size_t i = 1; i < info->build_id_len; i++)
-		pos += snprintf(path + pos, sizeof(path) - pos, "%02x", info->build_id[i]);
-	snprintf(path + pos, sizeof(path) - pos, ".debug");
-	fd = open_in_root(ctx, root, path);
-	if (fd < 0)
-		return;
-	if (elf_debug_cached(ctx, info, fd)) {	/* parsed before: from the disk cache */
-		close(fd);
-		return;
-	}
-	elf = elf_from_fd(&fd);
-	if (!elf)
-		return;
-	info->syms_from_debug = read_symtab_of(elf, info);
-	/* names point into the debug file's mapping: copy them before closing */
-	for (size_t i = 0; info->syms_from_debug && i < info->n_syms; i++)
-		info->syms[i].name = arena_strdup(&info->arena, info->syms[i].name);
-	elf_end(elf);
-	close(fd);
 }
 
 int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
@@ -556,7 +465,7 @@ int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *i
 			goto out;
 	}
 	if (!info->syms && gnu_debugdata)
-		read_gnu_debugdata(elf, gnu_debugdata, info);
+		elf_read_gnu_debugdata(elf, gnu_debugdata, info);
 	info->has_symtab = info->syms != NULL;
 	/* debug files: elf_info_debug_from(), in the root the process sees */
 	/* strings must outlive the ELF handle: copy the names we keep */
@@ -618,27 +527,6 @@ int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *in
 	if (!ret)
 		elf_info_finish(ctx, info);
 	return ret;
-}
-
-void elf_info_debug_from(struct cpuport_ctx *ctx, struct elf_info *info, const char *root)
-{
-	struct elf_symbol *syms = info->syms;
-	size_t n = info->n_syms;
-
-	if (info->has_symtab || info->syms_from_debug)
-		return;
-	info->syms = NULL;
-	/* the process's root first, then ours (the host's debug files, by build-id) */
-	load_debug_symbols(ctx, info, root);
-	if (!info->syms_from_debug && root && *root && strcmp(root, "/")) {
-		info->syms = NULL;
-		info->n_syms = 0;
-		load_debug_symbols(ctx, info, "");
-	}
-	if (!info->syms_from_debug) {	/* keep the dynamic-symbol names */
-		info->syms = syms;
-		info->n_syms = n;
-	}
 }
 
 void elf_info_free(struct elf_info *info)

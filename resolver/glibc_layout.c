@@ -14,10 +14,12 @@
 static const struct glibc_layout layouts[] = {
 	/* Debian 12 (bookworm), x86-64 */
 	{ .version = "2.36", .cpu_features = 112, .cpu_features_size = 480,
-	  .platform = 8, .platformlen = 16, .minsigstacksize = 32, .hwcap = 96 },
-	/* Debian 13 (trixie), x86-64 */
+	  .platform = 8, .platformlen = 16, .minsigstacksize = 32, .hwcap = 96,
+	  .n_cpuid = 9, .isa_1 = 312, .xsave_state_size = 320, .xsave_state_full_size = 328 },
+	/* Debian 13 (trixie), x86-64: CPUID indexes are appended, so the first 9 are as in 2.36;
+	 * the offsets after them are not checked (not verified on a 2.41 system) */
 	{ .version = "2.41", .cpu_features = 112, .cpu_features_size = 528,
-	  .platform = 8, .platformlen = 16, .minsigstacksize = 32, .hwcap = 96 },
+	  .platform = 8, .platformlen = 16, .minsigstacksize = 32, .hwcap = 96, .n_cpuid = 9 },
 };
 
 const struct glibc_layout *glibc_layout_find(const char *version)

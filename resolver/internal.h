@@ -53,6 +53,8 @@ enum feature {
 struct featset {
 	uint64_t w[2];
 };
+/* census only: an instruction nothing could decode (counts as missing whenever a source feature is) */
+#define F_UNKNOWN_ISA F__COUNT
 
 static inline bool featset_has(const struct featset *s, enum feature f)
 {
@@ -92,6 +94,8 @@ struct cpu_desc {
 
 const char *feature_name(enum feature f);
 int feature_by_name(const char *name);				/* -1 if unknown */
+/* Where CPUID reports @f: leaf, subleaf, register (0..3 = EAX..EDX), bit.  0 / -EINVAL. */
+int feature_cpuid_bit(enum feature f, uint32_t *leaf, uint32_t *subleaf, int *reg, unsigned int *bit);
 int cpu_desc_host(struct cpu_desc *d);				/* 0 / -ENODEV */
 void cpu_desc_names(struct cpu_desc *d);			/* fill vendor..stepping if still pending */
 int cpu_desc_target(const char *spec, const struct cpu_desc *host, struct cpu_desc *out);
@@ -150,6 +154,7 @@ struct cpuport_ctx {
 	char *cache_dir;			/* disk_cache.c: NULL = no on-disk cache */
 	struct { char kind[16]; int fd; } cache_kinds[4];	/* disk_cache.c: <dir>/<kind> opened and checked once */
 	struct answer_cache *answers;		/* answer_cache.c */
+	struct vset_obj *vsets;			/* answer_check.c: resolvers' variant sets */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
 	bool target_is_host;
@@ -288,7 +293,7 @@ struct elf_symbol {
 struct elf_reloc {
 	uint64_t offset;
 	int64_t addend;
-	uint32_t type;		/* R_X86_64_IRELATIVE / JUMP_SLOT / GLOB_DAT */
+	uint32_t type;		/* R_X86_64_IRELATIVE / JUMP_SLOT / GLOB_DAT / 64 (with a symbol, addend 0) */
 	const char *sym;
 	const char *version;
 };
@@ -364,6 +369,22 @@ int eh_frame_extent(int fd, const struct elf_info *e, uint64_t vaddr, uint64_t *
 /* Dynamic symbols, versions, recorded relocations and flags from PT_DYNAMIC; 0 or -errno. */
 struct Elf;
 int elf_dynamic_segment_read(struct Elf *elf, struct elf_info *info);
+
+/*
+ * elf_scan.c: the relocations cpuport records (from sections, and elf_dynamic.c from PT_DYNAMIC alike):
+ * IRELATIVE, JUMP_SLOT, GLOB_DAT, and R_X86_64_64 against a symbol without addend (a function pointer
+ * in data; kept if that symbol is an IFUNC).
+ */
+bool elf_reloc_recorded(uint32_t type, uint64_t sym, int64_t addend);
+
+/* ---- elf_scan.c / elf_debug.c: shared between the two ---- */
+struct Elf_Scn;
+/* libelf handle for the regular x86-64 ELF file @*fd, or NULL with *fd closed (-1, or -2: not such a file) */
+struct Elf *elf_from_fd(int *fd);
+/* the .symtab of @elf into @info's syms; true if there was one */
+bool elf_read_symtab(struct Elf *elf, struct elf_info *info);
+/* MiniDebugInfo: the .symtab of the xz-compressed ELF in .gnu_debugdata (@scn) */
+void elf_read_gnu_debugdata(struct Elf *elf, struct Elf_Scn *scn, struct elf_info *info);
 
 /* ---- elf_cache.c: parsed files shared for the context's lifetime ---- */
 struct elf_cache_entry;
@@ -459,8 +480,15 @@ struct glibc_layout {
 	uint32_t cpu_features;	/* offsets inside _rtld_global_ro */
 	uint32_t cpu_features_size;
 	uint32_t platform, platformlen, minsigstacksize, hwcap;
+	/* inside cpu_features (cpu_features_check.c): CPUID words kept (struct cpuid_feature_internal
+	 * after the 20-byte basic), isa_1 and xsave sizes (0: offset not known for this build) */
+	uint32_t n_cpuid, isa_1, xsave_state_size, xsave_state_full_size;
 };
 const struct glibc_layout *glibc_layout_find(const char *version);
+/* cpu_features_check.c: the bytes of @l's cpu_features / an 8-byte rtld word agree with this CPU?
+ * 0, or -EPROTO with what is wrong in @why */
+int cpu_features_consistent(const struct glibc_layout *l, const uint8_t *b, size_t len, char *why, size_t wlen);
+int rtld_word_consistent(bool is_hwcap, uint64_t v, char *why, size_t wlen);
 /* libc-internal, CPU-derived variables worth carrying over (by symbol name) */
 extern const char *const glibc_libc_tuning_syms[];
 
@@ -481,5 +509,11 @@ void print_json_str(FILE *f, const char *s);
 
 /* ---- isa.c: which ISA extensions a piece of code needs (capstone) ---- */
 int isa_required(const uint8_t *code, size_t len, uint64_t addr, struct featset *need);
+/* One decoded instruction (capstone cs_insn with detail) / bytes capstone could not decode. */
+struct cs_insn;
+void isa_insn_needs(const struct cs_insn *insn, struct featset *need);
+void isa_undecodable(const uint8_t *code, size_t len, struct featset *need);
+/* Length of an instruction capstone could not decode (VEX, EVEX, 0F maps with ModRM); 0 if unknown. */
+size_t isa_insn_length(const uint8_t *code, size_t len);
 
 #endif

@@ -51,7 +51,9 @@ int slot_plan(struct restore *r, size_t i)
 	const struct sel_answer *a = slot_answer(r, i);
 	uint64_t slot = new_addr(r, s->object, s->offset), old = s->value, nv;
 	struct featset missing;
+	const char *why;
 	char miss[256];
+	int ok;
 
 	if (!s->bound) {
 		r->st.unbound++;
@@ -86,6 +88,16 @@ int slot_plan(struct restore *r, size_t i)
 		return -EPROTO;
 	}
 	nv = new_addr(r, a->obj, a->off);
+	ok = answer_in_variant_set(r, i, a->obj, a->off, &why);
+	if (ok < 0 && ok != -EPROTO)
+		return ok;
+	if (ok && (ok < 0 || nv != old)) {
+		log_err(r->ctx, "pid %d: the helper's new target of %s in %s, %s+%#" PRIx64 ", is not a variant "
+			"its resolver can return (%s): refusing\n", r->pid,
+			s->symbol ?: s->resolver->symbol ?: "(IRELATIVE)", obj_name(r, s->object), obj_name(r, a->obj),
+			a->off, why);
+		return -EPROTO;
+	}
 	if (nv == old) {
 		r->st.unchanged++;
 		return 0;

@@ -6,6 +6,8 @@
  * depends on the glibc build (glibc_layout.c); the helper's ld.so says where
  * its own is ("cpu_features") and what it holds here.
  */
+#include <string.h>
+
 #include "restore.h"
 
 static int record(struct scan *s, int oi)
@@ -63,11 +65,34 @@ static int ask_state(struct restore *r, size_t i)
 	return state_ask_read(r, i);
 }
 
+/* The helper's bytes decode as this glibc's structure and agree with this CPU (cpu_features_check.c). */
+static int bytes_consistent(struct restore *r, const Cpuport__State *s, const struct sel_answer *a)
+{
+	const struct glibc_layout *l = glibc_layout_find(r->img->objects[s->object]->glibc_version);
+	char why[256];
+	uint64_t v;
+	int ret;
+
+	if (!l)
+		return -EPROTO;	/* verify() refused already */
+	if (s->kind == CPUPORT__STATE_KIND__CPU_FEATURES) {
+		ret = cpu_features_consistent(l, a->bytes, a->len, why, sizeof(why));
+	} else {
+		memcpy(&v, a->bytes, 8);
+		ret = rtld_word_consistent(s->kind == CPUPORT__STATE_KIND__RTLD_HWCAP, v, why, sizeof(why));
+	}
+	if (ret)
+		log_err(r->ctx, "pid %d: the helper's %s of %s does not decode as glibc %s's on this CPU (%s): "
+			"refusing\n", r->pid, s->name, obj_name(r, s->object), l->version, why);
+	return ret;
+}
+
 static int plan(struct restore *r, size_t i)
 {
 	const Cpuport__State *s = r->img->states[i];
 	const struct sel_answer *a = state_answer(r, i);
 	uint64_t v;
+	int ret;
 
 	if (s->kind == CPUPORT__STATE_KIND__CPU_FEATURES &&
 	    (r->sel.cpu_features_obj != (int)s->object || r->sel.cpu_features_off != s->offset)) {
@@ -75,8 +100,10 @@ static int plan(struct restore *r, size_t i)
 			r->pid, r->sel.glibc);
 		return -EPROTO;
 	}
-	if (s->kind != CPUPORT__STATE_KIND__RTLD_PLATFORM)
-		return state_plan_bytes(r, i);
+	if (s->kind != CPUPORT__STATE_KIND__RTLD_PLATFORM) {
+		ret = a && a->status == SEL_OK && a->len == s->size ? bytes_consistent(r, s, a) : 0;
+		return ret ?: state_plan_bytes(r, i);
+	}
 	if (a && a->status == SEL_OUTSIDE) {
 		/* AT_PLATFORM on the stack, not one of ld.so's names: the process's own is as good */
 		log_debug(r->ctx, "pid %d: _dl_platform comes from AT_PLATFORM here: left as restored\n", r->pid);

@@ -8,7 +8,7 @@
 #include "restore.h"
 
 extern const struct cpuport_kind kind_ifunc, kind_irelative, kind_trampoline, kind_libgcc, kind_cpu_features,
-	kind_glibc_tuning;
+	kind_glibc_tuning, kind_openssl, kind_census;
 
 const struct cpuport_kind *const cpuport_kinds[] = {
 	&kind_irelative,	/* slots first, by relocation */
@@ -17,10 +17,12 @@ const struct cpuport_kind *const cpuport_kinds[] = {
 	&kind_libgcc,
 	&kind_cpu_features,
 	&kind_glibc_tuning,
+	&kind_openssl,
+	&kind_census,		/* whole-process: the ISA census of all code */
 	NULL,
 };
 
-_Static_assert(CPUPORT__SLOT_KIND__GLOB_DAT < 32 && CPUPORT__STATE_KIND__RTLD_MINSIGSTKSZ < 32,
+_Static_assert(CPUPORT__SLOT_KIND__ABS64 < 32 && CPUPORT__STATE_KIND__OPENSSL_IA32CAP < 32,
 	       "kinds are bits of a uint32_t");
 
 const struct cpuport_kind *kind_of_slot(uint32_t slot_kind)

@@ -41,6 +41,8 @@ struct cpuport_kind {
 	/* dump: add this object's records (states); or one slot for relocation @rel */
 	int (*record)(struct scan *s, int oi);
 	int (*record_reloc)(struct scan *s, int oi, const struct elf_reloc *rel, uint64_t value);
+	/* dump: once per process, after every object's records */
+	int (*record_process)(struct scan *s);
 	/* decode: structural check of its own records (KIND_OWN); NULL if fine, else why not */
 	const char *(*validate)(const Cpuport__Image *img);
 	/* restore: re-derive record @i from the destination's own file, or -EBADMSG */
@@ -89,6 +91,10 @@ int scan_object_at(const struct scan *s, uint64_t addr);
 uint64_t scan_base(const struct scan *s, int oi);
 int scan_read_u64(const struct scan *s, uint64_t addr, uint64_t *v);
 const char *scan_path(const struct scan *s, int oi);
+/* where the scan opened the object's file (for a fresh look at its code) */
+const char *scan_file(const struct scan *s, int oi);
+/* the process being dumped (its mappings, its memory) */
+const struct pview *scan_view(const struct scan *s);
 pid_t scan_pid(const struct scan *s);
 struct cpuport_ctx *scan_ctx(const struct scan *s);
 struct cpuport_table *scan_table(struct scan *s);	/* KIND_OWN records: its arena and image */

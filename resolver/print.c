@@ -9,8 +9,10 @@
 
 static const char *slot_kind(Cpuport__SlotKind k)
 {
-	return k == CPUPORT__SLOT_KIND__IRELATIVE ? "IRELATIVE" : k == CPUPORT__SLOT_KIND__JUMP_SLOT ? "JUMP_SLOT"
-											       : "GLOB_DAT";
+	return k == CPUPORT__SLOT_KIND__IRELATIVE   ? "IRELATIVE"
+	       : k == CPUPORT__SLOT_KIND__JUMP_SLOT ? "JUMP_SLOT"
+	       : k == CPUPORT__SLOT_KIND__ABS64	    ? "ABS64"
+						    : "GLOB_DAT";
 }
 
 static const char *state_kind(Cpuport__StateKind k)

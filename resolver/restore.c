@@ -54,6 +54,7 @@ static void restore_free(struct restore *r)
 	free(r->keys);
 	free_writes(r);
 	sel_free(&r->sel);
+	census_free(r);
 }
 
 /* Every kind's writes, record by record, in the image's order. */
@@ -111,6 +112,7 @@ static int plan(struct restore *r)
 	ret = ret ?: collect_repoints(r, &v, &nv);
 	ret = ret ?: check_threads(r, v, nv);
 	ret = ret ?: scan_pointers(r, v, nv);
+	ret = ret ?: census_scan_pointers(r, v, nv);
 	free(v);
 	return ret;
 }

@@ -58,6 +58,7 @@ struct restore {
 	int interp;
 	const struct cpuport_sites *sites;	/* the dump's copied-pointer sites (ptr_sites.c), or NULL */
 	uint32_t cache_context;	/* answer cache: this process's privilege context and helper input; 0: none */
+	struct census_proc *census;	/* kind_census.c: the ISA census judged for the target */
 };
 
 /* Old variant entry -> new one, for slots that change; ambiguous if two disagree. */
@@ -96,6 +97,10 @@ const char *target_label(const struct restore *r);
 void featset_str(const struct featset *s, char *buf, size_t len);
 bool in_code(const struct restore *r, int obj, uint64_t off);
 
+/* answer_check.c: 0 in the resolver's variant set, 1 only if unchanged (*why), -EPROTO never, -ENOMEM */
+int answer_in_variant_set(struct restore *r, size_t i, int obj, uint64_t off, const char **why);
+void vset_cache_free(struct cpuport_ctx *ctx);
+
 /* writes.c */
 int add_write(struct restore *r, uint64_t addr, const void *data, uint32_t len, const char *what);
 void sort_writes(struct restore *r);
@@ -113,6 +118,11 @@ int scan_pointers(struct restore *r, struct repoint *v, size_t n);
 
 /* policy.c */
 int check_policies(struct restore *r);
+
+/* kind_census.c */
+struct census_proc;
+int census_scan_pointers(struct restore *r, const struct repoint *v, size_t n);
+void census_free(struct restore *r);
 
 /* report.c */
 void report_check(struct restore *r, FILE *f, bool json, int verdict);

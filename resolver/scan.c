@@ -14,6 +14,7 @@ struct scan_obj {
 	const struct elf_info *elf;	/* shared, from the context's cache */
 	uint64_t base, start, end, dev, ino;
 	char *path;
+	char *file;		/* where to open it (map_files, or under the root) */
 	int link_order;		/* position in ld.so's link map; INT_MAX if unknown */
 	bool is_interp;
 };
@@ -135,8 +136,12 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	if (!loaded_at(s->v, m, o->elf, base) || known_object(s, m, base))
 		return 0;	/* mapped as data, not loaded */
 	o->path = strdup(m->path);
-	if (!o->path)
+	o->file = strdup(open_path);
+	if (!o->path || !o->file) {
+		free(o->path);
+		free(o->file);
 		return -ENOMEM;
+	}
 	o->dev = m->dev;
 	o->ino = m->ino;
 	o->base = base;
@@ -245,6 +250,7 @@ int scan_add_slot(struct scan *s, int oi, const struct elf_reloc *r, uint64_t va
 	cpuport__slot__init(sl);
 	sl->kind = r->type == R_X86_64_IRELATIVE ? CPUPORT__SLOT_KIND__IRELATIVE
 		   : r->type == R_X86_64_JUMP_SLOT ? CPUPORT__SLOT_KIND__JUMP_SLOT
+		   : r->type == R_X86_64_64	   ? CPUPORT__SLOT_KIND__ABS64
 						    : CPUPORT__SLOT_KIND__GLOB_DAT;
 	sl->object = oi;
 	sl->offset = r->offset;
@@ -286,6 +292,16 @@ int scan_read_u64(const struct scan *s, uint64_t addr, uint64_t *v)
 const char *scan_path(const struct scan *s, int oi)
 {
 	return s->objs[oi].path;
+}
+
+const char *scan_file(const struct scan *s, int oi)
+{
+	return s->objs[oi].file;
+}
+
+const struct pview *scan_view(const struct scan *s)
+{
+	return s->v;
 }
 
 pid_t scan_pid(const struct scan *s)
@@ -499,8 +515,10 @@ static int add_process(struct scan *s)
 
 static void scan_free(struct scan *s)
 {
-	for (size_t i = 0; i < s->n_objs; i++)
+	for (size_t i = 0; i < s->n_objs; i++) {
 		free(s->objs[i].path);
+		free(s->objs[i].file);
+	}
 	free(s->objs);
 }
 
@@ -534,6 +552,9 @@ int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table 
 		ret = ret ?: scan_states(&s, i);
 		s.t->img->relocs_seen += s.objs[i].elf->relocs_seen;
 	}
+	for (const struct cpuport_kind *const *k = cpuport_kinds; *k && !ret; k++)
+		if ((*k)->record_process)
+			ret = (*k)->record_process(&s);
 	ret = ret ?: add_process(&s);
 	ret = ret ?: v->ops->for_each_thread(v->arg, add_thread, &s);
 	ret = ret ?: cpu_desc_to_image(&s.t->arena, &ctx->host, &s.t->img->source_cpu);

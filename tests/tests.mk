@@ -8,7 +8,8 @@
 
 # fixtures are never sanitized: they are the programs under test
 FIX := build/fixtures
-FIXTURES := $(FIX)/libclones.so $(FIX)/nounwind/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie $(FIX)/scale
+FIXTURES := $(FIX)/libclones.so $(FIX)/nounwind/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie $(FIX)/scale \
+	$(FIX)/libselfdisp.so $(FIX)/selfdisp
 FIX_CFLAGS := -O2 -g -fno-builtin -Wall -Werror
 
 $(FIX)/libclones.so: tests/fixtures/clones_lib.c
@@ -28,6 +29,13 @@ $(FIX)/workload-now: tests/fixtures/workload.c $(FIX)/libclones.so
 
 $(FIX)/workload-nopie: tests/fixtures/workload.c $(FIX)/libclones.so
 	$(CC) $(FIX_CFLAGS) -no-pie -fno-pie -o $@ $< -L$(FIX) -lclones -Wl,-rpath,$(abspath $(FIX)) -lm -lpthread -ldl
+
+$(FIX)/libselfdisp.so: tests/fixtures/selfdisp_lib.c
+	@mkdir -p $(FIX)
+	$(CC) $(FIX_CFLAGS) -O3 -fPIC -shared -o $@ $<
+
+$(FIX)/selfdisp: tests/fixtures/selfdisp.c $(FIX)/libselfdisp.so
+	$(CC) $(FIX_CFLAGS) -o $@ $< -L$(FIX) -lselfdisp -Wl,-rpath,$(abspath $(FIX))
 
 $(FIX)/scale: tests/fixtures/scale.c
 	@mkdir -p $(FIX)

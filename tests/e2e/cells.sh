@@ -59,6 +59,7 @@ wl_start() {   # wl_start WL W PIDNS(0|1): start it, print the pid of the worklo
         c-nopie) set -- "$FIX/workload-nopie" "$_w/out.txt" ;;
         c-now) set -- "$FIX/workload-now" "$_w/out.txt" ;;
         c-spin) set -- "$FIX/workload" "$_w/out.txt" spin ;;
+        c-selfdisp) set -- "$FIX/selfdisp" "$_w/out.txt" ;;
         python) set -- "$PY" -I -S "$E2E_DIR/pywork.py" "$_w/out.txt" ;;
         python-openssl) set -- "$PY" -I -S "$E2E_DIR/pywork.py" --hashlib "$_w/out.txt" ;;
         sqlite) set -- "$SQLITE" -batch ;;

@@ -9,7 +9,7 @@
 #   --timeout SEC  per guest (default 900)
 #   -v             stream the guest consoles to stderr
 #   --directions "D..."  only these (host-nehalem host-haswell nehalem-host nehalem-haswell)
-#   --workloads "W..."   only these (c-pie-t2 c-nopie c-now c-spin python sqlite python-openssl)
+#   --workloads "W..."   only these (c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite python-openssl)
 #
 # Checkpoints real processes (the C fixture, Debian's python3 and sqlite3) on one CPU and
 # restores them on another, with criu alone and with criu + cpuport, in QEMU TCG guests
@@ -63,10 +63,10 @@ secs_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a
 
 # ---------------------------------------------------------------- the matrix
 if ((quick)); then
-    WLS=(c-pie-t2 c-spin python sqlite)
+    WLS=(c-pie-t2 c-spin c-selfdisp python sqlite)
     DIRECTIONS=(host-nehalem nehalem-host)
 else
-    WLS=(c-pie-t2 c-nopie c-now c-spin python sqlite)
+    WLS=(c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite)
     DIRECTIONS=(host-nehalem host-haswell nehalem-host nehalem-haswell)
 fi
 [[ -z "$only_dirs" ]] || read -r -a DIRECTIONS <<<"$only_dirs"
@@ -75,7 +75,7 @@ for d in "${DIRECTIONS[@]}"; do
     case "$d" in host-nehalem|host-haswell|nehalem-host|nehalem-haswell) ;; *) usage "unknown direction '$d'" ;; esac
 done
 for w in "${WLS[@]}"; do
-    case "$w" in c-pie-t2|c-nopie|c-now|c-spin|python|python-openssl|sqlite) ;; *) usage "unknown workload '$w'" ;; esac
+    case "$w" in c-pie-t2|c-nopie|c-now|c-spin|c-selfdisp|python|python-openssl|sqlite) ;; *) usage "unknown workload '$w'" ;; esac
 done
 [[ " ${WLS[*]} " != *" sqlite "* || -n "$SQLITE" ]] || die "sqlite3 not found: apt-get install sqlite3"
 MODES=(alone cpuport)
@@ -116,7 +116,8 @@ ${CC:-cc} -O2 -Wall -o "$P/cpuport/bin/e2e-reap" "$HERE/reap.c" || die "cannot b
 ${CC:-cc} -O2 -Wall -o "$P/cpuport/bin/e2e-capmask" "$HERE/capmask.c" || die "cannot build e2e-capmask"
 # Private fixture builds (same rules as `make fixtures`, RUNPATH under $P): a rebuild of
 # build/fixtures while the matrix runs cannot change the files behind its checkpoints.
-nice make -s -C "$TOP" FIX="$P/fix" "$P/fix/workload" "$P/fix/workload-nopie" "$P/fix/workload-now" >&2 ||
+nice make -s -C "$TOP" FIX="$P/fix" "$P/fix/workload" "$P/fix/workload-nopie" "$P/fix/workload-now" \
+    "$P/fix/selfdisp" >&2 ||
     die "cannot build the fixtures"
 cp "$HERE/cells.sh" "$HERE/pywork.py" "$HERE/bindings.py" "$HERE/workloads/sqlite-setup.sql" "$P/e2e/"
 # sqlite3 client: P1..P3 before the checkpoint, Q4.. after; expected answers from a fresh sqlite3
@@ -317,10 +318,14 @@ expected_outcome() {
         echo SIGILL
     elif [[ $mode == cpuport && $wl == python-openssl ]]; then
         # libcrypto dispatches on its own CPUID copy (OPENSSL_ia32cap_P), not through IFUNCs:
-        # cpuport must either handle that or refuse (fail closed). Opt-in: it SIGILLs today.
+        # cpuport must either handle that or refuse (fail closed). Opt-in: refused today (the
+        # ISA census cannot tie its providers' tables to their capability checks).
         echo "RUNNING-OK+FRESH|REFUSED"
     elif [[ $mode == cpuport && $wl == c-spin ]] && has "$srcflags" avx2 && ! has "$dstflags" avx2; then
         # a thread is stopped inside spin_kernel.avx2, which cannot run here: fail closed
+        echo REFUSED
+    elif [[ $mode == cpuport && $wl == c-selfdisp ]] && has "$srcflags" avx2 && ! has "$dstflags" avx2; then
+        # libselfdisp.so chose its AVX2 function from its own CPUID flag: the ISA census refuses
         echo REFUSED
     elif [[ $mode == cpuport ]]; then
         echo RUNNING-OK+FRESH

@@ -168,12 +168,17 @@ static struct rrel *readelf_relocs(const char *path, size_t *n, size_t *rela_tot
 		if (!strcmp(type, "R_X86_64_IRELATIVE")) {
 			r.type = R_X86_64_IRELATIVE;
 			r.addend = strtoull(a, NULL, 16);
-		} else if (!strcmp(type, "R_X86_64_JUMP_SLOT") || !strcmp(type, "R_X86_64_GLOB_DAT")) {
+		} else if (!strcmp(type, "R_X86_64_JUMP_SLOT") || !strcmp(type, "R_X86_64_GLOB_DAT") ||
+			   !strcmp(type, "R_X86_64_64")) {
+			const char *plus = strstr(line, " + ");
 			char *at;
 
 			if (k < 5)
 				continue;	/* no symbol */
-			r.type = type[9] == 'J' ? R_X86_64_JUMP_SLOT : R_X86_64_GLOB_DAT;
+			/* R_X86_64_64: recorded with a symbol and addend 0 (a function pointer in data) */
+			if (type[9] == '6' && (!plus || strtoull(plus + 3, NULL, 16) != 0))
+				continue;
+			r.type = type[9] == 'J' ? R_X86_64_JUMP_SLOT : type[9] == '6' ? R_X86_64_64 : R_X86_64_GLOB_DAT;
 			snprintf(r.sym, sizeof(r.sym), "%.127s", b);
 			at = strchr(r.sym, '@');
 			if (at) {
@@ -297,7 +302,7 @@ static void relocs_match_readelf(void **state)
 			fail_msg("%s: %zu relocations examined, readelf's .rela sections hold %zu", paths[i],
 				 info.relocs_seen, total);
 		if (info.n_relocs != n)
-			fail_msg("%s: %zu relocations recorded, readelf lists %zu JUMP_SLOT/GLOB_DAT/IRELATIVE",
+			fail_msg("%s: %zu relocations recorded, readelf lists %zu JUMP_SLOT/GLOB_DAT/IRELATIVE/64",
 				 paths[i], info.n_relocs, n);
 		for (size_t k = 0; k < n; k++) {
 			const struct elf_reloc *e = NULL;

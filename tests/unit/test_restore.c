@@ -1128,6 +1128,25 @@ static void helper_ids_unreadable_fail_closed(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* With @bin as the helper, the restore fails, writes nothing and logs @msg. */
+static void refused_with_helper(const char *bin, const char *msg)
+{
+	struct cpuport_ctx *ctx = new_ctx(NULL);
+	struct recording r;
+	struct pview v;
+
+	free(ctx->helper_path);
+	ctx->helper_path = strdup(bin);
+	rec_clone(&r, &orig);
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_true(restore_through(ctx, table->img, r.pid, &v, NULL) < 0);
+	assert_int_equal(r.writes, 0);
+	assert_non_null(strstr(logbuf.text, msg));
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
 /* A helper whose answers are malformed (object out of range, wrong sizes): no write at all. */
 static void malformed_helper_fails_closed(void **state)
 {
@@ -1138,9 +1157,6 @@ static void malformed_helper_fails_closed(void **state)
 		"frobnicate",
 	};
 	char dir[] = "/tmp/cpuport-unit.XXXXXX", src[128], bin[128];
-	struct cpuport_ctx *ctx;
-	struct recording r;
-	struct pview v;
 	char *out;
 	int st;
 
@@ -1164,18 +1180,8 @@ static void malformed_helper_fails_closed(void **state)
 		free(out);
 		if (st)
 			UNIT_SKIP("no C compiler to build a fake helper");
-		ctx = new_ctx(NULL);
-		free(ctx->helper_path);
-		ctx->helper_path = strdup(bin);
-		rec_clone(&r, &orig);
-		v = view_of(&r);
-		unit_log_reset(&logbuf);
 		print_message("helper answers: %s\n", answers[i]);
-		assert_true(restore_through(ctx, table->img, r.pid, &v, NULL) < 0);
-		assert_int_equal(r.writes, 0);
-		assert_non_null(strstr(logbuf.text, "malformed answer"));
-		clone_free(&r);
-		cpuport_ctx__free(ctx);
+		refused_with_helper(bin, "malformed answer");
 		unlink(bin);
 		unlink(src);
 	}
@@ -1284,6 +1290,40 @@ static void helper_eintr_keeps_deadline(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A helper that answers each resolver call with the resolver's own address:
+ * code of the right object, but no address that resolver's code can return
+ * (its variant set, from capstone and the relocations): refused, no write.
+ */
+static void answer_outside_variant_set_refused(void **state)
+{
+	char dir[] = "/tmp/cpuport-unit.XXXXXX", src[128], bin[128];
+	char *out;
+	int st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(src, sizeof(src), "%s/self.c", dir);
+	snprintf(bin, sizeof(bin), "%s/self", dir);
+	out = unit_run(&st, "sed 's/sig = call_resolver(objs\\[m->obj\\].base + m->arg\\[0\\], &res);/"
+		       "sig = 0; res = objs[m->obj].base + m->arg[0];/' %s/resolver/select_helper.c >%s && "
+		       "grep -q 'res = objs.m->obj..base + m->arg.0.;' %s && "
+		       "cc -O1 -I%s/resolver -Wl,-z,lazy -o %s %s %s/resolver/selproto.c 2>&1",
+		       unit_top(), src, src, unit_top(), bin, src, unit_top());
+	if (st) {
+		print_message("%s", out);
+		free(out);
+		UNIT_SKIP("cannot build the lying helper");
+	}
+	free(out);
+	chmod(bin, 0755);
+	refused_with_helper(bin, "is not a variant its resolver can return");
+	unlink(bin);
+	unlink(src);
+	rmdir(dir);
+}
+
 /* cpuport check's view: the image's own values, files by path; its JSON parses. */
 static void check_report_is_json(void **state)
 {
@@ -1342,6 +1382,7 @@ int main(void)
 		cmocka_unit_test(object_without_build_id_refused),
 		cmocka_unit_test(malformed_helper_fails_closed),
 		cmocka_unit_test_teardown(helper_eintr_keeps_deadline, timer_off),
+		cmocka_unit_test(answer_outside_variant_set_refused),
 		cmocka_unit_test(check_report_is_json),
 		cmocka_unit_test(json_strings_escaped),
 	};
