@@ -124,6 +124,18 @@ add_ldd_deps() {
     done
 }
 
+# add_dlopen_deps FILE: the libraries FILE names as a soname string (what it dlopen()s, such as the
+# plugin's capstone, loaded on first use), found in the loader cache, with their own dependencies.
+add_dlopen_deps() {
+    local f=$1 name path
+    for name in $(LC_ALL=C grep -aoE 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$f" | sort -u); do
+        path=$(ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ { print $NF }' | sed -n 1p)
+        [[ -n "$path" && ! -e "$stage$path" ]] || continue
+        add_file "$path"
+        add_ldd_deps "$path"
+    done
+}
+
 # ---- base system ----
 for d in bin sbin lib lib32 lib64 libx32; do
     [[ -L /$d ]] && ln -s "$(readlink /$d)" "$stage/$d"
@@ -180,11 +192,11 @@ for p in "${payloads[@]}"; do
         add_dir "$(dirname "$p")"
         cp -a --remove-destination "$p" "$stage$(readlink -f "$(dirname "$p")")/"
         while IFS= read -r -d '' f; do
-            is_elf "$f" && add_ldd_deps "$f"
+            is_elf "$f" && { add_ldd_deps "$f"; add_dlopen_deps "$f"; }
         done < <(find "$p" -type f -print0)
     else
         add_file "$p"
-        is_elf "$p" && add_ldd_deps "$p"
+        is_elf "$p" && { add_ldd_deps "$p"; add_dlopen_deps "$p"; }
     fi
 done
 if [[ -n "$script_file" ]]; then
