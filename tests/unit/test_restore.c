@@ -940,7 +940,6 @@ static void pointer_scan_covers_relro_shared_unreadable(void **state)
 	cpuport_ctx__free(ctx);
 }
 
-/* ---- defect 2: answers are shared only within one privilege context and helper input ---- */
 /*
  * Copied function pointers inside thread stacks (a local `fp = memcpy`) and inside a mapping
  * holding some thread's stack pointer (a coroutine stack in the heap) are re-pointed like any
@@ -1014,6 +1013,7 @@ static void pointers_in_thread_stacks_repointed(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* ---- defect 2: answers are shared only within one privilege context and helper input ---- */
 static pid_t other_task;	/* a process of another uid (root only) */
 
 static pid_t v_other_task(void *arg)
