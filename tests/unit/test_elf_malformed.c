@@ -18,34 +18,29 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "unit.h"
 
 #define LIB "build/fixtures/libclones.so"
+
+/* every SHT_DYNSYM/SHT_RELA sh_size set to 2^40; the real dynsym count in *(size_t *)@arg */
+static void inflate(uint8_t *p, size_t size, void *arg)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)p;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(p + eh->e_shoff);
+
+	(void)size;
+	for (int i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type == SHT_DYNSYM)
+			*(size_t *)arg = sh[i].sh_size / sizeof(Elf64_Sym);
+		if (sh[i].sh_type == SHT_DYNSYM || sh[i].sh_type == SHT_RELA)
+			sh[i].sh_size = 1ULL << 40;
+	}
+}
 
 /* A copy of LIB in a memfd with every SHT_DYNSYM/SHT_RELA sh_size set to 2^40. */
 static int inflated_copy(char *path, size_t len, size_t *real_dynsyms)
 {
-	int in = open(LIB, O_RDONLY), fd = memfd_create("inflated", 0);
-	struct stat st;
-	uint8_t *p;
-
-	assert_true(in >= 0);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(in, &st), 0);
-	p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, in, 0);
-	assert_true(p != MAP_FAILED);
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)p;
-	Elf64_Shdr *sh = (Elf64_Shdr *)(p + eh->e_shoff);
-	for (int i = 0; i < eh->e_shnum; i++) {
-		if (sh[i].sh_type == SHT_DYNSYM)
-			*real_dynsyms = sh[i].sh_size / sizeof(Elf64_Sym);
-		if (sh[i].sh_type == SHT_DYNSYM || sh[i].sh_type == SHT_RELA)
-			sh[i].sh_size = 1ULL << 40;
-	}
-	assert_int_equal(write(fd, p, st.st_size), st.st_size);
-	munmap(p, st.st_size);
-	close(in);
-	snprintf(path, len, "/proc/self/fd/%d", fd);
-	return fd;
+	return unit_edited_copy(LIB, inflate, real_dynsyms, path, len);
 }
 
 static void huge_section_sizes_are_not_trusted(void **state)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -349,6 +350,30 @@ static inline void unit_hex(const uint8_t *b, size_t n, char *out, size_t len)
 	out[0] = 0;
 	for (size_t i = 0; i < n && 2 * i + 2 < len; i++)
 		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/*
+ * A memfd copy of the file @path, changed in memory by @edit(bytes, size, @arg) before it is
+ * written; the copy's /proc/self/fd path in @out.  Returns the memfd (the caller closes it).
+ */
+static inline int unit_edited_copy(const char *path, void (*edit)(uint8_t *p, size_t size, void *arg),
+				   void *arg, char *out, size_t len)
+{
+	int in = open(path, O_RDONLY), fd = memfd_create("edited", 0);
+	struct stat st;
+	uint8_t *p;
+
+	assert_true(in >= 0);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(in, &st), 0);
+	p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, in, 0);
+	assert_true(p != MAP_FAILED);
+	edit(p, st.st_size, arg);
+	assert_int_equal(write(fd, p, st.st_size), st.st_size);
+	munmap(p, st.st_size);
+	close(in);
+	snprintf(out, len, "/proc/self/fd/%d", fd);
+	return fd;
 }
 
 #ifdef CPUPORT_INTERNAL_H
