@@ -308,6 +308,15 @@ static bool runs_with(struct recording *r, uint64_t addr, uint64_t len, const st
 }
 
 /* A writable private word no slot or stack uses: where the test plants a copied pointer. */
+/* The index of @r's mapping that holds @addr, or SIZE_MAX. */
+static size_t map_holding(const struct recording *r, uint64_t addr)
+{
+	for (size_t m = 0; m < r->maps.n_maps; m++)
+		if (addr >= r->maps.maps[m].start && addr < r->maps.maps[m].end)
+			return m;
+	return SIZE_MAX;
+}
+
 static uint64_t spare_word(const struct recording *r)
 {
 	for (size_t i = 0; i < r->maps.n_maps; i++) {
@@ -907,9 +916,7 @@ static void pointer_scan_covers_relro_shared_unreadable(void **state)
 		spare = spare_word(&r);
 		assert_true(spare != 0);
 		assert_int_equal(rec_io(&r, spare, (uint8_t *)&s->value, 8, true), 0);
-		for (size_t m = 0; m < r.maps.n_maps; m++)
-			if (spare >= r.maps.maps[m].start && spare < r.maps.maps[m].end)
-				heap = m;
+		heap = map_holding(&r, spare);
 		assert_true(heap != SIZE_MAX);
 		r.maps.maps[heap].perms[3] = 's';
 		v = view_of(&r);
@@ -920,11 +927,9 @@ static void pointer_scan_covers_relro_shared_unreadable(void **state)
 		clone_free(&r);
 		/* 3. a writable mapping that cannot be read: refused */
 		rec_clone(&r, &orig);
-		heap = SIZE_MAX;
 		spare = spare_word(&r);
-		for (size_t m = 0; m < r.maps.n_maps; m++)
-			if (spare >= r.maps.maps[m].start && spare < r.maps.maps[m].end)
-				heap = m;
+		heap = map_holding(&r, spare);
+		assert_true(heap != SIZE_MAX);
 		free(r.regs[heap].data);
 		r.regs[heap].data = NULL;
 		v = view_of(&r);
