@@ -63,6 +63,19 @@ alive() {
 	[ -r "/proc/$1/stat" ] && ! awk '{exit !($3 == "Z" || $3 == "X")}' "/proc/$1/stat" 2>/dev/null
 }
 
+# gone_within PID SECONDS [CMD]: PID is gone or a zombie within SECONDS (a SIGKILLed process may
+# still be exiting when criu returns; the kill is final, it runs no more user code). With CMD, a
+# process whose command line does not contain CMD counts as gone (the pid was used again).
+gone_within() {
+	local i
+	for i in $(seq $(($2 * 20))); do
+		alive "$1" || return 0
+		[ -z "${3:-}" ] || grep -qF -- "$3" "/proc/$1/cmdline" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # tree_pids PID: PID and all its descendants
 tree_pids() {
 	local p c

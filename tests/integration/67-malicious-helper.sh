@@ -127,17 +127,6 @@ cc -O1 -I"$TOP/resolver" -Wl,-z,lazy -o "$WORK/helpers/tramp-data" "$WORK/helper
 	"$TOP/resolver/selproto.c" || die "cannot build the trampoline-lying helper"
 modes="$modes tramp-data"
 
-# gone_within PID SECONDS: PID is gone, a zombie, or no longer the workload within SECONDS
-gone_within() {
-	local i
-	for i in $(seq $(($2 * 20))); do
-		alive "$1" || return 0
-		grep -qF "$FIX/workload" "/proc/$1/cmdline" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 failures=0
 for m in $modes; do
 	img=$WORK/img-$m rc=0
@@ -162,7 +151,7 @@ for m in $modes; do
 	# SIGKILLed before criu returned, but its exit may still be under way: give it 2 s to be
 	# gone (a kill is final: it runs no more user code), and count only the workload itself
 	# (not a new process that got the pid back)
-	if [ -f "$img/p" ] && ! gone_within "$(cat "$img/p")" 2; then
+	if [ -f "$img/p" ] && ! gone_within "$(cat "$img/p")" 2 "$FIX/workload"; then
 		problem="${problem:+$problem; }the restored process is running"
 		kill -9 "$(cat "$img/p")" 2>/dev/null || true
 	fi
