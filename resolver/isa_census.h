@@ -52,8 +52,17 @@ enum census_ref_kind {
 
 struct census_ref {
 	uint64_t site;		/* instruction (or data slot) address */
+	uint64_t take;		/* the referencing function's instruction that calls it or takes its (or its
+				 * table's) address; 0 when from nowhere known */
+	uint64_t table;		/* CREF_DATA: the address code takes of the table holding the pointer, or 0 */
 	uint32_t from;		/* index of the referencing function in reader ranges, or UINT32_MAX */
 	uint32_t kind;		/* enum census_ref_kind */
+	/*
+	 * 1 + the index, among the reader's reads, of the read whose test selects
+	 * the taken address with a cmov (census_guard.c); 0: none.
+	 */
+	uint32_t sel;
+	uint32_t pad;
 };
 
 struct census_example {
@@ -87,7 +96,12 @@ struct census_read {
 	uint64_t addr;		/* RIP-relative data address, or the GOT slot */
 	int64_t disp;		/* via_got: displacement used with the loaded pointer */
 	uint32_t via_got;
-	uint32_t pad;
+	/*
+	 * 1 + the offset from the reader's start of the first instruction that
+	 * tests the value read here (sets flags that a conditional jump, cmov or
+	 * setcc then uses; census_guard.c); 0: never tested in this function.
+	 */
+	uint32_t tested;
 };
 
 struct isa_census {
