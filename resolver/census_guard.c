@@ -160,9 +160,12 @@ long census_leaf_predicate(struct build *b, uint32_t fi, uint64_t target, uint64
 
 			if (op->type != X86_OP_MEM)
 				continue;
-			if ((op->access & CS_AC_WRITE) || !x86_rip_mem(b->peek, op, &m) || elf_code_is_text(c, m) ||
-			    n_reads == ARRAY_SIZE(reads))
-				return -ENOENT;	/* stores, reads through pointers, or code: more than a test */
+			if (op->access & CS_AC_WRITE)
+				return -ENOENT;	/* stores: more than a test */
+			if (!x86_rip_mem(b->peek, op, &m))
+				continue;	/* a load through a register (the data's address, from a lea) */
+			if (elf_code_is_text(c, m) || n_reads == ARRAY_SIZE(reads))
+				return -ENOENT;	/* the address of code: more than a test */
 			reads[n_reads++] = m;
 		}
 		addr = a;

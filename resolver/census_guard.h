@@ -39,8 +39,10 @@ void guard_track_insn(struct build *b, struct guard_track *t, const cs_insn *in,
 void guard_track_call_result(struct guard_track *t, long read);
 /*
  * Is the code at @target (a direct call's destination from function @fi at
- * @site) a straight-line leaf that only loads data (RIP-relative, not code),
- * computes with registers, and returns, needing no ISA extension?  Then its
+ * @site) a straight-line leaf (at most 24 instructions: no jump, call, push,
+ * pop, store or system call) that loads data (its RIP-relative addresses,
+ * never code, are what it reads), computes with registers and returns,
+ * needing no ISA extension?  Then its
  * reads are recorded as reads of @fi at @site and the first one's index is
  * returned; -ENOENT when it is not such a leaf, -ENOMEM.
  */
