@@ -39,6 +39,7 @@ struct build {
 	const struct elf_code *c;
 	csh h;			/* capstone, and a second instruction buffer for look-aheads (census_guard.c) */
 	cs_insn *peek;
+	uint8_t *not_pred;	/* per function: its start is known not to be a leaf predicate */
 	struct fwork *fw;
 	struct vec ex, edges, reads;	/* census_example (+func in addr order), edge, rd */
 	uint64_t n_insns, n_undecodable;

@@ -121,15 +121,13 @@ void guard_track_call_result(struct guard_track *t, long read)
 	t->reg[0] = read;
 }
 
-long census_leaf_predicate(struct build *b, uint32_t fi, uint64_t target, uint64_t site)
+/* Decode the straight-line leaf at @target (see census_leaf_predicate); 0 and its reads, or -ENOENT. */
+static long leaf_reads(struct build *b, uint64_t target, uint64_t reads[4], size_t *n_reads)
 {
 	const struct elf_code *c = b->c;
-	uint64_t reads[4], addr = target;
-	size_t n_reads = 0;
-	long first = -1;
+	uint64_t addr = target;
 
-	if (!b->peek)
-		return -ENOENT;
+	*n_reads = 0;
 	for (int k = 0; k < 24; k++) {
 		const uint8_t *code = elf_code_bytes(c, addr, 1);
 		size_t size = 15;
@@ -146,7 +144,7 @@ long census_leaf_predicate(struct build *b, uint32_t fi, uint64_t target, uint64
 		if (!census_featset_empty(&need))
 			return -ENOENT;	/* the callee itself needs an extension: not a mere test */
 		if (b->peek->id == X86_INS_RET) {
-			if (!n_reads)
+			if (!*n_reads)
 				return -ENOENT;
 			break;
 		}
@@ -164,14 +162,34 @@ long census_leaf_predicate(struct build *b, uint32_t fi, uint64_t target, uint64
 				return -ENOENT;	/* stores: more than a test */
 			if (!x86_rip_mem(b->peek, op, &m))
 				continue;	/* a load through a register (the data's address, from a lea) */
-			if (elf_code_is_text(c, m) || n_reads == ARRAY_SIZE(reads))
+			if (elf_code_is_text(c, m) || *n_reads == 4)
 				return -ENOENT;	/* the address of code: more than a test */
-			reads[n_reads++] = m;
+			reads[(*n_reads)++] = m;
 		}
 		addr = a;
 	}
 	if (addr == target || b->peek->id != X86_INS_RET)
 		return -ENOENT;
+	return 0;
+}
+
+long census_leaf_predicate(struct build *b, uint32_t fi, uint64_t target, uint64_t site)
+{
+	const struct elf_code *c = b->c;
+	uint32_t tf = census_func_idx(c, target);
+	bool at_start = tf != UINT32_MAX && c->funcs[tf].start == target;
+	uint64_t reads[4];
+	size_t n_reads = 0;
+	long first;
+
+	if (!b->peek || (at_start && b->not_pred && b->not_pred[tf]))
+		return -ENOENT;
+	first = leaf_reads(b, target, reads, &n_reads);
+	if (first == -ENOENT && at_start && b->not_pred)
+		b->not_pred[tf] = 1;	/* most calls go to a few functions: decode each once */
+	if (first < 0)
+		return first;
+	first = -1;
 	for (size_t i = 0; i < n_reads; i++) {
 		long r = census_add_read(b, fi, reads[i], 0, false, site);
 

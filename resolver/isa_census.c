@@ -355,7 +355,8 @@ int isa_census_build(const struct elf_code *c, struct isa_census **out)
 	b.edges.sz = sizeof(struct edge);
 	b.reads.sz = sizeof(struct rd);
 	b.fw = calloc(c->n_funcs + 1, sizeof(*b.fw));
-	if (!cen || !b.fw)
+	b.not_pred = calloc(c->n_funcs + 1, 1);
+	if (!cen || !b.fw || !b.not_pred)
 		goto out;
 	ret = x86_cs_open(&h, &in);
 	if (ret)
@@ -379,6 +380,7 @@ out:
 		cs_free(b.peek, 1);
 	x86_cs_close(&h, in);
 	free(b.fw);
+	free(b.not_pred);
 	free(b.ex.p);
 	free(b.edges.p);
 	free(b.reads.p);

@@ -140,6 +140,7 @@ def main():
         import importlib.util
         if tls_dir is not None:
             import socket, ssl  # noqa: F401
+            "localhost".encode("idna")  # the codec a client's server_hostname loads
         for m in list(sys.modules.values()):
             f = getattr(m, "__file__", None)
             if not f:
