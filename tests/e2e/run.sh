@@ -412,10 +412,10 @@ running_outcome() {
     if [[ $mode == cpuport ]] && ! grep -q 'cpuport: pid [0-9]*: re-patched' "$res/restore.log"; then
         out=RUNNING-NO-REPATCH info+="; but no 're-patched' line from cpuport in restore.log"
     elif [[ ! -s "$res/scan.json" || ! -s "$fresh" ]]; then
-        out+="+?"; info+="; no scan ($(head -c 200 "$res/scan.err" "$P/results/$d/$wl-fresh/fresh.err" 2>/dev/null | tr '\n' ' '))"
+        out+="+?"; info+="; no scan ($({ head -c 200 "$res/scan.err" "$P/results/$d/$wl-fresh/fresh.err" 2>/dev/null || true; } | tr '\n' ' '))"
     else
         c=$("$PY" "$HERE/bindings.py" cmp "$res/scan.json" "$fresh")
-        v=$("$PY" "$HERE/bindings.py" capvec "$res/scan.json" "$fresh")
+        v=$("$PY" "$HERE/bindings.py" capvec "$res/scan.json" "$fresh" || true)
         if [[ $c == same* && $v != differ* ]]; then out+="+FRESH"; else out+="+STALE"; fi
         info+="; $("$PY" "$HERE/bindings.py" summary "$res/scan.json" | sed 's/ memmove=[^ ]*//; s/ memcmp=[^ ]*//'); vs fresh process: $c"
         [[ $v == none ]] || info+="; OpenSSL capability vector vs fresh process: $v"
