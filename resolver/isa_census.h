@@ -24,8 +24,11 @@
  *    (static function pointer tables); a dynamic symbol exporting it;
  *  - for each function holding such a reference, the data it reads:
  *    RIP-relative memory operands, and [reg+disp] after reg was loaded from a
- *    GOT slot (slot, disp): used to tell whether the reference is guarded by
- *    state cpuport re-selects (ld.so's cpu_features, libgcc's __cpu_model,
+ *    GOT slot (slot, disp), each with whether the function tests what it read
+ *    (census_guard.c; a call to a straight-line leaf predicate reads what the
+ *    leaf loads), and per reference whether a cmov on such a test chose the
+ *    address taken: used to tell whether the reference is guarded by state
+ *    cpuport re-selects (ld.so's cpu_features, libgcc's __cpu_model,
  *    OpenSSL's capability vector).
  * Not handled: indirect calls/jumps are not followed (code reached only through
  * them and never materialised nor exported is treated as not reached; jump
