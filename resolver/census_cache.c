@@ -19,7 +19,7 @@
 #include "isa_census.h"
 
 /* bump the version with any change to what isa_census_build() or isa.c compute, or to their structures */
-#define MAGIC "CPCENS05"
+#define MAGIC "CPCENS06"
 #define MAX_ENTRY (256u << 20)
 
 struct hdr {

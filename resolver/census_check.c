@@ -13,7 +13,7 @@
 
 #include "census_check.h"
 
-static void feats_str(const struct featset *s, char *buf, size_t len)
+void census_feats_str(const struct featset *s, char *buf, size_t len)
 {
 	size_t pos = 0;
 
@@ -64,7 +64,7 @@ static int collect_imports(struct census_proc *cp)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+int census_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -226,7 +226,7 @@ int census_proc_init(struct census_proc *cp, struct cpuport_ctx *ctx, pid_t pid,
 	}
 	ret = collect_imports(cp);
 	if (cp->n_written)
-		qsort(cp->written, cp->n_written, sizeof(*cp->written), cmp_u64);
+		qsort(cp->written, cp->n_written, sizeof(*cp->written), census_cmp_u64);
 	for (size_t i = 0; i < cp->n_objs && !ret; i++) {
 		struct env_arg a = { cp, i };
 		struct census_env env = { env_reselected, env_imported, &a };
@@ -239,7 +239,7 @@ int census_proc_init(struct census_proc *cp, struct cpuport_ctx *ctx, pid_t pid,
 	return ret;
 }
 
-static const char *func_name(const struct census_proc_obj *o, uint64_t vaddr, char *buf, size_t len)
+const char *census_func_name(const struct census_proc_obj *o, uint64_t vaddr, char *buf, size_t len)
 {
 	uint64_t d = 0;
 	const char *n = elf_code_sym_name(&o->code, vaddr, &d);
@@ -264,11 +264,11 @@ static void describe_ref(const struct census_proc_obj *o, const struct census_re
 	switch (r->kind) {
 	case CREF_CALL:
 		snprintf(buf, len, "called directly from %s, which decides without state cpuport re-selects",
-			 func_name(o, r->site, fn, sizeof(fn)));
+			 census_func_name(o, r->site, fn, sizeof(fn)));
 		break;
 	case CREF_ADDR:
 		snprintf(buf, len, "its address is taken in %s, which decides without state cpuport re-selects",
-			 func_name(o, r->site, fn, sizeof(fn)));
+			 census_func_name(o, r->site, fn, sizeof(fn)));
 		break;
 	case CREF_DATA:
 		snprintf(buf, len, "a function pointer to it is kept in the object's data at %#" PRIx64, r->site);
@@ -292,12 +292,12 @@ int census_proc_check_objects(struct census_proc *cp)
 			continue;
 		f = v->ex ? v->ex->feature : F_UNKNOWN_ISA;
 		real.w[F_UNKNOWN_ISA / 64] &= ~(1ULL << (F_UNKNOWN_ISA % 64));
-		feats_str(&real, need, sizeof(need));
+		census_feats_str(&real, need, sizeof(need));
 		describe_ref(o, v->ref, how, sizeof(how));
 		log_err(cp->ctx, "pid %d: %s chooses its own code (self-dispatched, %zu functions): %s needs %s "
 			"(instruction %s at %#" PRIx64 ") that %s lacks, and %s. Restore on a CPU with %s, start the "
 			"program so that it does not use them, or re-dump on this CPU\n", cp->pid, o->name, v->n_self,
-			func_name(o, v->func->start, fn, sizeof(fn)), census_feature_name(f),
+			census_func_name(o, v->func->start, fn, sizeof(fn)), census_feature_name(f),
 			v->ex ? v->ex->mnemonic : "?", v->ex ? v->ex->addr : v->func->start, cp->target, how, need);
 		return -EDEADLK;
 	}
@@ -312,7 +312,7 @@ int census_jit_judge(struct census_proc *cp, uint64_t start, uint64_t end, const
 
 	if (!hit.w[0] && !hit.w[1])
 		return 0;
-	feats_str(&hit, feats, sizeof(feats));
+	census_feats_str(&hit, feats, sizeof(feats));
 	log_err(cp->ctx, "pid %d: JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 "%s%s uses %s "
 		"(instruction %s at %#" PRIx64 ") that %s lacks: a JIT compiler chose instructions for the CPU it "
 		"started on, and cpuport cannot re-select them. Restore on a CPU with %s, start the program in its "
@@ -401,105 +401,6 @@ int census_proc_check_jit(struct census_proc *cp, const struct pview *p)
 	return ret;
 }
 
-struct entry {
-	uint64_t addr;
-	uint32_t obj;
-	const struct census_func *f;
-};
-
-static int cmp_entry(const void *a, const void *b)
-{
-	const struct entry *x = a, *y = b;
-
-	return (x->addr > y->addr) - (x->addr < y->addr);
-}
-
-#define CHUNK 65536
-
-int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, const uint64_t *repointed,
-			       size_t n_repointed)
-{
-	struct entry *e = NULL;
-	size_t n = 0, cap = 0;
-	uint64_t *buf = NULL;
-	int ret = 0;
-
-	for (size_t i = 0; i < cp->n_objs; i++) {
-		const struct isa_census *cen = cp->objs[i].cen;
-
-		for (size_t k = 0; cen && k < cen->n_funcs; k++) {
-			const struct census_func *f = &cen->funcs[k];
-			uint64_t abs = cp->objs[i].base + f->start;
-
-			if (!(f->need.w[0] & cp->missing.w[0]) && !(f->need.w[1] & cp->missing.w[1]))
-				continue;
-			if (f->flags & CF_CPUID)
-				continue;	/* tests the CPU itself whenever it runs (a constructor's CPUID probe) */
-			if (bsearch(&abs, repointed, n_repointed, sizeof(*repointed), cmp_u64))
-				continue;	/* cpuport rewrites copies of it */
-			if (n == cap) {
-				struct entry *ne = realloc(e, (cap = cap ? cap * 2 : 256) * sizeof(*e));
-
-				if (!ne) {
-					free(e);
-					return -ENOMEM;
-				}
-				e = ne;
-			}
-			e[n++] = (struct entry){ abs, (uint32_t)i, f };
-		}
-	}
-	if (!n)
-		return 0;
-	if (n)
-		qsort(e, n, sizeof(*e), cmp_entry);
-	buf = malloc(CHUNK);
-	if (!buf) {
-		free(e);
-		return -ENOMEM;
-	}
-	for (size_t m = 0; m < p->n_maps && !ret; m++) {
-		const struct proc_map *mp = &p->maps[m];
-
-		if (mp->perms[1] != 'w' || (mp->path && !strncmp(mp->path, "[v", 2)))
-			continue;
-		for (uint64_t a = mp->start; a < mp->end && !ret; a += CHUNK) {
-			size_t len = mp->end - a < CHUNK ? mp->end - a : CHUNK;
-
-			if (pview_read(p, a, buf, len))
-				break;
-			for (size_t w = 0; w < len / 8 && !ret; w++) {
-				struct entry key = { buf[w], 0, NULL }, *hit;
-				const struct census_proc_obj *o;
-				char fn[160], need[256];
-				struct featset miss;
-
-				uint64_t at = a + w * 8;
-
-				if (buf[w] < e[0].addr || buf[w] > e[n - 1].addr ||
-				    bsearch(&at, cp->written, cp->n_written, sizeof(*cp->written), cmp_u64))
-					continue;	/* not a needy entry, or a slot cpuport rewrites */
-				hit = bsearch(&key, e, n, sizeof(*e), cmp_entry);
-				if (!hit)
-					continue;
-				o = &cp->objs[hit->obj];
-				miss.w[0] = hit->f->need.w[0] & cp->missing.w[0];
-				miss.w[1] = hit->f->need.w[1] & cp->missing.w[1];
-				feats_str(&miss, need, sizeof(need));
-				log_err(cp->ctx, "pid %d: a function pointer at %#" PRIx64 " (%s) points to %s in %s, which "
-					"needs %s that %s lacks; cpuport cannot re-point it (the program chose it, e.g. in a "
-					"context built before the dump). Restore on a CPU with %s, or re-dump on this CPU\n",
-					cp->pid, at, mp->path ? mp->path : "anonymous memory",
-					func_name(o, hit->f->start, fn, sizeof(fn)), o->name, need, cp->target, need);
-				ret = -EDEADLK;
-			}
-		}
-	}
-	free(buf);
-	free(e);
-	return ret;
-}
-
 void census_proc_report(const struct census_proc *cp, FILE *f, bool json)
 {
 	bool first = true;
@@ -514,10 +415,10 @@ void census_proc_report(const struct census_proc *cp, FILE *f, bool json)
 
 		if (!o->cen || !o->cen->n_funcs)
 			continue;
-		feats_str(&o->cen->need, need, sizeof(need));
-		feats_str(&v->missing, miss, sizeof(miss));
+		census_feats_str(&o->cen->need, need, sizeof(need));
+		census_feats_str(&v->missing, miss, sizeof(miss));
 		if (v->func)
-			func_name(o, v->func->start, fn, sizeof(fn));
+			census_func_name(o, v->func->start, fn, sizeof(fn));
 		if (json) {
 			fprintf(f, "%s{\"object\": ", first ? "" : ", ");
 			print_json_str(f, o->name);
@@ -546,7 +447,7 @@ void census_proc_report(const struct census_proc *cp, FILE *f, bool json)
 			fprintf(f, "; e.g. %s: %s at %#" PRIx64 " needs %s", fn, v->ex->mnemonic, v->ex->addr,
 				census_feature_name(v->ex->feature));
 		if (!cp->missing.w[0] && !cp->missing.w[1] && source_paths && o->v_all.func) {
-			func_name(o, o->v_all.func->start, fn, sizeof(fn));
+			census_func_name(o, o->v_all.func->start, fn, sizeof(fn));
 			fprintf(f, "; stays on its source paths (chooses code itself, e.g. %s)", fn);
 		}
 		fprintf(f, "\n");
@@ -557,8 +458,8 @@ void census_proc_report(const struct census_proc *cp, FILE *f, bool json)
 		struct featset miss = { { need.w[0] & cp->missing.w[0], need.w[1] & cp->missing.w[1] } };
 		char n[512], m[256];
 
-		feats_str(&need, n, sizeof(n));
-		feats_str(&miss, m, sizeof(m));
+		census_feats_str(&need, n, sizeof(n));
+		census_feats_str(&miss, m, sizeof(m));
 		if (json) {
 			fprintf(f, "%s{\"jit\": \"%#" PRIx64 "-%#" PRIx64 "\", \"needs\": \"%s\", \"missing\": \"%s\", "
 				"\"class\": \"%s\"}", first ? "" : ", ", j->start, j->end, j->censused ? n : "?", m,

@@ -66,9 +66,11 @@ int census_proc_check_objects(struct census_proc *cp);
  */
 int census_proc_check_jit(struct census_proc *cp, const struct pview *p);
 /*
- * Refuse (-EDEADLK) if a pointer-aligned word in writable memory of @p equals
- * the entry of a function that needs a missing extension, unless cpuport
- * re-points it (@repointed: sorted old values it rewrites).
+ * census_pointers.c: refuse (-EDEADLK) if a pointer-aligned word in writable
+ * memory of @p equals the entry of a function that needs a missing extension,
+ * unless cpuport re-points it (@repointed: sorted old values it rewrites), or
+ * the address code takes of a read-only table holding a pointer to such a
+ * function (a context built before the dump: ctx->hw = &aesni_table).
  */
 int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, const uint64_t *repointed,
 			       size_t n_repointed);
@@ -80,6 +82,11 @@ bool census_is_jit_mapping(const struct proc_map *m);
 /* `cpuport check`: one line per object with needy code (or JSON objects when @json). */
 void census_proc_report(const struct census_proc *cp, FILE *f, bool json);
 void census_proc_free(struct census_proc *cp);
+/* Helpers shared by census_check.c and census_pointers.c. */
+void census_feats_str(const struct featset *s, char *buf, size_t len);
+int census_cmp_u64(const void *a, const void *b);
+/* "name", "name+0x..", or "the function at 0x..": for messages. */
+const char *census_func_name(const struct census_proc_obj *o, uint64_t vaddr, char *buf, size_t len);
 /* Where census results are cached: the root-owned default when running as root, else none. */
 const char *census_cache_dir(void);
 

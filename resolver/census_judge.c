@@ -36,6 +36,15 @@ struct memo {
 	long *reader_fn;	/* the census function a reader is, or -1; -2: not looked up yet */
 };
 
+/*
+ * Does reader @ri test state cpuport re-selects (a value read from it sets
+ * flags a conditional jump, cmov or setcc uses, or is handed on in a register
+ * at a jump; census_guard.c)?  A reader running cpuid tests the CPU itself,
+ * each time.  A read that is never tested (loaded and stored elsewhere, say)
+ * guards nothing.  Where in the function the test is does not count: the
+ * census has no control-flow graph (a reference taken on both sides of a test
+ * counts as guarded).
+ */
 static bool state_guarded(struct memo *m, uint32_t ri)
 {
 	const struct census_reader *r = &m->cen->readers[ri];
@@ -44,11 +53,11 @@ static bool state_guarded(struct memo *m, uint32_t ri)
 	if (m->reader_state[ri])
 		return m->reader_state[ri] == 1;
 	if (r->flags & CF_CPUID)
-		g = true;	/* tests the CPU itself, each time */
+		g = true;
 	for (uint32_t i = 0; !g && m->env && m->env->reselected && i < r->n_reads; i++) {
 		const struct census_read *d = &m->cen->reads[r->read_first + i];
 
-		if (r->read_first + i < m->cen->n_reads)
+		if (r->read_first + i < m->cen->n_reads && d->tested)
 			g = m->env->reselected(d->addr, d->via_got, d->disp, m->env->arg);
 	}
 	m->reader_state[ri] = g ? 1 : 2;
@@ -67,16 +76,29 @@ static bool ref_live(struct memo *m, size_t k)
 }
 
 /*
- * A reference from reader @ri is guarded when that code tests the CPU itself
- * (cpuid), reads state cpuport re-selects, or is itself needy code that only
- * runs when its own reaching conditions held (not self-dispatched, per @cls).
+ * A reference @ref is guarded when the code holding it tests the CPU itself
+ * (cpuid), tests state cpuport re-selects, selects the taken address with a
+ * cmov on such a test, or is
+ * itself needy code that only runs when its own reaching conditions held (not
+ * self-dispatched, per @cls).
  */
-static bool reader_guarded(struct memo *m, uint32_t ri, const enum census_class *cls)
+static bool reader_guarded(struct memo *m, const struct census_ref *ref, const enum census_class *cls)
 {
+	uint32_t ri = ref->from;
+	const struct census_reader *r;
+
 	if (ri >= m->cen->n_readers)
 		return false;
+	r = &m->cen->readers[ri];
 	if (state_guarded(m, ri))
 		return true;
+	if (ref->sel && ref->sel <= r->n_reads && r->read_first + ref->sel - 1 < m->cen->n_reads && m->env &&
+	    m->env->reselected) {	/* a cmov on a test of re-selected state chose the address */
+		const struct census_read *d = &m->cen->reads[r->read_first + ref->sel - 1];
+
+		if (d->tested && m->env->reselected(d->addr, d->via_got, d->disp, m->env->arg))
+			return true;
+	}
 	if (m->reader_fn[ri] == -2)
 		m->reader_fn[ri] = reader_func(m->cen, ri);
 	return m->reader_fn[ri] >= 0 && cls[m->reader_fn[ri]] != CC_SELF_DISPATCHED;
@@ -97,7 +119,7 @@ static enum census_class reach(struct memo *m, size_t i, const enum census_class
 		if (!ref_live(m, f->ref_first + k))
 			continue;	/* exported, but nobody binds to it */
 		live = true;
-		if (r->kind == CREF_EXPORT || r->from == UINT32_MAX || !reader_guarded(m, r->from, cls))
+		if (r->kind == CREF_EXPORT || r->from == UINT32_MAX || !reader_guarded(m, r, cls))
 			*unguarded = r;	/* imported, a pointer in data, or called/taken without a guard */
 	}
 	if (f->flags & CF_DISPATCHED)
@@ -130,25 +152,37 @@ static void memo_free(struct memo *m)
 	free(m->reader_fn);
 }
 
+/*
+ * Which functions are reachable without a guard: the least fixpoint, from
+ * "everything safe", of "some live reference to it is unguarded".  A
+ * reference from needy code counts as guarded by that code's own class, so a
+ * cycle (perlasm's shared tails jumping back and forth) entered only through
+ * guarded references stays safe, and one entered otherwise becomes unsafe.
+ * A class only ever moves to self-dispatched, so this ends; should it not
+ * within n_funcs + 2 rounds, everything is self-dispatched (fail closed).
+ */
 static void classify(struct memo *m, enum census_class *cls)
 {
 	const struct census_ref *ug;
 	bool changed = true;
+	size_t round = 0;
 
-	/* from "everything self-dispatched", until no function becomes safer (cycles stay unsafe) */
 	for (size_t i = 0; i < m->cen->n_funcs; i++)
-		cls[i] = CC_SELF_DISPATCHED;
-	for (int round = 0; changed && round < 64; round++) {
+		cls[i] = CC_GUARDED;
+	for (; changed && round <= m->cen->n_funcs + 2; round++) {
 		changed = false;
 		for (size_t i = 0; i < m->cen->n_funcs; i++) {
 			enum census_class c = reach(m, i, cls, &ug);
 
 			if (c != cls[i]) {
+				changed = changed || c == CC_SELF_DISPATCHED || cls[i] == CC_SELF_DISPATCHED;
 				cls[i] = c;
-				changed = true;
 			}
 		}
 	}
+	if (changed)
+		for (size_t i = 0; i < m->cen->n_funcs; i++)
+			cls[i] = CC_SELF_DISPATCHED;
 }
 
 void isa_census_classify(const struct isa_census *cen, const struct census_env *env, enum census_class *cls)

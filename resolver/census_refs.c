@@ -22,6 +22,8 @@ static int cmp_edge_to(const void *a, const void *b)
 
 struct tref {
 	uint64_t addr;
+	uint64_t site;		/* where the function takes it */
+	long sel;		/* the read whose test selects it (cmov), or -1 */
 	uint32_t func;
 };
 
@@ -31,13 +33,16 @@ static int cmp_tref(const void *a, const void *b)
 
 	if (x->addr != y->addr)
 		return (x->addr > y->addr) - (x->addr < y->addr);
-	return (x->func > y->func) - (x->func < y->func);
+	if (x->func != y->func)
+		return (x->func > y->func) - (x->func < y->func);
+	return (x->site > y->site) - (x->site < y->site);
 }
 
 /*
  * A pointer to code at @slot in data: an edge from each function that takes
  * the address of the table holding it (the nearest data address at or below
- * @slot that code materialises, within 1 KiB), or from nowhere known.
+ * @slot that code materialises, within 1 KiB; its first instruction doing so
+ * is the edge's take), or from nowhere known.
  */
 static int table_edges(struct build *b, const struct tref *t, size_t nt, uint64_t slot, uint32_t to)
 {
@@ -58,19 +63,19 @@ static int table_edges(struct build *b, const struct tref *t, size_t nt, uint64_
 		while (lo > 0 && t[lo - 1].addr == base)
 			lo--;
 		for (; lo < nt && t[lo].addr == base; lo++) {
-			if (lo + 1 < nt && t[lo + 1].addr == base && t[lo + 1].func == t[lo].func)
-				continue;
+			if (lo > 0 && t[lo - 1].addr == base && t[lo - 1].func == t[lo].func)
+				continue;	/* the same function again, later */
 			e = census_vec_push(&b->edges);
 			if (!e)
 				return -ENOMEM;
-			*e = (struct edge){ t[lo].func, to, slot, CREF_DATA };
+			*e = (struct edge){ t[lo].func, to, slot, CREF_DATA, t[lo].site, base, t[lo].sel };
 		}
 		return 0;
 	}
 	e = census_vec_push(&b->edges);
 	if (!e)
 		return -ENOMEM;
-	*e = (struct edge){ UINT32_MAX, to, slot, CREF_DATA };
+	*e = (struct edge){ UINT32_MAX, to, slot, CREF_DATA, 0, 0, -1 };
 	return 0;
 }
 
@@ -87,7 +92,7 @@ static int data_edges(struct build *b)
 		return -ENOMEM;
 	for (size_t i = 0; i < b->reads.n; i++)
 		if (!r[i].r.via_got)
-			t[nt++] = (struct tref){ r[i].r.addr, r[i].func };
+			t[nt++] = (struct tref){ r[i].r.addr, r[i].site, r[i].sel, r[i].func };
 	if (nt)
 		qsort(t, nt, sizeof(*t), cmp_tref);
 	for (size_t j = 0; j < c->n_rel && !ret; j++) {
@@ -128,11 +133,14 @@ int census_collect(struct build *b, struct isa_census *cen)
 	struct vec refs = { .sz = sizeof(struct census_ref) }, readers = { .sz = sizeof(struct census_reader) },
 		   reads = { .sz = sizeof(struct census_read) };
 	uint32_t *nidx = calloc(c->n_funcs + 1, sizeof(*nidx)), *ridx = calloc(c->n_funcs + 1, sizeof(*ridx));
+	long *first_read = calloc(c->n_funcs + 1, sizeof(*first_read));
 	const struct census_example *ex = b->ex.p;
 	int ret = -ENOMEM;
 
-	if (!nidx || !ridx)
+	if (!nidx || !ridx || !first_read)
 		goto out;
+	for (size_t i = b->reads.n; i-- > 0;)	/* reads are in function order (the sweep's) */
+		first_read[((const struct rd *)b->reads.p)[i].func] = (long)i;
 	for (size_t i = 0; i < c->n_funcs; i++) {	/* gaps count only when a direct call/jump reaches them */
 		struct fwork *w = &b->fw[i];
 
@@ -212,7 +220,7 @@ int census_collect(struct build *b, struct isa_census *cen)
 		d = census_vec_push(&b->edges);
 		if (!d)
 			goto out;
-		*d = (struct edge){ UINT32_MAX, to, sy->value, CREF_EXPORT };
+		*d = (struct edge){ UINT32_MAX, to, sy->value, CREF_EXPORT, 0, 0, -1 };
 	}
 	/* references, grouped by target function */
 	e = b->edges.p;
@@ -239,7 +247,10 @@ push:
 			r = census_vec_push(&refs);
 			if (!r)
 				goto out;
-			*r = (struct census_ref){ e[k].site, e[k].from, e[k].kind };
+			*r = (struct census_ref){ e[k].site, e[k].take, e[k].table, e[k].from, e[k].kind, 0, 0 };
+			if (e[k].from != UINT32_MAX && e[k].sel >= 0 && (size_t)e[k].sel < b->reads.n &&
+			    ((const struct rd *)b->reads.p)[e[k].sel].func == e[k].from)
+				r->sel = (uint32_t)(e[k].sel - first_read[e[k].from] + 1);
 			if (e[k].from != UINT32_MAX)
 				b->fw[e[k].from].reader = true;
 		}
@@ -289,5 +300,6 @@ out:
 	free(reads.p);
 	free(nidx);
 	free(ridx);
+	free(first_read);
 	return ret;
 }

@@ -13,6 +13,7 @@
 #include "isa_census.h"
 #include "variant_set.h"
 #include "census_build.h"
+#include "census_guard.h"
 #include "x86_regs.h"
 
 void *census_vec_push(struct vec *v)
@@ -75,32 +76,66 @@ static int add_edge(struct build *b, uint32_t from, uint64_t target, uint64_t si
 	e = census_vec_push(&b->edges);
 	if (!e)
 		return -ENOMEM;
-	*e = (struct edge){ from, to, site, kind };
+	*e = (struct edge){ from, to, site, kind, site, 0, -1 };
 	return 0;
 }
 
-static int add_read(struct build *b, uint32_t fi, uint64_t addr, int64_t disp, bool via_got)
+/* add_edge() and *tag: the edge's tag for census_guard.c (-2 - its index), when one was added. */
+static int add_edge_tag(struct build *b, uint32_t from, uint64_t target, uint64_t site, uint32_t kind, long *tag)
+{
+	size_t n = b->edges.n;
+	int ret = add_edge(b, from, target, site, kind);
+
+	if (!ret && b->edges.n > n)
+		*tag = -2 - (long)n;
+	return ret;
+}
+
+long census_add_read(struct build *b, uint32_t fi, uint64_t addr, int64_t disp, bool via_got, uint64_t site)
 {
 	struct rd *r = census_vec_push(&b->reads);
 
 	if (!r)
 		return -ENOMEM;
-	*r = (struct rd){ fi, { addr, disp, via_got, 0 } };
+	*r = (struct rd){ fi, { addr, disp, via_got, 0 }, site, -1 };
+	return (long)(b->reads.n - 1);
+}
+
+static int add_read(struct build *b, uint32_t fi, uint64_t addr, int64_t disp, bool via_got, uint64_t site,
+		    long *idx)
+{
+	long r = census_add_read(b, fi, addr, disp, via_got, site);
+
+	if (r < 0)
+		return (int)r;
+	*idx = r;
 	return 0;
 }
 
 /* The control-flow and data facts of one decoded instruction. */
-static int facts(struct build *b, uint32_t fi, const cs_insn *in, uint64_t got_reg[16])
+static int facts(struct build *b, uint32_t fi, const cs_insn *in, uint64_t got_reg[16], struct guard_track *gt)
 {
 	const cs_x86 *x = &in->detail->x86;
 	uint64_t a, v;
+	long rd = -1, tag = -1;
 	int ret = 0;
 
 	if (in->id == X86_INS_CPUID)
 		b->fw[fi].flags |= CF_CPUID;
 	if ((in->id == X86_INS_CALL || x86_in_group(in, X86_GRP_JUMP)) && x->op_count == 1 &&
-	    x->operands[0].type == X86_OP_IMM && elf_code_is_text(b->c, (uint64_t)x->operands[0].imm))
-		return add_edge(b, fi, (uint64_t)x->operands[0].imm, in->address, CREF_CALL);
+	    x->operands[0].type == X86_OP_IMM && elf_code_is_text(b->c, (uint64_t)x->operands[0].imm)) {
+		uint64_t to = (uint64_t)x->operands[0].imm;
+		long p = in->id == X86_INS_CALL ? census_leaf_predicate(b, fi, to, in->address) : -ENOENT;
+
+		guard_track_insn(b, gt, in, -1, -1);
+		if (p == -ENOMEM)
+			return -ENOMEM;
+		if (p >= 0) {	/* a test of data that returns: reaches nothing else */
+			guard_track_call_result(gt, p);
+			return 0;
+		}
+		return add_edge(b, fi, to, in->address, CREF_CALL);
+	}
 	for (uint8_t i = 0; i < x->op_count && !ret; i++) {
 		const cs_x86_op *op = &x->operands[i];
 		int g;
@@ -109,19 +144,22 @@ static int facts(struct build *b, uint32_t fi, const cs_insn *in, uint64_t got_r
 			continue;
 		if (x86_rip_mem(in, op, &a)) {
 			if (in->id == X86_INS_LEA && elf_code_is_text(b->c, a))
-				ret = add_edge(b, fi, a, in->address, CREF_ADDR);
-			else if (in->id == X86_INS_LEA)
-				ret = add_read(b, fi, a, 0, false);	/* the address of state it then reads */
+				ret = add_edge_tag(b, fi, a, in->address, CREF_ADDR, &tag);
+			else if (in->id == X86_INS_LEA)	/* the address of state it then reads */
+				ret = add_read(b, fi, a, 0, false, in->address, &rd);
 			else if (op->size == 8 && !elf_code_slot_value(b->c, a, &v) && elf_code_is_text(b->c, v))
-				ret = add_edge(b, fi, v, in->address, CREF_ADDR);
+				ret = add_edge_tag(b, fi, v, in->address, CREF_ADDR, &tag);
 			else if (!elf_code_is_text(b->c, a))
-				ret = add_read(b, fi, a, 0, false);
+				ret = add_read(b, fi, a, 0, false, in->address, &rd);
 		} else if ((g = x86_gpr(op->mem.base)) >= 0 && got_reg[g] && in->id != X86_INS_LEA) {
-			ret = add_read(b, fi, got_reg[g], op->mem.disp, true);
+			ret = add_read(b, fi, got_reg[g], op->mem.disp, true, in->address, &rd);
 		}
 	}
 	if (ret)
 		return ret;
+	if (in->id == X86_INS_LEA && rd >= 0)
+		tag = rd;	/* the address of data (a table) taken */
+	guard_track_insn(b, gt, in, rd, tag);
 	/* registers holding a GOT slot's pointer */
 	if ((in->id == X86_INS_MOV) && x->op_count == 2 && x->operands[0].type == X86_OP_REG &&
 	    x86_is_gpr64(x->operands[0].reg) && x86_rip_mem(in, &x->operands[1], &a) &&
@@ -146,6 +184,29 @@ static int facts(struct build *b, uint32_t fi, const cs_insn *in, uint64_t got_r
 	return 0;
 }
 
+/*
+ * Where decoding at @addr (in function @fi, or between functions) must stop
+ * and start again: the function's end, or the next function's start.  An
+ * instruction decoded across it is data read as code (OpenSSL keeps tables in
+ * .text); the next function is decoded from its own first byte.
+ */
+static uint64_t resync_at(const struct elf_code *c, uint32_t fi, uint64_t addr)
+{
+	size_t lo = 0, hi = c->n_funcs;
+
+	if (fi != UINT32_MAX)
+		return c->funcs[fi].end;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c->funcs[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->n_funcs ? c->funcs[lo].start : UINT64_MAX;
+}
+
 static int sweep(struct build *b, csh h, cs_insn *in)
 {
 	const struct elf_code *c = b->c;
@@ -154,11 +215,12 @@ static int sweep(struct build *b, csh h, cs_insn *in)
 		uint64_t addr = c->text[t].start, end = c->text[t].end;
 		uint32_t cur = UINT32_MAX;
 		uint64_t got_reg[16] = { 0 };
+		struct guard_track gt;
 
 		while (addr < end) {
 			const uint8_t *code = elf_code_bytes(c, addr, 1);
 			size_t size = end - addr > 16 ? 16 : end - addr;
-			uint64_t a = addr;
+			uint64_t a = addr, lim;
 			uint32_t fi = census_func_idx(c, addr);
 			struct featset need = { { 0, 0 } };
 			int ret;
@@ -169,6 +231,7 @@ static int sweep(struct build *b, csh h, cs_insn *in)
 				size--;
 			if (fi != cur) {
 				memset(got_reg, 0, sizeof(got_reg));
+				guard_track_reset(&gt, fi == UINT32_MAX ? 0 : c->funcs[fi].start);
 				cur = fi;
 			}
 			if (!cs_disasm_iter(h, &code, &size, &a, in)) {
@@ -176,15 +239,16 @@ static int sweep(struct build *b, csh h, cs_insn *in)
 				b->n_undecodable++;
 				ret = fi == UINT32_MAX ? 0 : add_needs(b, fi, &need, addr, "(undecodable)");
 				size = isa_insn_length(elf_code_bytes(c, addr, 1), end - addr > 15 ? 15 : end - addr);
-				addr += size ? size : 1;
+				a = addr + (size ? size : 1);
 			} else {
 				b->n_insns++;
 				isa_insn_needs(in, &need);
-				ret = fi == UINT32_MAX ? 0 : facts(b, fi, in, got_reg);
+				ret = fi == UINT32_MAX ? 0 : facts(b, fi, in, got_reg, &gt);
 				if (!ret && fi != UINT32_MAX && !census_featset_empty(&need))
 					ret = add_needs(b, fi, &need, addr, in->mnemonic);
-				addr = a;
 			}
+			lim = resync_at(c, fi, addr);
+			addr = a > lim && lim > addr ? lim : a;
 			if (ret)
 				return ret;
 		}
@@ -291,12 +355,17 @@ int isa_census_build(const struct elf_code *c, struct isa_census **out)
 	b.edges.sz = sizeof(struct edge);
 	b.reads.sz = sizeof(struct rd);
 	b.fw = calloc(c->n_funcs + 1, sizeof(*b.fw));
-	if (!cen || !b.fw)
+	b.not_pred = calloc(c->n_funcs + 1, 1);
+	if (!cen || !b.fw || !b.not_pred)
 		goto out;
 	ret = x86_cs_open(&h, &in);
 	if (ret)
 		goto out;
 	ret = -ENOMEM;
+	b.h = h;
+	b.peek = cs_malloc(h);
+	if (!b.peek)
+		goto out;
 	memcpy(cen->build_id, c->build_id, c->build_id_len);
 	cen->build_id_len = (uint32_t)c->build_id_len;
 	cen->file_size = (uint64_t)c->st.st_size;
@@ -307,8 +376,11 @@ int isa_census_build(const struct elf_code *c, struct isa_census **out)
 	cen->n_insns = b.n_insns;
 	cen->n_undecodable = b.n_undecodable;
 out:
+	if (b.peek)
+		cs_free(b.peek, 1);
 	x86_cs_close(&h, in);
 	free(b.fw);
+	free(b.not_pred);
 	free(b.ex.p);
 	free(b.edges.p);
 	free(b.reads.p);

@@ -24,8 +24,11 @@
  *    (static function pointer tables); a dynamic symbol exporting it;
  *  - for each function holding such a reference, the data it reads:
  *    RIP-relative memory operands, and [reg+disp] after reg was loaded from a
- *    GOT slot (slot, disp): used to tell whether the reference is guarded by
- *    state cpuport re-selects (ld.so's cpu_features, libgcc's __cpu_model,
+ *    GOT slot (slot, disp), each with whether the function tests what it read
+ *    (census_guard.c; a call to a straight-line leaf predicate reads what the
+ *    leaf loads), and per reference whether a cmov on such a test chose the
+ *    address taken: used to tell whether the reference is guarded by state
+ *    cpuport re-selects (ld.so's cpu_features, libgcc's __cpu_model,
  *    OpenSSL's capability vector).
  * Not handled: indirect calls/jumps are not followed (code reached only through
  * them and never materialised nor exported is treated as not reached; jump
@@ -52,8 +55,17 @@ enum census_ref_kind {
 
 struct census_ref {
 	uint64_t site;		/* instruction (or data slot) address */
+	uint64_t take;		/* the referencing function's instruction that calls it or takes its (or its
+				 * table's) address; 0 when from nowhere known */
+	uint64_t table;		/* CREF_DATA: the address code takes of the table holding the pointer, or 0 */
 	uint32_t from;		/* index of the referencing function in reader ranges, or UINT32_MAX */
 	uint32_t kind;		/* enum census_ref_kind */
+	/*
+	 * 1 + the index, among the reader's reads, of the read whose test selects
+	 * the taken address with a cmov (census_guard.c); 0: none.
+	 */
+	uint32_t sel;
+	uint32_t pad;
 };
 
 struct census_example {
@@ -87,7 +99,12 @@ struct census_read {
 	uint64_t addr;		/* RIP-relative data address, or the GOT slot */
 	int64_t disp;		/* via_got: displacement used with the loaded pointer */
 	uint32_t via_got;
-	uint32_t pad;
+	/*
+	 * 1 + the offset from the reader's start of the first instruction that
+	 * tests the value read here (sets flags that a conditional jump, cmov or
+	 * setcc then uses; census_guard.c); 0: never tested in this function.
+	 */
+	uint32_t tested;
 };
 
 struct isa_census {

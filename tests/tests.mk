@@ -9,7 +9,7 @@
 # fixtures are never sanitized: they are the programs under test
 FIX := build/fixtures
 FIXTURES := $(FIX)/libclones.so $(FIX)/nounwind/libclones.so $(FIX)/workload $(FIX)/workload-now $(FIX)/workload-nopie $(FIX)/scale \
-	$(FIX)/libselfdisp.so $(FIX)/selfdisp
+	$(FIX)/libselfdisp.so $(FIX)/selfdisp $(FIX)/libguard.so
 FIX_CFLAGS := -O2 -g -fno-builtin -Wall -Werror
 
 $(FIX)/libclones.so: tests/fixtures/clones_lib.c
@@ -33,6 +33,10 @@ $(FIX)/workload-nopie: tests/fixtures/workload.c $(FIX)/libclones.so
 $(FIX)/libselfdisp.so: tests/fixtures/selfdisp_lib.c
 	@mkdir -p $(FIX)
 	$(CC) $(FIX_CFLAGS) -O3 -fPIC -shared -o $@ $<
+
+$(FIX)/libguard.so: tests/fixtures/guard_lib.c
+	@mkdir -p $(FIX)
+	$(CC) $(FIX_CFLAGS) -O2 -fPIC -shared -o $@ $<
 
 $(FIX)/selfdisp: tests/fixtures/selfdisp.c $(FIX)/libselfdisp.so
 	$(CC) $(FIX_CFLAGS) -o $@ $< -L$(FIX) -lselfdisp -Wl,-rpath,$(abspath $(FIX))

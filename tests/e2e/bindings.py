@@ -1,6 +1,8 @@
 # bindings.py - compare what processes are bound to, from `cpuport scan --json` output.
 #   bindings.py summary SCAN.json          key bindings, e.g. "strlen=__strlen_avx2 memcpy=..."
 #   bindings.py cmp A.json B.json          "same N" or "differ K/N: sym A-variant vs B-variant; ..."
+#   bindings.py capvec A.json B.json       OpenSSL's capability vector (OPENSSL_ia32cap_P, per
+#                                          libcrypto) of both: "same HEX", "differ A vs B", "none"
 #   bindings.py debugfiles SCAN.json...    the /usr/lib/debug/.build-id files (libc6-dbg) of
 #                                          their objects that exist here: with them in a guest,
 #                                          cpuport names glibc's variants there too
@@ -78,12 +80,30 @@ def cmp(a, b):
     return "differ %d/%d: %s%s" % (len(diff), len(common), "; ".join(shown[:4]), "; ..." if len(shown) > 4 else "")
 
 
+def capvecs(path):
+    d = load(path)
+    objs = [o["path"] for o in d["objects"]]
+    return {objs[s["object"]]: s.get("value") for s in d.get("states", []) if s.get("kind") == "OPENSSL_IA32CAP"}
+
+
+def capvec(a, b):
+    va, vb = capvecs(a), capvecs(b)
+    if not va and not vb:
+        return "none"
+    if va != vb:
+        return "differ %s vs %s" % (" ".join(sorted("%s" % v for v in va.values())) or "-",
+                                    " ".join(sorted("%s" % v for v in vb.values())) or "-")
+    return "same " + " ".join(sorted("%s" % v for v in va.values()))
+
+
 def main():
     try:
         if sys.argv[1] == "summary":
             print(summary(sys.argv[2]))
         elif sys.argv[1] == "cmp":
             print(cmp(sys.argv[2], sys.argv[3]))
+        elif sys.argv[1] == "capvec":
+            print(capvec(sys.argv[2], sys.argv[3]))
         elif sys.argv[1] == "debugfiles":
             seen = set()
             for path in sys.argv[2:]:
@@ -94,7 +114,7 @@ def main():
                         seen.add(f)
                         print(f)
         else:
-            raise SystemExit("usage: bindings.py summary SCAN | cmp A B | debugfiles SCAN...")
+            raise SystemExit("usage: bindings.py summary SCAN | cmp A B | capvec A B | debugfiles SCAN...")
     except (OSError, ValueError, KeyError, IndexError) as e:
         print("unreadable %s" % e)
         return 1

@@ -62,6 +62,7 @@ wl_start() {   # wl_start WL W PIDNS(0|1): start it, print the pid of the worklo
         c-selfdisp) set -- "$FIX/selfdisp" "$_w/out.txt" ;;
         python) set -- "$PY" -I -S "$E2E_DIR/pywork.py" "$_w/out.txt" ;;
         python-openssl) set -- "$PY" -I -S "$E2E_DIR/pywork.py" --hashlib "$_w/out.txt" ;;
+        python-ssl) set -- "$PY" -I -S "$E2E_DIR/pywork.py" --tls "$E2E_DIR/tls" "$_w/out.txt" ;;
         sqlite) set -- "$SQLITE" -batch ;;
     esac
     mkdir -p "$_w"

@@ -9,7 +9,8 @@
 #   --timeout SEC  per guest (default 900)
 #   -v             stream the guest consoles to stderr
 #   --directions "D..."  only these (host-nehalem host-haswell nehalem-host nehalem-haswell)
-#   --workloads "W..."   only these (c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite python-openssl)
+#   --workloads "W..."   only these (c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite
+#                        python-openssl python-ssl)
 #
 # Checkpoints real processes (the C fixture, Debian's python3 and sqlite3) on one CPU and
 # restores them on another, with criu alone and with criu + cpuport, in QEMU TCG guests
@@ -23,7 +24,7 @@ ME=e2e
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 GUEST=$TOP/tests/guest
-usage() { echo "$ME: $*" >&2; sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { echo "$ME: $*" >&2; sed -n '4,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "$ME: error: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
 say() { echo "$ME: $*" >&2; }
@@ -63,10 +64,10 @@ secs_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a
 
 # ---------------------------------------------------------------- the matrix
 if ((quick)); then
-    WLS=(c-pie-t2 c-spin c-selfdisp python sqlite)
+    WLS=(c-pie-t2 c-spin c-selfdisp python sqlite python-ssl)
     DIRECTIONS=(host-nehalem nehalem-host)
 else
-    WLS=(c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite)
+    WLS=(c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite python-openssl python-ssl)
     DIRECTIONS=(host-nehalem host-haswell nehalem-host nehalem-haswell)
 fi
 [[ -z "$only_dirs" ]] || read -r -a DIRECTIONS <<<"$only_dirs"
@@ -75,8 +76,12 @@ for d in "${DIRECTIONS[@]}"; do
     case "$d" in host-nehalem|host-haswell|nehalem-host|nehalem-haswell) ;; *) usage "unknown direction '$d'" ;; esac
 done
 for w in "${WLS[@]}"; do
-    case "$w" in c-pie-t2|c-nopie|c-now|c-spin|c-selfdisp|python|python-openssl|sqlite) ;; *) usage "unknown workload '$w'" ;; esac
+    case "$w" in c-pie-t2|c-nopie|c-now|c-spin|c-selfdisp|python|python-openssl|python-ssl|sqlite) ;;
+        *) usage "unknown workload '$w'" ;; esac
 done
+if [[ " ${WLS[*]} " == *" python-ssl "* ]]; then
+    command -v openssl >/dev/null || die "python-ssl needs the openssl command (a test certificate): apt-get install openssl"
+fi
 [[ " ${WLS[*]} " != *" sqlite "* || -n "$SQLITE" ]] || die "sqlite3 not found: apt-get install sqlite3"
 MODES=(alone cpuport)
 # direction -> source dir tag, where it is restored (host or a QEMU -cpu model), label
@@ -120,6 +125,12 @@ nice make -s -C "$TOP" FIX="$P/fix" "$P/fix/workload" "$P/fix/workload-nopie" "$
     "$P/fix/selfdisp" >&2 ||
     die "cannot build the fixtures"
 cp "$HERE/cells.sh" "$HERE/pywork.py" "$HERE/bindings.py" "$HERE/workloads/sqlite-setup.sql" "$P/e2e/"
+# python-ssl's TLS server certificate: self-signed, made here, for this run only
+if [[ " ${WLS[*]} " == *" python-ssl "* ]]; then
+    mkdir -p "$P/e2e/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/e2e/tls/key.pem" -out "$P/e2e/tls/cert.pem" \
+        -days 2 -subj /CN=localhost >/dev/null 2>&1 || die "openssl req (the python-ssl certificate) failed"
+fi
 # sqlite3 client: P1..P3 before the checkpoint, Q4.. after; expected answers from a fresh sqlite3
 gen_queries() {
     local p=$1 n
@@ -169,7 +180,7 @@ common_payload=(--payload "$P/e2e" --payload "$P/cpuport" --payload "$P/fix" --p
 [[ -n "$SQLITE" ]] && common_payload+=(--payload "$SQLITE")
 # the part of the python3 stdlib the workload loads (for a python3 started in a guest; the
 # whole /usr/lib/python3.11 works too but adds ~15 s to every initramfs)
-while read -r f; do common_payload+=(--payload "$f"); done < <("$PY" -I -S "$HERE/pywork.py" --hashlib --modules | sort -u)
+while read -r f; do common_payload+=(--payload "$f"); done < <("$PY" -I -S "$HERE/pywork.py" --tls "$P/e2e/tls" --modules | sort -u)
 for f in /usr/lib/locale/C.utf8 /usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache; do
     if [[ -e "$f" ]]; then common_payload+=(--payload "$f"); fi
 done
@@ -256,6 +267,11 @@ symbolize() {
 # Judging prints its results; fields are separated by US (\x1f), read back with `IFS=$US read`.
 US=$'\x1f'
 
+# py_opts WL: pywork.py's options for a python workload
+py_opts() {
+    case "$1" in python-openssl) echo --hashlib ;; python-ssl) echo --tls "$P/e2e/tls" ;; esac
+}
+
 # verify_output RES SRCDIR WL KIND: prints "NEW<US>BAD": checked new iterations, and why not
 # enough (empty if fine)
 verify_output() {
@@ -279,7 +295,7 @@ verify_output() {
             done ;;
         py)
             before=$(wc -l < "$src/work.orig/$wl/out.txt")
-            v=$("$PY" "$HERE/pywork.py" $([[ $wl == python-openssl ]] && echo --hashlib) --verify \
+            v=$("$PY" "$HERE/pywork.py" $(py_opts "$wl") --verify \
                 "$res/work/out.txt" $((before + 1)) 2>&1 | tail -n 4 | tr '\n' ' ')
             new=$(sed -n 's/.*PYVERIFY lines=[0-9]* checked=\([0-9]*\) bad=0.*/\1/p' <<<"$v")
             if [[ -z "$new" ]]; then new=0; why="output differs from a recomputation: $v"; fi ;;
@@ -295,6 +311,19 @@ verify_output() {
     [[ -n "$why" ]] && new=0
     ((new >= MIN_NEW)) || why=${why:-"only $new new iterations (need $MIN_NEW)"}
     printf '%s%s%s\n' "$new" "$US" "$why"
+}
+
+# downgrade DIRECTION: does the destination lack an ISA extension the source had (of those
+# OpenSSL picks code by)? Then cpuport rewrites OpenSSL's capability vector; otherwise OpenSSL
+# stays on the paths it chose on the source.
+downgrade() {
+    local d=$1 srcflags dstflags f
+    case "${D_SRC[$d]}" in host) srcflags=$hostflags ;; *) srcflags=${G_FLAGS[nehalem-src]:-} ;; esac
+    dstflags=${G_FLAGS[$d]:-}
+    for f in ssse3 sse4_1 movbe aes pclmulqdq avx avx2 bmi1 bmi2 adx sha_ni avx512f avx512vl avx512ifma vaes vpclmulqdq; do
+        if has "$srcflags" "$f" && ! has "$dstflags" "$f"; then return 0; fi
+    done
+    return 1
 }
 
 # expected_outcome DIRECTION WL MODE: prints what the cell must show ("A|B": either).
@@ -316,11 +345,12 @@ expected_outcome() {
     elif [[ $mode == alone ]] && { { has "$srcflags" avx2 && ! has "$dstflags" avx2; } ||
                                  { has "$srcflags" avx512f && ! has "$dstflags" avx512f; }; }; then
         echo SIGILL
-    elif [[ $mode == cpuport && $wl == python-openssl ]]; then
-        # libcrypto dispatches on its own CPUID copy (OPENSSL_ia32cap_P), not through IFUNCs:
-        # cpuport must either handle that or refuse (fail closed). Opt-in: refused today (the
-        # ISA census cannot tie its providers' tables to their capability checks).
-        echo "RUNNING-OK+FRESH|REFUSED"
+    elif [[ $mode == cpuport && $wl == python-* ]] && has "$srcflags" aes && ! has "$dstflags" aes; then
+        # libcrypto (OpenSSL 3.0) is re-selected through OPENSSL_ia32cap_P, but its composite
+        # AES-CBC-HMAC-SHA ciphers take their AES-NI table without a capability test (the test
+        # ran when the provider listed its algorithms, on the source CPU, and the method store
+        # built then keeps them): the ISA census refuses libcrypto where AES-NI is missing
+        echo REFUSED
     elif [[ $mode == cpuport && $wl == c-spin ]] && has "$srcflags" avx2 && ! has "$dstflags" avx2; then
         # a thread is stopped inside spin_kernel.avx2, which cannot run here: fail closed
         echo REFUSED
@@ -385,7 +415,7 @@ death_outcome() {
 # running_outcome D WL MODE RES SRCDIR KIND: the process kept running; prints "OUT<US>INFO<US>NEW"
 running_outcome() {
     local d=$1 wl=$2 mode=$3 res=$4 src=$5 kind=$6 fresh=$P/results/$1/$2-fresh/fresh.json
-    local new why out info c
+    local new why out info c v
     IFS=$US read -r new why < <(verify_output "$res" "$src" "$wl" "$kind")
     if [[ -n "$why" ]]; then printf '%s%s%s%s%s\n' RUNNING-BAD "$US" "$why" "$US" "$new"; return; fi
     out=RUNNING-OK
@@ -395,11 +425,18 @@ running_outcome() {
     if [[ $mode == cpuport ]] && ! grep -q 'cpuport: pid [0-9]*: re-patched' "$res/restore.log"; then
         out=RUNNING-NO-REPATCH info+="; but no 're-patched' line from cpuport in restore.log"
     elif [[ ! -s "$res/scan.json" || ! -s "$fresh" ]]; then
-        out+="+?"; info+="; no scan ($(head -c 200 "$res/scan.err" "$P/results/$d/$wl-fresh/fresh.err" 2>/dev/null | tr '\n' ' '))"
+        out+="+?"; info+="; no scan ($({ head -c 200 "$res/scan.err" "$P/results/$d/$wl-fresh/fresh.err" 2>/dev/null || true; } | tr '\n' ' '))"
     else
         c=$("$PY" "$HERE/bindings.py" cmp "$res/scan.json" "$fresh")
-        if [[ $c == same* ]]; then out+="+FRESH"; else out+="+STALE"; fi
+        v=$("$PY" "$HERE/bindings.py" capvec "$res/scan.json" "$fresh" || true)
+        if [[ $v == differ* ]] && ! downgrade "$d" &&
+           [[ $("$PY" "$HERE/bindings.py" capvec "$res/scan.json" "$src/img/$wl/scan-at-dump.json" || true) == same* ]]; then
+            # a CPU with every feature the source had: OpenSSL stays on the paths it chose there
+            v="as at dump (stays on its source paths on this better CPU): ${v#differ }"
+        fi
+        if [[ $c == same* && $v != differ* ]]; then out+="+FRESH"; else out+="+STALE"; fi
         info+="; $("$PY" "$HERE/bindings.py" summary "$res/scan.json" | sed 's/ memmove=[^ ]*//; s/ memcmp=[^ ]*//'); vs fresh process: $c"
+        [[ $v == none ]] || info+="; OpenSSL capability vector vs fresh process: $v"
     fi
     printf '%s%s%s%s%s\n' "$out" "$US" "$info" "$US" "$new"
 }
