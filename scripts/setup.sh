@@ -50,6 +50,8 @@ PKGS=(
 	libcap-dev libbsd-dev libgnutls28-dev libnftables-dev libaio-dev uuid-dev iproute2 kmod
 	# tests: glibc variant names, QEMU guests with older CPUs, real programs as workloads
 	libc6-dbg gdb binutils python3 qemu-system-x86 busybox-static cpio sqlite3 bc util-linux
+	# the python-ssl workload's test certificate (openssl req)
+	openssl
 	# a JIT runtime for the ISA census tests (HotSpot: code in anonymous executable memory)
 	openjdk-17-jre-headless
 	# container runtimes (runc, Podman; criu locks a container's network with iptables)
