@@ -152,13 +152,14 @@ struct cpuport_ctx {
 	char *root;		/* check: where the files are ("" for /) */
 	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
 	char *cache_dir;			/* disk_cache.c: NULL = no on-disk cache */
-	struct { char kind[16]; int fd; } cache_kinds[4];	/* disk_cache.c: <dir>/<kind> opened and checked once */
+	struct { char kind[16]; int fd; } cache_kinds[6];	/* disk_cache.c: <dir>/<kind> opened and checked once */
 	struct answer_cache *answers;		/* answer_cache.c */
 	struct vset_obj *vsets;			/* answer_check.c: resolvers' variant sets */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
 	bool target_is_host;
 	bool unmask;		/* re-select without the process's own glibc.cpu.hwcaps */
+	bool log_demote;	/* restore.c: errors logged at debug level (a try with stored answers) */
 };
 
 void cpuport_log(struct cpuport_ctx *ctx, enum cpuport_log_level level, const char *fmt, ...)
@@ -410,6 +411,8 @@ int disk_cache_get(struct cpuport_ctx *ctx, const char *kind, uint32_t version, 
 		   void **data, size_t *len);
 int disk_cache_put(struct cpuport_ctx *ctx, const char *kind, uint32_t version, const struct file_id *id,
 		   const void *data, size_t len);
+/* remove the entry for @id (a stored answer that did not hold) */
+void disk_cache_remove(struct cpuport_ctx *ctx, const char *kind, const struct file_id *id);
 uint64_t disk_cache_sum(const void *p, size_t n);
 void disk_cache_close(struct cpuport_ctx *ctx);
 
@@ -473,6 +476,8 @@ void answer_cache_free(struct cpuport_ctx *ctx);
  * 0 (not cacheable) on ENOMEM.
  */
 uint32_t answer_context(struct cpuport_ctx *ctx, const char *desc);
+/* The description behind a context id; NULL for 0 or unknown. */
+const char *answer_context_desc(const struct cpuport_ctx *ctx, uint32_t id);
 
 /* ---- glibc_layout.c: where a glibc build keeps CPU-derived state ---- */
 struct glibc_layout {

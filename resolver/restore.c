@@ -55,6 +55,7 @@ static void restore_free(struct restore *r)
 	free_writes(r);
 	sel_free(&r->sel);
 	census_free(r);
+	answer_store_free(r);
 }
 
 /* Every kind's writes, record by record, in the image's order. */
@@ -108,12 +109,41 @@ static int plan(struct restore *r)
 		return -ENOMEM;
 	}
 	ret = ask_all(r);
+	/* stored answers that do not hold are asked again (restore_with_sites): not the user's error yet */
+	r->ctx->log_demote = !ret && r->store.hit;
 	ret = ret ?: plan_records(r);
 	ret = ret ?: collect_repoints(r, &v, &nv);
 	ret = ret ?: check_threads(r, v, nv);
 	ret = ret ?: scan_pointers(r, v, nv);
 	ret = ret ?: census_scan_pointers(r, v, nv);
+	r->ctx->log_demote = false;
 	free(v);
+	return ret;
+}
+
+/*
+ * plan(), and once more without the answer store when its answers did not
+ * hold (a damaged or forged entry): the outcome is the helper's own.
+ */
+static int plan_checked(struct restore *r)
+{
+	int ret = plan(r);
+
+	if (ret && ret != -ENOMEM && r->store.hit) {
+		struct restore again = { .ctx = r->ctx, .img = r->img, .pid = r->pid, .tgt = r->tgt, .sites = r->sites };
+
+		log_warn(r->ctx, "pid %d: the stored selection answers did not hold (%s): removed, asking the helper\n",
+			 r->pid, strerror(-ret));
+		answer_store_drop(r);
+		restore_free(r);
+		*r = again;
+		r->store.off = true;
+		ret = plan(r);
+	}
+	if (!ret && r->store.hit)
+		ret = ask_remember(r);
+	else if (!ret)
+		answer_store_save(r);	/* best effort: a restore does not fail for its cache */
 	return ret;
 }
 
@@ -130,10 +160,11 @@ int restore_with_sites(struct cpuport_ctx *ctx, const Cpuport__Image *img, const
 	uint64_t t0 = now_ns(), t1;
 	int ret;
 
-	ret = plan(&r);
+	ret = plan_checked(&r);
 	t1 = now_ns();
 	ret = ret ?: apply_writes(&r);
 	r.st.select_ns = r.sel.ns;
+	r.st.answers_stored = r.store.hit;
 	r.st.patch_ns = now_ns() - t1;
 	r.st.total_ns = now_ns() - t0;
 	r.st.sz = sizeof(r.st);
