@@ -86,6 +86,7 @@ static int plan(struct restore *r)
 	const Cpuport__Image *img = r->img;
 	struct repoint *v = NULL;
 	size_t nv = 0;
+	uint64_t t[8];
 	int ret;
 
 	r->interp = -1;
@@ -100,8 +101,11 @@ static int plan(struct restore *r)
 		if (img->objects[i]->is_interp)
 			r->interp = i;
 	}
+	t[0] = now_ns();
 	ret = verify_image(r);
+	t[1] = now_ns();
 	ret = ret ?: check_policies(r);
+	t[2] = now_ns();
 	if (ret)
 		return ret;
 	if (r->ctx->faults & FAULT_NOMEM) {
@@ -109,15 +113,23 @@ static int plan(struct restore *r)
 		return -ENOMEM;
 	}
 	ret = ask_all(r);
+	t[3] = now_ns();
 	/* stored answers that do not hold are asked again (restore_with_sites): not the user's error yet */
 	r->ctx->log_demote = !ret && r->store.hit;
 	ret = ret ?: plan_records(r);
+	t[4] = now_ns();
 	ret = ret ?: collect_repoints(r, &v, &nv);
 	ret = ret ?: check_threads(r, v, nv);
+	t[5] = now_ns();
 	ret = ret ?: scan_pointers(r, v, nv);
+	t[6] = now_ns();
 	ret = ret ?: census_scan_pointers(r, v, nv);
+	t[7] = now_ns();
 	r->ctx->log_demote = false;
 	free(v);
+	log_debug(r->ctx, "pid %d: plan %.2f ms: verify %.2f, policies %.2f, ask %.2f, records %.2f, threads %.2f, "
+		  "pointers %.2f, census %.2f\n", r->pid, (t[7] - t[0]) / 1e6, (t[1] - t[0]) / 1e6, (t[2] - t[1]) / 1e6,
+		  (t[3] - t[2]) / 1e6, (t[4] - t[3]) / 1e6, (t[5] - t[4]) / 1e6, (t[6] - t[5]) / 1e6, (t[7] - t[6]) / 1e6);
 	return ret;
 }
 
