@@ -331,13 +331,28 @@ struct elf_info {
 	struct elf_symbol *dynsyms_by_value;	/* from the cache: the fallback names, already sorted */
 	size_t n_dynsyms_by_value;
 	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
+	struct elf_cache_entry *debug_pending;	/* elf_cache.c: debug-file names not looked up yet */
 };
+
+/*
+ * Names from the debug file, looked up on first need (elf_cache.c): every
+ * reader of syms/n_syms/syms_from_debug calls this first (elf_sym_at and
+ * elf_sym_named do).  A restore that asks no name of an object never reads
+ * its debug file.
+ */
+void elf_info_want_syms(const struct elf_info *info);
 
 /* 0, -ENOENT (cannot open), -ENOEXEC (not x86-64 ELF), -ENOMEM */
 int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 /* elf_info_load in two steps: what the file itself says (cacheable), then names from a debug file */
 int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info);
+/*
+ * A debug file (objcopy --only-keep-debug: its dynamic sections are NOBITS,
+ * which elf_info_parse() refuses): its build-id, segments and .symtab only.
+ * 0, -ENOENT, -ENOEXEC (not x86-64 ELF, or no .symtab), -ENOMEM.
+ */
+int elf_info_parse_debug(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 /* the dynamic symbols sorted by value (the fallback names), in @info's arena; NULL on ENOMEM */
 struct elf_symbol *elf_dynsyms_by_value(struct elf_info *info);
 void elf_syms_sort_by_value(struct elf_symbol *s, size_t n);
