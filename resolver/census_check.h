@@ -80,7 +80,5 @@ bool census_is_jit_mapping(const struct proc_map *m);
 /* `cpuport check`: one line per object with needy code (or JSON objects when @json). */
 void census_proc_report(const struct census_proc *cp, FILE *f, bool json);
 void census_proc_free(struct census_proc *cp);
-/* Where census results are cached: the root-owned default when running as root, else none. */
-const char *census_cache_dir(void);
 
 #endif
