@@ -125,10 +125,18 @@ out:
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err)
 {
+	return elf_cache_get_fd(ctx, path, debug_root, err, NULL);
+}
+
+const struct elf_info *elf_cache_get_fd(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
+					int *err, int *fd_out)
+{
 	struct elf_cache_entry *e;
 	struct stat st;
 	int fd;
 
+	if (fd_out)
+		*fd_out = -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		*err = -errno;
@@ -156,7 +164,10 @@ const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, 
 	e->next = ctx->elf_cache;
 	ctx->elf_cache = e;
 found:
-	close(fd);
+	if (fd_out)
+		*fd_out = fd;	/* the very file read, for the caller */
+	else
+		close(fd);
 	/* debug files in the first root asked for (as before), looked up when a name is first needed */
 	if (debug_root && !e->debug_tried && !e->info.debug_pending) {
 		e->ctx = ctx;

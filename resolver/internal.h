@@ -407,6 +407,9 @@ struct elf_cache_entry;
 /* @debug_root: also look for debug symbols under it (NULL: don't); NULL + *err on failure */
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err);
+/* the same, and the file it read left open in *fd_out (the caller closes it; -1 on failure) */
+const struct elf_info *elf_cache_get_fd(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
+					int *err, int *fd_out);
 void elf_cache_free(struct cpuport_ctx *ctx);
 void elf_cache_want_filter(struct cpuport_ctx *ctx, const struct elf_info *info);
 /* names from the debug file open on @fd (not closed) through the disk cache; false: do it without */
