@@ -417,6 +417,7 @@ int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, co
 	struct entry *e = NULL;
 	size_t n = 0, cap = 0;
 	uint64_t *buf = NULL;
+	struct wordscan f;
 	int ret = 0;
 
 	for (size_t i = 0; i < cp->n_objs; i++) {
@@ -446,13 +447,16 @@ int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, co
 	}
 	if (!n)
 		return 0;
-	if (n)
-		qsort(e, n, sizeof(*e), cmp_entry);
-	buf = malloc(CHUNK);
+	qsort(e, n, sizeof(*e), cmp_entry);
+	buf = malloc(CHUNK > n * sizeof(uint64_t) ? CHUNK : n * sizeof(uint64_t));
 	if (!buf) {
 		free(e);
 		return -ENOMEM;
 	}
+	/* the needy entries' granules: blocks of 8 words holding none are passed at memory speed */
+	for (size_t i = 0; i < n; i++)
+		buf[i] = e[i].addr;
+	wordscan_init(&f, buf, n);
 	for (size_t m = 0; m < p->n_maps && !ret; m++) {
 		const struct proc_map *mp = &p->maps[m];
 
@@ -464,6 +468,11 @@ int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, co
 			if (pview_read(p, a, buf, len))
 				break;
 			for (size_t w = 0; w < len / 8 && !ret; w++) {
+				if (w % 8 == 0) {
+					w += wordscan_next(buf + w, len / 8 - w, &f);
+					if (w >= len / 8)
+						break;
+				}
 				struct entry key = { buf[w], 0, NULL }, *hit;
 				const struct census_proc_obj *o;
 				char fn[160], need[256];
