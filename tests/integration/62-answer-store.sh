@@ -86,8 +86,8 @@ restore_case other-context "$img2" "$out2"
 stored && die "[other-context] answers of another helper input were used: $SUMMARY"
 same_outcome other-context first
 
-host_entry=$(grep -l "target host" "$STORE"/* | head -1)
-v2_entry=$(grep -L "target host" "$STORE"/* | head -1)
+host_entry=$(grep -l "target host" "$STORE"/* | sed -n 1p)
+v2_entry=$(grep -L "target host" "$STORE"/* | sed -n 1p)
 [ -n "$host_entry" ] && [ -n "$v2_entry" ] || die "cannot tell the two entries apart"
 
 info "the host entry under the x86-64-v2 entry's name (valid checksum, other key): not used"
