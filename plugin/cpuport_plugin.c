@@ -378,9 +378,9 @@ int cpuport_plugin_resume_devices_late(int pid)
 		return -ENOTSUP;
 	}
 	pr_info("pid %d: re-patched %u slots (%u unchanged, %u lazy), %u cached states, %u copied pointers in "
-		"%.2f ms (image %.2f, helper %.2f, pointer scan %.2f, writes %.2f ms)\n", pid, st.patched, st.unchanged,
+		"%.2f ms (image %.2f, helper %.2f%s, pointer scan %.2f, writes %.2f ms)\n", pid, st.patched, st.unchanged,
 		st.unbound, st.states, st.pointers, (st.total_ns + image_ns) / 1e6, image_ns / 1e6, st.select_ns / 1e6,
-		st.scan_ns / 1e6, st.patch_ns / 1e6);
+		st.answers_stored ? " stored answers" : "", st.scan_ns / 1e6, st.patch_ns / 1e6);
 	return -ENOTSUP;
 }
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESUME_DEVICES_LATE, cpuport_plugin_resume_devices_late)

@@ -51,6 +51,11 @@ uint32_t answer_context(struct cpuport_ctx *ctx, const char *desc)
 	return ++c->n_contexts;
 }
 
+const char *answer_context_desc(const struct cpuport_ctx *ctx, uint32_t id)
+{
+	return ctx->answers && id && id <= ctx->answers->n_contexts ? ctx->answers->contexts[id - 1] : NULL;
+}
+
 static unsigned int hash(const struct answer_key *k)
 {
 	uint64_t h = 0xcbf29ce484222325ull;

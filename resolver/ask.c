@@ -159,7 +159,7 @@ static bool rtld_known(struct restore *r)
 }
 
 /* Remember what the helper said, for the next process of this restore. */
-static int remember_answers(struct restore *r)
+int ask_remember(struct restore *r)
 {
 	struct answer_key k;
 	int ret = 0;
@@ -357,6 +357,7 @@ static int run_helper(struct restore *r)
 {
 	char tun[TUNABLES_MAX], *lib_path;
 	const char *own = r->img->proc ? r->img->proc->glibc_tunables : NULL;
+	pid_t task;
 	int ret;
 
 	if (r->interp < 0) {
@@ -375,8 +376,17 @@ static int run_helper(struct restore *r)
 		log_debug(r->ctx, "pid %d: its own GLIBC_TUNABLES=%s%s; the helper runs with GLIBC_TUNABLES=%s\n", r->pid,
 			  own, r->ctx->unmask ? " (hwcaps dropped: unmask)" : "", tun);
 	/* the helper gets the privilege of the live process (its sandbox); none without one (check) */
-	ret = sel_run(&r->sel, r->ctx, r->objs[r->interp].fd, lib_path, tun,
-		      r->tgt->ops->task ? r->tgt->ops->task(r->tgt->arg) : 0);
+	task = r->tgt->ops->task ? r->tgt->ops->task(r->tgt->arg) : 0;
+	/* the same input as an earlier restore's run: its answers, from the store (answer_store.c) */
+	if (!answer_store_key(r, lib_path, r->objs[r->interp].fd, task)) {
+		ret = answer_store_load(r);
+		r->sel.keep_transcript = ret == -ENOENT;
+		if (ret != -ENOENT) {
+			free(lib_path);
+			return ret;
+		}
+	}
+	ret = sel_run(&r->sel, r->ctx, r->objs[r->interp].fd, lib_path, tun, task);
 	free(lib_path);
 	return ret;
 }
@@ -387,7 +397,8 @@ int ask_all(struct restore *r)
 
 	if (!ret && (r->sel.pending || !rtld_known(r))) {
 		ret = run_helper(r);
-		ret = ret ?: remember_answers(r);
+		/* stored answers: remembered once they held (restore.c) */
+		ret = ret ?: r->store.hit ? 0 : ask_remember(r);
 	} else if (!ret) {
 		r->sel.done = true;	/* every answer known from an earlier process */
 		log_debug(r->ctx, "pid %d: every selection answer known from an earlier process\n", r->pid);

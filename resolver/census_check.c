@@ -24,11 +24,6 @@ void census_feats_str(const struct featset *s, char *buf, size_t len)
 					f == F_UNKNOWN_ISA ? "undecodable" : feature_name(f));
 }
 
-const char *census_cache_dir(void)
-{
-	return geteuid() == 0 ? CPUPORT_CENSUS_CACHE_DIR : NULL;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -218,7 +213,7 @@ int census_proc_init(struct census_proc *cp, struct cpuport_ctx *ctx, pid_t pid,
 				"or re-dump\n", pid, o->name);
 			return -ESTALE;
 		}
-		ret = isa_census_get(files[i], census_cache_dir(), &o->cen);
+		ret = isa_census_get(ctx, files[i], &o->cen);
 		if (ret) {
 			log_err(ctx, "pid %d: ISA census of %s failed: %s\n", pid, o->name, strerror(-ret));
 			return ret;

@@ -87,7 +87,5 @@ void census_feats_str(const struct featset *s, char *buf, size_t len);
 int census_cmp_u64(const void *a, const void *b);
 /* "name", "name+0x..", or "the function at 0x..": for messages. */
 const char *census_func_name(const struct census_proc_obj *o, uint64_t vaddr, char *buf, size_t len);
-/* Where census results are cached: the root-owned default when running as root, else none. */
-const char *census_cache_dir(void);
 
 #endif

@@ -104,16 +104,21 @@ int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, co
 {
 	struct entries v = { 0 };
 	uint64_t *buf = NULL;
+	struct wordscan f;
 	int ret;
 
 	ret = collect(cp, repointed, n_repointed, &v);
 	if (ret || !v.n)
 		goto out;
-	buf = malloc(CHUNK);
+	buf = malloc(CHUNK > v.n * sizeof(uint64_t) ? CHUNK : v.n * sizeof(uint64_t));
 	if (!buf) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* the entries' granules: blocks of 8 words holding none are passed at memory speed */
+	for (size_t i = 0; i < v.n; i++)
+		buf[i] = v.e[i].addr;
+	wordscan_init(&f, buf, v.n);
 	for (size_t m = 0; m < p->n_maps && !ret; m++) {
 		const struct proc_map *mp = &p->maps[m];
 
@@ -125,6 +130,11 @@ int census_proc_check_pointers(struct census_proc *cp, const struct pview *p, co
 			if (pview_read(p, a, buf, len))
 				break;
 			for (size_t w = 0; w < len / 8 && !ret; w++) {
+				if (w % 8 == 0) {
+					w += wordscan_next(buf + w, len / 8 - w, &f);
+					if (w >= len / 8)
+						break;
+				}
 				struct entry key = { buf[w], 0, false, NULL }, *hit;
 				uint64_t at = a + w * 8;
 

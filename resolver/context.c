@@ -31,6 +31,8 @@ void cpuport_log(struct cpuport_ctx *ctx, enum cpuport_log_level level, const ch
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (ctx->log_demote && level == CPUPORT_LOG_ERROR)
+		level = CPUPORT_LOG_DEBUG;
 	ctx->print(level, msg, ctx->print_arg);
 	errno = saved;
 }

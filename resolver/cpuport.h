@@ -233,6 +233,7 @@ struct cpuport_restore_stats {
 	uint64_t patch_ns;	/* writing and verifying */
 	uint64_t scan_ns;	/* looking for copied pointers */
 	uint64_t total_ns;
+	unsigned int answers_stored;	/* 1: the helper did not run, its answers came from the on-disk store */
 };
 
 /**

@@ -268,6 +268,19 @@ out:
 	return ret;
 }
 
+void disk_cache_remove(struct cpuport_ctx *ctx, const char *kind, const struct file_id *id)
+{
+	char name[160];
+	int kfd = kind_fd(ctx, kind, false);
+
+	if (kfd < 0)
+		return;
+	entry_name(id, name, sizeof(name));
+	if (*name && unlinkat(kfd, name, 0) && errno != ENOENT)
+		log_debug(ctx, "cache: cannot remove %s/%s/%s: %s\n", ctx->cache_dir, kind, name, strerror(errno));
+	close(kfd);
+}
+
 static int write_all(int fd, const void *p, size_t n)
 {
 	const uint8_t *b = p;

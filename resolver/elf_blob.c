@@ -43,7 +43,8 @@ _Static_assert(sizeof(((struct elf_info *)0)->segs) == sizeof(((struct blob_hdr 
  * differs from a fresh one: a new field of struct elf_info fails here until
  * it is carried (blob_hdr, both directions, ELF_BLOB_VERSION + 1).
  */
-_Static_assert(sizeof(struct elf_info) == 904, "struct elf_info changed: carry the new field in elf_blob.c");
+_Static_assert(sizeof(struct elf_info) == 912, "struct elf_info changed: carry the new field in elf_blob.c");
+/* (debug_pending is not carried: elf_info_parse() never sets it, elf_cache.c does) */
 
 /* string table under construction: offsets of the strings added */
 struct strtab {

@@ -22,6 +22,8 @@ struct elf_cache_entry {
 	off_t size;
 	struct timespec mtime;
 	bool debug_tried;
+	struct cpuport_ctx *ctx;	/* for the debug-file lookup, on first need */
+	char *debug_root;
 	struct elf_info info;
 };
 
@@ -100,7 +102,7 @@ bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, int fd)
 	}
 	if (ret) {
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		ret = elf_info_parse(ctx, self, &d);
+		ret = elf_info_parse_debug(ctx, self, &d);
 		if (ret)
 			goto out;
 		if (!d.has_symtab) {
@@ -123,10 +125,18 @@ out:
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err)
 {
+	return elf_cache_get_fd(ctx, path, debug_root, err, NULL);
+}
+
+const struct elf_info *elf_cache_get_fd(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
+					int *err, int *fd_out)
+{
 	struct elf_cache_entry *e;
 	struct stat st;
 	int fd;
 
+	if (fd_out)
+		*fd_out = -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		*err = -errno;
@@ -154,13 +164,33 @@ const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, 
 	e->next = ctx->elf_cache;
 	ctx->elf_cache = e;
 found:
-	close(fd);
-	if (debug_root && !e->debug_tried) {
-		e->debug_tried = true;
-		elf_info_debug_from(ctx, &e->info, debug_root);
+	if (fd_out)
+		*fd_out = fd;	/* the very file read, for the caller */
+	else
+		close(fd);
+	/* debug files in the first root asked for (as before), looked up when a name is first needed */
+	if (debug_root && !e->debug_tried && !e->info.debug_pending) {
+		e->ctx = ctx;
+		e->debug_root = strdup(debug_root);
+		e->info.debug_pending = e;
+		if (!e->debug_root)
+			elf_info_want_syms(&e->info);	/* no memory to defer: now */
 	}
 	*err = 0;
 	return &e->info;
+}
+
+void elf_info_want_syms(const struct elf_info *info)
+{
+	struct elf_cache_entry *e = info->debug_pending;
+
+	if (!e)
+		return;
+	e->info.debug_pending = NULL;
+	e->debug_tried = true;
+	elf_info_debug_from(e->ctx, &e->info, e->debug_root ?: "");
+	free(e->debug_root);
+	e->debug_root = NULL;
 }
 
 /* The dump's name filter for @info (scan_find_definer()); the restore has no use for it. */
@@ -178,6 +208,7 @@ void elf_cache_free(struct cpuport_ctx *ctx)
 	for (; e; e = next) {
 		next = e->next;
 		elf_info_free(&e->info);
+		free(e->debug_root);
 		free(e);
 	}
 	ctx->elf_cache = NULL;

@@ -76,8 +76,10 @@ bool elf_dynsym_maybe(const struct elf_info *info, uint64_t h)
 
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr)
 {
-	size_t lo = 0, hi = info->n_syms;
+	size_t lo = 0, hi;
 
+	elf_info_want_syms(info);
+	hi = info->n_syms;
 	while (lo < hi) {	/* last symbol with value <= vaddr */
 		size_t mid = (lo + hi) / 2;
 
@@ -101,6 +103,7 @@ const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr)
 
 const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name)
 {
+	elf_info_want_syms(info);
 	for (size_t i = 0; i < info->n_syms; i++)
 		if (!strcmp(info->syms[i].name, name))
 			return &info->syms[i];

@@ -397,6 +397,40 @@ bool elf_read_symtab(Elf *elf, struct elf_info *info)
 	return false;
 }
 
+int elf_info_parse_debug(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+{
+	GElf_Ehdr eh;
+	int fd = -1, ret;
+	Elf *elf;
+
+	memset(info, 0, sizeof(*info));
+	elf = elf_open(ctx, path, &fd);
+	if (!elf)
+		return fd == -2 ? -ENOEXEC : -ENOENT;
+	ret = -ENOEXEC;
+	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN))
+		goto out;
+	info->is_exec = eh.e_type == ET_EXEC;
+	ret = read_phdrs(elf, info);
+	if (ret)
+		goto out;
+	ret = -ENOEXEC;
+	if (!elf_read_symtab(elf, info) || !info->syms)
+		goto out;
+	info->has_symtab = true;
+	ret = -ENOMEM;
+	for (size_t i = 0; i < info->n_syms; i++)	/* names point into the file's mapping */
+		if (!(info->syms[i].name = arena_strdup(&info->arena, info->syms[i].name)))
+			goto out;
+	ret = 0;
+out:
+	elf_end(elf);
+	close(fd);
+	if (ret)
+		elf_info_free(info);
+	return ret;
+}
+
 int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
 {
 	struct versions v = { 0 };

@@ -152,13 +152,14 @@ struct cpuport_ctx {
 	char *root;		/* check: where the files are ("" for /) */
 	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
 	char *cache_dir;			/* disk_cache.c: NULL = no on-disk cache */
-	struct { char kind[16]; int fd; } cache_kinds[4];	/* disk_cache.c: <dir>/<kind> opened and checked once */
+	struct { char kind[16]; int fd; } cache_kinds[6];	/* disk_cache.c: <dir>/<kind> opened and checked once */
 	struct answer_cache *answers;		/* answer_cache.c */
 	struct vset_obj *vsets;			/* answer_check.c: resolvers' variant sets */
 	struct cpu_desc host;
 	struct cpu_desc target;	/* host features intersected with the override */
 	bool target_is_host;
 	bool unmask;		/* re-select without the process's own glibc.cpu.hwcaps */
+	bool log_demote;	/* restore.c: errors logged at debug level (a try with stored answers) */
 };
 
 void cpuport_log(struct cpuport_ctx *ctx, enum cpuport_log_level level, const char *fmt, ...)
@@ -330,13 +331,28 @@ struct elf_info {
 	struct elf_symbol *dynsyms_by_value;	/* from the cache: the fallback names, already sorted */
 	size_t n_dynsyms_by_value;
 	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
+	struct elf_cache_entry *debug_pending;	/* elf_cache.c: debug-file names not looked up yet */
 };
+
+/*
+ * Names from the debug file, looked up on first need (elf_cache.c): every
+ * reader of syms/n_syms/syms_from_debug calls this first (elf_sym_at and
+ * elf_sym_named do).  A restore that asks no name of an object never reads
+ * its debug file.
+ */
+void elf_info_want_syms(const struct elf_info *info);
 
 /* 0, -ENOENT (cannot open), -ENOEXEC (not x86-64 ELF), -ENOMEM */
 int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 /* elf_info_load in two steps: what the file itself says (cacheable), then names from a debug file */
 int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info);
+/*
+ * A debug file (objcopy --only-keep-debug: its dynamic sections are NOBITS,
+ * which elf_info_parse() refuses): its build-id, segments and .symtab only.
+ * 0, -ENOENT, -ENOEXEC (not x86-64 ELF, or no .symtab), -ENOMEM.
+ */
+int elf_info_parse_debug(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 /* the dynamic symbols sorted by value (the fallback names), in @info's arena; NULL on ENOMEM */
 struct elf_symbol *elf_dynsyms_by_value(struct elf_info *info);
 void elf_syms_sort_by_value(struct elf_symbol *s, size_t n);
@@ -391,6 +407,9 @@ struct elf_cache_entry;
 /* @debug_root: also look for debug symbols under it (NULL: don't); NULL + *err on failure */
 const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
 				     int *err);
+/* the same, and the file it read left open in *fd_out (the caller closes it; -1 on failure) */
+const struct elf_info *elf_cache_get_fd(struct cpuport_ctx *ctx, const char *path, const char *debug_root,
+					int *err, int *fd_out);
 void elf_cache_free(struct cpuport_ctx *ctx);
 void elf_cache_want_filter(struct cpuport_ctx *ctx, const struct elf_info *info);
 /* names from the debug file open on @fd (not closed) through the disk cache; false: do it without */
@@ -410,6 +429,8 @@ int disk_cache_get(struct cpuport_ctx *ctx, const char *kind, uint32_t version, 
 		   void **data, size_t *len);
 int disk_cache_put(struct cpuport_ctx *ctx, const char *kind, uint32_t version, const struct file_id *id,
 		   const void *data, size_t len);
+/* remove the entry for @id (a stored answer that did not hold) */
+void disk_cache_remove(struct cpuport_ctx *ctx, const char *kind, const struct file_id *id);
 uint64_t disk_cache_sum(const void *p, size_t n);
 void disk_cache_close(struct cpuport_ctx *ctx);
 
@@ -473,6 +494,8 @@ void answer_cache_free(struct cpuport_ctx *ctx);
  * 0 (not cacheable) on ENOMEM.
  */
 uint32_t answer_context(struct cpuport_ctx *ctx, const char *desc);
+/* The description behind a context id; NULL for 0 or unknown. */
+const char *answer_context_desc(const struct cpuport_ctx *ctx, uint32_t id);
 
 /* ---- glibc_layout.c: where a glibc build keeps CPU-derived state ---- */
 struct glibc_layout {

@@ -139,17 +139,13 @@ int isa_census_of_memory(const uint8_t *code, size_t len, uint64_t addr, struct 
 void isa_census_free(struct isa_census *c);
 
 /*
- * The census of @path: from the cache directory @cache_dir (NULL: none) when
- * an entry there matches the file's build-id, size and mtime and is intact,
- * else built and then stored there (atomically; failures to store are ignored).
- * 0 and *out, or -errno.
+ * census_cache.c: the census of @path, from the context's on-disk cache
+ * (disk_cache.c, kind "census"; @ctx NULL or without a cache: none) when an
+ * entry there holds for the file now, else built and then stored there
+ * (failures to store are ignored).  0 and *out, or -errno.
  */
-int isa_census_get(const char *path, const char *cache_dir, struct isa_census **out);
-#define CPUPORT_CENSUS_CACHE_DIR "/var/cache/cpuport/census"
-
-/* census_cache.c */
-int census_cache_load(const char *cache_dir, const struct elf_code *c, struct isa_census **out);
-int census_cache_store(const char *cache_dir, const struct isa_census *cen);
+struct cpuport_ctx;
+int isa_census_get(struct cpuport_ctx *ctx, const char *path, struct isa_census **out);
 
 /* ---- judging one census for one destination ---- */
 

@@ -46,7 +46,7 @@ static int plan(struct restore *r, size_t i)
 	/* ld.so's code, and where its symbols are known, the start of one of its _dl_runtime_resolve_* */
 	{
 		const struct elf_info *e = r->objs[r->interp].elf;
-		const struct elf_symbol *sym = e->has_symtab || e->syms_from_debug ? elf_sym_at(e, r->sel.tramp_off) : NULL;
+		const struct elf_symbol *sym = (elf_info_want_syms(e), e->has_symtab) || e->syms_from_debug ? elf_sym_at(e, r->sel.tramp_off) : NULL;
 
 		if (!in_code(r, r->interp, r->sel.tramp_off) ||
 		    ((e->has_symtab || e->syms_from_debug) &&

@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "restore.h"
@@ -55,6 +56,16 @@ static void restore_free(struct restore *r)
 	free_writes(r);
 	sel_free(&r->sel);
 	census_free(r);
+	answer_store_free(r);
+}
+
+/* this thread's CPU time: the plan's split stays readable on a loaded machine */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Every kind's writes, record by record, in the image's order. */
@@ -85,6 +96,7 @@ static int plan(struct restore *r)
 	const Cpuport__Image *img = r->img;
 	struct repoint *v = NULL;
 	size_t nv = 0;
+	uint64_t t[8];
 	int ret;
 
 	r->interp = -1;
@@ -99,8 +111,11 @@ static int plan(struct restore *r)
 		if (img->objects[i]->is_interp)
 			r->interp = i;
 	}
+	t[0] = cpu_ns();
 	ret = verify_image(r);
+	t[1] = cpu_ns();
 	ret = ret ?: check_policies(r);
+	t[2] = cpu_ns();
 	if (ret)
 		return ret;
 	if (r->ctx->faults & FAULT_NOMEM) {
@@ -108,12 +123,49 @@ static int plan(struct restore *r)
 		return -ENOMEM;
 	}
 	ret = ask_all(r);
+	t[3] = cpu_ns();
+	/* stored answers that do not hold are asked again (restore_with_sites): not the user's error yet */
+	r->ctx->log_demote = !ret && r->store.hit;
 	ret = ret ?: plan_records(r);
+	t[4] = cpu_ns();
 	ret = ret ?: collect_repoints(r, &v, &nv);
 	ret = ret ?: check_threads(r, v, nv);
+	t[5] = cpu_ns();
 	ret = ret ?: scan_pointers(r, v, nv);
+	t[6] = cpu_ns();
 	ret = ret ?: census_scan_pointers(r, v, nv);
+	t[7] = cpu_ns();
+	r->ctx->log_demote = false;
 	free(v);
+	log_debug(r->ctx, "pid %d: plan %.2f CPU ms: verify %.2f, policies %.2f, ask %.2f, records %.2f, threads %.2f, "
+		  "pointers %.2f, census %.2f\n", r->pid, (t[7] - t[0]) / 1e6, (t[1] - t[0]) / 1e6, (t[2] - t[1]) / 1e6,
+		  (t[3] - t[2]) / 1e6, (t[4] - t[3]) / 1e6, (t[5] - t[4]) / 1e6, (t[6] - t[5]) / 1e6, (t[7] - t[6]) / 1e6);
+	return ret;
+}
+
+/*
+ * plan(), and once more without the answer store when its answers did not
+ * hold (a damaged or forged entry): the outcome is the helper's own.
+ */
+static int plan_checked(struct restore *r)
+{
+	int ret = plan(r);
+
+	if (ret && ret != -ENOMEM && r->store.hit) {
+		struct restore again = { .ctx = r->ctx, .img = r->img, .pid = r->pid, .tgt = r->tgt, .sites = r->sites };
+
+		log_warn(r->ctx, "pid %d: the stored selection answers did not hold (%s): removed, asking the helper\n",
+			 r->pid, strerror(-ret));
+		answer_store_drop(r);
+		restore_free(r);
+		*r = again;
+		r->store.off = true;
+		ret = plan(r);
+	}
+	if (!ret && r->store.hit)
+		ret = ask_remember(r);
+	else if (!ret)
+		answer_store_save(r);	/* best effort: a restore does not fail for its cache */
 	return ret;
 }
 
@@ -130,10 +182,11 @@ int restore_with_sites(struct cpuport_ctx *ctx, const Cpuport__Image *img, const
 	uint64_t t0 = now_ns(), t1;
 	int ret;
 
-	ret = plan(&r);
+	ret = plan_checked(&r);
 	t1 = now_ns();
 	ret = ret ?: apply_writes(&r);
 	r.st.select_ns = r.sel.ns;
+	r.st.answers_stored = r.store.hit;
 	r.st.patch_ns = now_ns() - t1;
 	r.st.total_ns = now_ns() - t0;
 	r.st.sz = sizeof(r.st);

@@ -59,6 +59,13 @@ struct restore {
 	const struct cpuport_sites *sites;	/* the dump's copied-pointer sites (ptr_sites.c), or NULL */
 	uint32_t cache_context;	/* answer cache: this process's privilege context and helper input; 0: none */
 	struct census_proc *census;	/* kind_census.c: the ISA census judged for the target */
+	struct answer_store {	/* answer_store.c: this helper run's entry on disk */
+		char *key;	/* the helper's whole input; NULL: not stored */
+		size_t key_len;
+		struct file_id id;	/* the entry's name: a digest of the key */
+		bool hit;	/* the answers came from the store */
+		bool off;	/* do not load from the store (its answers did not hold); still save */
+	} store;
 };
 
 /* Old variant entry -> new one, for slots that change; ambiguous if two disagree. */
@@ -68,6 +75,19 @@ struct repoint {
 	const char *name;
 	bool ambiguous;
 };
+
+/*
+ * answer_store.c: the helper's answers across restores.  _key: build this
+ * run's key (after the request is complete); -ENOENT when the store may not
+ * be used.  _load: 0 when the stored answers were fed to r->sel (the helper
+ * need not run), -ENOENT on a miss.  _save: store a fresh run's answers
+ * (after its plan held).  _drop: remove our entry (its answers did not hold).
+ */
+int answer_store_key(struct restore *r, const char *lib_path, int interp_fd, pid_t task);
+int answer_store_load(struct restore *r);
+int answer_store_save(struct restore *r);
+void answer_store_drop(struct restore *r);
+void answer_store_free(struct restore *r);
 
 /* restore.c: as restore_through, with the dump's copied-pointer sites (checked against @img) */
 int restore_with_sites(struct cpuport_ctx *ctx, const Cpuport__Image *img, const struct cpuport_sites *sites,
@@ -89,6 +109,7 @@ int verify_image(struct restore *r);
 /* ask.c */
 int ask(struct restore *r, enum answer_kind kind, uint32_t obj, uint64_t off, uint32_t size);
 int ask_all(struct restore *r);		/* every kind's questions; runs the helper if needed */
+int ask_remember(struct restore *r);	/* the helper's answers, for the next process of this restore */
 
 /* codecheck.c */
 int code_needs(struct restore *r, uint64_t addr, uint64_t len, struct featset *need);

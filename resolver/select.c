@@ -47,6 +47,7 @@ void sel_free(struct selection *s)
 	free(s->line);
 	for (size_t i = 0; i < s->n_env; i++)
 		free(s->env[i]);
+	free(s->transcript);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -104,6 +105,23 @@ int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off
 	if (len)
 		memcpy(s->ans[n].bytes, bytes, len);
 	return n;
+}
+
+void sel_forget_answers(struct selection *s)
+{
+	for (size_t i = 0; i < s->n_ans; i++) {
+		struct sel_answer *a = &s->ans[i];
+
+		if (a->asked == SELP_BAD)
+			continue;	/* known from the cache, not the helper's */
+		free(a->bytes);
+		*a = (struct sel_answer){ .status = SEL_MISSING, .asked = a->asked, .size = a->size };
+	}
+	s->cpu_features_obj = s->tramp_obj = -1;
+	s->cpu_features_off = s->tramp_off = 0;
+	s->glibc[0] = 0;
+	s->done = false;
+	s->line_len = 0;
 }
 
 /* One more NAME=VALUE in the helper's environment (a kind's own masking knob); copied. */
@@ -311,6 +329,20 @@ static int read_answers(struct selection *s, struct cpuport_ctx *ctx, int fd, pi
 			continue;
 		if (r <= 0)
 			break;
+		if (s->keep_transcript) {
+			char *t = realloc(s->transcript, s->transcript_len + r);
+
+			if (t) {
+				memcpy(t + s->transcript_len, buf, r);
+				s->transcript = t;
+				s->transcript_len += r;
+			} else {	/* nothing to store; the answers still count */
+				free(s->transcript);
+				s->transcript = NULL;
+				s->transcript_len = 0;
+				s->keep_transcript = false;
+			}
+		}
 		ret = sel_feed(s, ctx, buf, r);
 		if (ret) {
 			helper_sandbox_kill(child);

@@ -43,6 +43,9 @@ struct selection {
 	size_t line_len;
 	char *env[SEL_MAX_ENV];	/* extra NAME=VALUE for the helper (sel_setenv) */
 	size_t n_env;
+	bool keep_transcript;	/* keep the helper's answer bytes as received (answer_store.c) */
+	char *transcript;
+	size_t transcript_len;
 };
 
 int sel_init(struct selection *s, uint32_t n_objects);
@@ -57,6 +60,8 @@ int sel_call(struct selection *s, int obj, uint64_t off);
 int sel_read(struct selection *s, int obj, uint64_t off, uint32_t size);
 int sel_ptr(struct selection *s, int obj, uint64_t off);
 /* An answer known without the helper (from the cache); returns its number or -ENOMEM. */
+/* Forget every answer to a pending request (and ld.so's): as before any answer bytes were fed. */
+void sel_forget_answers(struct selection *s);
 int sel_known(struct selection *s, enum sel_status status, int obj, uint64_t off, const uint8_t *bytes,
 	      size_t len);
 /*

@@ -63,4 +63,24 @@ int variant_set_of_file(const char *path, uint64_t resolver, struct variant_set 
 bool variant_set_has(const struct variant_set *s, uint64_t addr);
 void variant_set_free(struct variant_set *s);
 
+/* One resolver's set, as answer_check.c keeps them per object. */
+struct variant_set_entry {
+	uint64_t resolver;
+	int err;		/* variant_set_compute() failed: treated as unknown */
+	struct variant_set set;
+};
+
+/*
+ * vset_store.c: an object's sets on disk (by the file's identity @id).
+ * _load: 0 and a malloc'ed array (free each set, then it), -ENOENT (absent,
+ * stale, damaged or untrusted), -ENOMEM.  _save: the finished sets (err 0)
+ * of @ents; -errno.  Bump VSET_STORE_VERSION with any change to what
+ * variant_set_compute() finds.
+ */
+struct cpuport_ctx;
+struct file_id;
+int vset_store_load(struct cpuport_ctx *ctx, const struct file_id *id, struct variant_set_entry **ents, size_t *n);
+int vset_store_save(struct cpuport_ctx *ctx, const struct file_id *id, const struct variant_set_entry *ents,
+		    size_t n);
+
 #endif

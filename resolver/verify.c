@@ -61,7 +61,7 @@ static bool loaded_at(const struct pview *v, const struct proc_map *first, const
  * never taken for it.  0: found; 1: no process (the image's base holds);
  * -ESTALE: not loaded there.
  */
-static int locate(struct restore *r, struct robj *o, char *open_path, size_t len, int *err)
+static int locate(struct restore *r, struct robj *o, char *open_path, size_t len, int *err, int *fd)
 {
 	const struct pview *v = r->tgt;
 	const Cpuport__Object *rec = o->rec;
@@ -69,7 +69,7 @@ static int locate(struct restore *r, struct robj *o, char *open_path, size_t len
 	*err = 0;
 	if (v->as_recorded) {
 		snprintf(open_path, len, "%s%s", v->root, rec->path);
-		o->elf = elf_cache_get(r->ctx, open_path, v->root, err);
+		o->elf = elf_cache_get_fd(r->ctx, open_path, v->root, err, fd);
 		o->base = rec->load_base;
 		return o->elf ? 1 : -ESTALE;
 	}
@@ -81,11 +81,14 @@ static int locate(struct restore *r, struct robj *o, char *open_path, size_t len
 			continue;
 		v->ops->file_path(v->arg, m, open_path, len);
 		/* debug files in the process's root, then ours: the same lookup as at dump (scan.c) */
-		e = elf_cache_get(r->ctx, open_path, v->root, err);
+		e = elf_cache_get_fd(r->ctx, open_path, v->root, err, fd);
 		if (!e)
 			continue;
-		if (m->start != rec->load_base + elf_first_load_vaddr(e) || !loaded_at(v, m, e, rec->load_base))
-			continue;	/* a data mapping of the file, or another copy: not the object */
+		if (m->start != rec->load_base + elf_first_load_vaddr(e) || !loaded_at(v, m, e, rec->load_base)) {
+			close(*fd);	/* a data mapping of the file, or another copy: not the object */
+			*fd = -1;
+			continue;
+		}
 		o->elf = e;
 		o->base = rec->load_base;
 		o->dev = m->dev;
@@ -101,9 +104,9 @@ static int match_object(struct restore *r, uint32_t i)
 	struct robj *o = &r->objs[i];
 	const Cpuport__Object *rec = o->rec;
 	char path[4096], want[130], have[130];
-	int ret, err;
+	int ret, err, fd = -1;
 
-	ret = locate(r, o, path, sizeof(path), &err);
+	ret = locate(r, o, path, sizeof(path), &err, &fd);
 	if (ret < 0 && err) {
 		log_err(r->ctx, "pid %d: cannot read %s: %s\n", r->pid, rec->path, strerror(-err));
 		return -ESTALE;
@@ -119,9 +122,11 @@ static int match_object(struct restore *r, uint32_t i)
 		build_id_hex(o->elf->build_id, o->elf->build_id_len, have, sizeof(have));
 		log_err(r->ctx, "pid %d: %s changed since the dump (build-id %s, now %s): restore where the same "
 			"file is installed, or re-dump\n", r->pid, rec->path, want, have);
+		if (fd >= 0)
+			close(fd);
 		return -ESTALE;
 	}
-	o->fd = open(path, O_RDONLY | O_CLOEXEC);
+	o->fd = fd;	/* the very file whose build-id was just compared */
 	return 0;
 }
 

@@ -29,7 +29,8 @@
 # BENCH_SCALE_RUNS (5), BENCH_HEAPS ("1024 4096", MiB),
 # BENCH_QUICK=1 (3 runs, 1 round of 3 cycles: checks the script, numbers are
 # not meaningful), BENCH_STEPS (a subset of the steps listed at the end; no
-# report), BENCH_TRACE=1 (timestamped trace), KEEP=1 (keep the work dir).
+# report), BENCH_SCALE_CASES (a subset of "heap procs50x8 dlopen200"),
+# BENCH_TRACE=1 (timestamped trace), KEEP=1 (keep the work dir).
 set -euo pipefail
 [ -z "${BENCH_TRACE:-}" ] || { PS4='+ ${EPOCHREALTIME} '; set -x; }
 
@@ -466,9 +467,10 @@ scale_case() {
 }
 
 scale() {
-	local mib i
-	for mib in $HEAPS; do scale_case "heap$mib" 1 heap "$mib" ptrs 1000; done
-	scale_case procs50x8 50 procs 50 threads 7
+	local mib i cases=" ${BENCH_SCALE_CASES:-heap procs50x8 dlopen200} "
+	[[ $cases != *" heap "* ]] || for mib in $HEAPS; do scale_case "heap$mib" 1 heap "$mib" ptrs 1000; done
+	[[ $cases != *" procs50x8 "* ]] || scale_case procs50x8 50 procs 50 threads 7
+	[[ $cases == *" dlopen200 "* ]] || return 0
 	mkdir -p "$WORK/libs"
 	for i in $(seq -w 1 200); do
 		$CC -O2 -fPIC -shared -Wl,-soname,libscale$i.so -o "$WORK/libs/libscale$i.so" \

@@ -218,7 +218,7 @@ static void glibc_without_state_fails_closed(void **state)
 	(void)state;
 	if (!missing_v2.w[0] && !missing_v2.w[1])
 		UNIT_SKIP("this host is not above x86-64-v2");
-	assert_int_equal(isa_census_get(o->path, NULL, &cen), 0);
+	assert_int_equal(isa_census_get(NULL, o->path, &cen), 0);
 	isa_census_judge(cen, &missing_v2, NULL, &v);
 	assert_int_equal(v.cls, CC_SELF_DISPATCHED);
 	assert_non_null(v.func);
@@ -253,7 +253,7 @@ static void selfdisp_refused(void **state)
 		UNIT_SKIP("make fixtures first");
 	if (!featset_has(&missing_v2, avx2))
 		UNIT_SKIP("this host has no AVX2");
-	assert_int_equal(isa_census_get(path, NULL, &cen), 0);
+	assert_int_equal(isa_census_get(NULL, path, &cen), 0);
 	isa_census_judge(cen, &missing_v2, NULL, &v);
 	assert_int_equal(v.cls, CC_SELF_DISPATCHED);
 	assert_true(sym_extent(path, "sum_avx2", &lo, &hi));
@@ -285,12 +285,24 @@ static void same_census(const struct isa_census *a, const struct isa_census *b)
 	assert_memory_equal(a->reads, b->reads, a->n_reads * sizeof(*a->reads));
 }
 
+static struct cpuport_ctx *ctx_on(const char *cache_dir)
+{
+	struct cpuport_ctx *ctx;
+
+	setenv("CPUPORT_CACHE_DIR", cache_dir, 1);
+	ctx = cpuport_ctx__new(NULL);
+	unsetenv("CPUPORT_CACHE_DIR");
+	assert_non_null(ctx);
+	return ctx;
+}
+
+/* the census through the generic disk cache (kind "census"): the same census, never another outcome */
 static void cache_is_a_fact(void **state)
 {
 	char dir[64] = "/tmp/cpuport-census-XXXXXX", lib[4200], copy[4300], entry[4400];
 	struct isa_census *fresh, *c1, *c2, *c3;
 	struct census_verdict v1, v2;
-	struct elf_code ec;
+	struct cpuport_ctx *ctx;
 	int st, fd;
 	char *out;
 
@@ -304,17 +316,19 @@ static void cache_is_a_fact(void **state)
 	assert_int_equal(st, 0);
 	chmod(dir, 0755);
 	strcat(dir, "/cache");
-	assert_int_equal(isa_census_get(copy, NULL, &fresh), 0);
-	assert_int_equal(isa_census_get(copy, dir, &c1), 0);	/* built, stored */
+	ctx = ctx_on(dir);
+	assert_int_equal(isa_census_get(NULL, copy, &fresh), 0);
+	assert_false(fresh->from_cache);
+	assert_int_equal(isa_census_get(ctx, copy, &c1), 0);	/* built, stored */
 	assert_false(c1->from_cache);
-	assert_int_equal(isa_census_get(copy, dir, &c2), 0);	/* loaded */
+	assert_int_equal(isa_census_get(ctx, copy, &c2), 0);	/* loaded */
 	assert_true(c2->from_cache);
 	same_census(fresh, c2);
 	/* corrupt one byte in the middle: ignored, rebuilt, same outcome */
-	out = unit_run(&st, "ls '%s'", dir);
+	out = unit_run(&st, "ls '%s/census'", dir);
 	assert_non_null(out);
 	out[strcspn(out, "\n")] = 0;
-	snprintf(entry, sizeof(entry), "%s/%s", dir, out);
+	snprintf(entry, sizeof(entry), "%s/census/%s", dir, out);
 	free(out);
 	fd = open(entry, O_RDWR);
 	assert_true(fd >= 0);
@@ -328,33 +342,31 @@ static void cache_is_a_fact(void **state)
 		assert_int_equal(pwrite(fd, &byte, 1, sb.st_size / 2), 1);
 	}
 	close(fd);
-	assert_int_equal(elf_code_open(copy, &ec), 0);
-	assert_int_not_equal(census_cache_load(dir, &ec, &c3), 0);
-	elf_code_close(&ec);
-	assert_int_equal(isa_census_get(copy, dir, &c3), 0);
+	assert_int_equal(isa_census_get(ctx, copy, &c3), 0);
 	assert_false(c3->from_cache);
 	same_census(fresh, c3);
 	isa_census_judge(fresh, &missing_v2, NULL, &v1);
 	isa_census_judge(c3, &missing_v2, NULL, &v2);
 	assert_int_equal(v1.cls, v2.cls);
 	isa_census_free(c3);
+	assert_int_equal(isa_census_get(ctx, copy, &c3), 0);	/* stored again whole */
+	assert_true(c3->from_cache);
+	isa_census_free(c3);
 	/* the file changes (mtime): the entry is not used */
 	free(unit_run(&st, "touch -d '2001-01-01' '%s'", copy));
-	assert_int_equal(elf_code_open(copy, &ec), 0);
-	assert_int_not_equal(census_cache_load(dir, &ec, &c3), 0);
-	elf_code_close(&ec);
-	/* a directory others may write: not trusted */
-	assert_int_equal(isa_census_get(copy, dir, &c3), 0);	/* rebuilt for the new mtime, stored */
+	assert_int_equal(isa_census_get(ctx, copy, &c3), 0);
+	assert_false(c3->from_cache);
+	same_census(fresh, c3);
 	isa_census_free(c3);
-	chmod(dir, 0777);
-	assert_int_equal(elf_code_open(copy, &ec), 0);
-	c3 = NULL;
-	if (!census_cache_load(dir, &ec, &c3)) {
-		/* the directory mode is checked at store time; the entry itself must still be ours */
-		isa_census_free(c3);
-	}
-	assert_int_not_equal(census_cache_store(dir, fresh), 0);
-	elf_code_close(&ec);
+	/* an entry others may write: not trusted (a new context: directories are checked once per context) */
+	cpuport_ctx__free(ctx);
+	ctx = ctx_on(dir);
+	assert_int_equal(chmod(entry, 0666), 0);
+	assert_int_equal(isa_census_get(ctx, copy, &c3), 0);
+	assert_false(c3->from_cache);
+	same_census(fresh, c3);
+	isa_census_free(c3);
+	cpuport_ctx__free(ctx);
 	isa_census_free(fresh);
 	isa_census_free(c1);
 	isa_census_free(c2);
@@ -537,7 +549,7 @@ static void pointer_hazard(void **state)
 	memset(&obj, 0, sizeof(obj));
 	obj.name = path;
 	obj.base = o->base;
-	assert_int_equal(isa_census_get(path, NULL, &obj.cen), 0);
+	assert_int_equal(isa_census_get(NULL, path, &obj.cen), 0);
 	assert_int_equal(elf_code_open_mode(path, &obj.code, ELF_CODE_NO_FUNCS), 0);	/* names */
 	obj.open = true;
 	cp.ctx = ctx, cp.pid = getpid(), cp.missing = missing_v2, cp.target = "x86-64-v2";

@@ -8,7 +8,9 @@
  *  - capstone is dlopen()ed on the first cs_open() (capstone_lazy.c): the
  *    ISA of known instruction bytes is decoded as before;
  *  - the dump's "which object defines this symbol" skips objects whose name
- *    filter says no: it never says no for a name the object defines.
+ *    filter says no: it never says no for a name the object defines;
+ *  - debug-file names are looked up when a name is first asked for: then
+ *    the same names, for every lookup, as an eager load gives.
  */
 #include <cpuid.h>
 #include <dlfcn.h>
@@ -93,12 +95,51 @@ static void dynsym_filter_keeps_every_name(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* the eager load: elf_info_load() and elf_info_debug_from() at once */
+static void debug_names_read_on_first_use(void **state)
+{
+	static const char *const files[] = { "/lib/x86_64-linux-gnu/libc.so.6", "/lib/x86_64-linux-gnu/libm.so.6" };
+	struct cpuport_ctx *ctx;
+
+	(void)state;
+	setenv("CPUPORT_CACHE_DIR", "off", 1);
+	ctx = cpuport_ctx__new(NULL);
+	assert_non_null(ctx);
+	for (size_t f = 0; f < ARRAY_SIZE(files); f++) {
+		struct elf_info eager;
+		const struct elf_info *lazy;
+		const struct elf_symbol *a, *b;
+		int err;
+
+		assert_int_equal(elf_info_load(ctx, files[f], &eager), 0);
+		elf_info_debug_from(ctx, &eager, "");
+		lazy = elf_cache_get(ctx, files[f], "", &err);
+		assert_non_null(lazy);
+		assert_non_null(lazy->debug_pending);	/* nothing read yet */
+		assert_false(lazy->syms_from_debug);
+		/* the first name asked for reads them: every symbol's address names the same symbol */
+		for (size_t i = 0; i < eager.n_syms; i++) {
+			a = elf_sym_at(&eager, eager.syms[i].value);
+			b = elf_sym_at(lazy, eager.syms[i].value);
+			assert_true(a == NULL ? b == NULL : b && !strcmp(a->name, b->name));
+		}
+		assert_null(lazy->debug_pending);
+		assert_int_equal(lazy->syms_from_debug, eager.syms_from_debug);
+		assert_int_equal(lazy->n_syms, eager.n_syms);
+		if (eager.n_syms)
+			assert_non_null(elf_sym_named(lazy, eager.syms[eager.n_syms / 2].name));
+		elf_info_free(&eager);
+	}
+	cpuport_ctx__free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(host_names_read_on_first_use),
 		cmocka_unit_test(capstone_loaded_on_first_use),
 		cmocka_unit_test(dynsym_filter_keeps_every_name),
+		cmocka_unit_test(debug_names_read_on_first_use),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
