@@ -158,7 +158,7 @@ static void libcrypto_by_vector(void **state)
 		UNIT_SKIP("this host has no AVX-512 or no AES-NI");
 	if (access(HASWELL_DUMP, R_OK))
 		UNIT_SKIP("libcpuid's test dumps are not in /usr/local/src/cpuport (scripts/setup.sh)");
-	assert_int_equal(isa_census_get(libcrypto, NULL, &cen), 0);
+	assert_int_equal(isa_census_get(NULL, libcrypto, &cen), 0);
 	/* AVX2 + AES-NI + PCLMUL, no AVX-512: everything needy is reached only after a test of the vector */
 	missing_for(HASWELL_DUMP, &miss);
 	isa_census_judge(cen, &miss, &env, &v);
@@ -257,7 +257,7 @@ static void live_aesni_context(void **state)
 	assert_non_null(cp.ctx);
 	obj.name = libcrypto;
 	obj.base = libcrypto_base;
-	assert_int_equal(isa_census_get(libcrypto, NULL, &obj.cen), 0);
+	assert_int_equal(isa_census_get(NULL, libcrypto, &obj.cen), 0);
 	assert_int_equal(elf_code_open_mode(libcrypto, &obj.code, ELF_CODE_NO_FUNCS), 0);
 	obj.open = true;
 	cp.pid = getpid(), cp.target = "nehalem";
