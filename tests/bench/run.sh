@@ -29,7 +29,9 @@
 # BENCH_SCALE_RUNS (5), BENCH_HEAPS ("1024 4096", MiB),
 # BENCH_QUICK=1 (3 runs, 1 round of 3 cycles: checks the script, numbers are
 # not meaningful), BENCH_STEPS (a subset of the steps listed at the end; no
-# report), BENCH_TRACE=1 (timestamped trace), KEEP=1 (keep the work dir).
+# report), BENCH_SCALE_CASES (a subset of "heap procs dlopen"), BENCH_DUMP_ONLY=1
+# (overhead and scale: dumps only, no restores; with BENCH_STEPS, for the dump
+# side), BENCH_TRACE=1 (timestamped trace), KEEP=1 (keep the work dir).
 set -euo pipefail
 [ -z "${BENCH_TRACE:-}" ] || { PS4='+ ${EPOCHREALTIME} '; set -x; }
 
@@ -227,6 +229,11 @@ overhead() {
 				rec overhead "$kind" $mode "$rep" dump_log_us "$(log_end "$img/dump.log")"
 				rec overhead "$kind" $mode "$rep" dump_hooks_us "$(hooks_us "$img/dump.log")"
 				rec overhead "$kind" $mode "$rep" dump_rss_kb "$T_RSS"; }
+			if [ -n "${BENCH_DUMP_ONLY:-}" ]; then
+				keep_log "$img/dump.log" "$LOGS/overhead-$kind-$mode-$rep.dump"
+				rm -rf "$img" "$out"*
+				continue
+			fi
 			timed_restore "$img" "$dir"
 			[ "$rep" = 0 ] || { rec overhead "$kind" $mode "$rep" restore_us "$T_US"
 				rec overhead "$kind" $mode "$rep" restore_cpu_us "$T_CPU"
@@ -445,6 +452,11 @@ scale_case() {
 			timed_dump "$PID" "$img" "$dir"
 			[ "$rep" = 0 ] || { rec scale "$name" $mode "$rep" dump_us "$T_US"
 				rec scale "$name" $mode "$rep" dump_cpu_us "$T_CPU"; }
+			if [ -n "${BENCH_DUMP_ONLY:-}" ]; then
+				keep_log "$img/dump.log" "$LOGS/scale-$name-$mode-$rep.dump"
+				rm -rf "$img" "$out"*
+				continue
+			fi
 			timed_restore "$img" "$dir"
 			[ "$rep" = 0 ] || { rec scale "$name" $mode "$rep" restore_us "$T_US"
 				rec scale "$name" $mode "$rep" restore_cpu_us "$T_CPU"; }
@@ -466,9 +478,12 @@ scale_case() {
 }
 
 scale() {
-	local mib i
-	for mib in $HEAPS; do scale_case "heap$mib" 1 heap "$mib" ptrs 1000; done
-	scale_case procs50x8 50 procs 50 threads 7
+	local mib i cases=" ${BENCH_SCALE_CASES:-heap procs dlopen} "
+	if [[ $cases == *" heap "* ]]; then
+		for mib in $HEAPS; do scale_case "heap$mib" 1 heap "$mib" ptrs 1000; done
+	fi
+	[[ $cases == *" procs "* ]] && scale_case procs50x8 50 procs 50 threads 7
+	[[ $cases == *" dlopen "* ]] || return 0
 	mkdir -p "$WORK/libs"
 	for i in $(seq -w 1 200); do
 		$CC -O2 -fPIC -shared -Wl,-soname,libscale$i.so -o "$WORK/libs/libscale$i.so" \
