@@ -100,13 +100,9 @@ bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, int fd)
 	}
 	if (ret) {
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-		ret = elf_info_parse(ctx, self, &d);
+		ret = elf_info_parse_debug(ctx, self, &d);
 		if (ret)
 			goto out;
-		if (!d.has_symtab) {
-			elf_info_free(&d);
-			goto out;
-		}
 		if (!elf_info_to_blob(&d, &blob, &len))
 			disk_cache_put(ctx, "elfdebug", ELF_BLOB_VERSION, &id, blob, len);
 		free(blob);

@@ -491,6 +491,37 @@ out:
 }
 
 /*
+ * A separate debug file (objcopy --only-keep-debug: its code and dynamic
+ * sections are NOBITS, which elf_info_parse() refuses): its segments and
+ * build-id from the program headers, its names from .symtab.  -ENOENT: no
+ * .symtab.
+ */
+int elf_info_parse_debug(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+{
+	GElf_Ehdr eh;
+	int fd = -1, ret = -ENOEXEC;
+	Elf *elf;
+
+	memset(info, 0, sizeof(*info));
+	elf = elf_open(ctx, path, &fd);
+	if (!elf)
+		return fd == -2 ? -ENOEXEC : -ENOENT;
+	if (gelf_getehdr(elf, &eh) && eh.e_machine == EM_X86_64 && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN))
+		ret = read_phdrs(elf, info);
+	if (!ret && !elf_read_symtab(elf, info))
+		ret = -ENOENT;
+	for (size_t i = 0; !ret && i < info->n_syms; i++)	/* the names outlive the ELF handle */
+		if (!(info->syms[i].name = arena_strdup(&info->arena, info->syms[i].name)))
+			ret = -ENOMEM;
+	info->has_symtab = !ret;
+	elf_end(elf);
+	close(fd);
+	if (ret)
+		elf_info_free(info);
+	return ret;
+}
+
+/*
  * What does not come from the file itself: names from the host's debug file
  * (found by build-id) when the file has none, else the dynamic symbols.
  */

@@ -336,6 +336,8 @@ struct elf_info {
 int elf_info_load(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 /* elf_info_load in two steps: what the file itself says (cacheable), then names from a debug file */
 int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
+/* a separate debug file: segments, build-id and .symtab only (what elf_debug_cached() stores) */
+int elf_info_parse_debug(struct cpuport_ctx *ctx, const char *path, struct elf_info *info);
 void elf_info_finish(struct cpuport_ctx *ctx, struct elf_info *info);
 /* the dynamic symbols sorted by value (the fallback names), in @info's arena; NULL on ENOMEM */
 struct elf_symbol *elf_dynsyms_by_value(struct elf_info *info);
