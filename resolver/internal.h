@@ -141,6 +141,8 @@ enum fault {
 	FAULT_HELPER_HANG = 1 << 1,
 	FAULT_WRITE = 1 << 2,	/* the second half of the writes fails */
 	FAULT_NOMEM = 1 << 3,
+	FAULT_SITES_CRASH = 1 << 4,	/* the sites worker dies */
+	FAULT_SITES_HANG = 1 << 5,	/* the sites worker never finishes */
 };
 
 struct cpuport_ctx {
@@ -439,6 +441,12 @@ bool sites_skippable(const struct cpuport_sites *s, uint64_t a, size_t len);
 struct pview;
 /* -ENODATA: less private writable memory than worth it (64 MiB; sites_set_min for tests) */
 int sites_scan(struct cpuport_sites *s, const struct pview *v);
+/* 0 if @v has enough memory for sites to be worth it (as sites_scan decides), else -ENODATA */
+int sites_worth(const struct cpuport_sites *s, const struct pview *v);
+/* sites_scan() stops with -EPIPE once @fd (a pipe's write end) has no reader any more */
+void sites_watch(struct cpuport_sites *s, int fd);
+/* the scan's own count of private writable memory says: not worth it (-ENODATA), before any maps are read */
+int sites_worth_hint(const struct cpuport_sites *s);
 void sites_set_min(struct cpuport_sites *s, uint64_t bytes);
 
 /* ---- answer_cache.c: the helper's answers, shared by a restore's processes ---- */
