@@ -154,7 +154,7 @@ struct cpuport_ctx {
 	char *root;		/* check: where the files are ("" for /) */
 	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
 	char *cache_dir;			/* disk_cache.c: NULL = no on-disk cache */
-	struct { char kind[16]; int fd; } cache_kinds[4];	/* disk_cache.c: <dir>/<kind> opened and checked once */
+	struct { char kind[16]; int fd; } cache_kinds[8];	/* disk_cache.c: <dir>/<kind> opened and checked once */
 	struct answer_cache *answers;		/* answer_cache.c */
 	struct vset_obj *vsets;			/* answer_check.c: resolvers' variant sets */
 	struct cpu_desc host;
@@ -397,6 +397,17 @@ const struct elf_info *elf_cache_get(struct cpuport_ctx *ctx, const char *path, 
 				     int *err);
 void elf_cache_free(struct cpuport_ctx *ctx);
 void elf_cache_want_filter(struct cpuport_ctx *ctx, const struct elf_info *info);
+/*
+ * Small facts (<= 32 bytes) derived from the file behind @info (one from
+ * elf_cache_get()), remembered for the context and, when the file has a
+ * build-id and the disk cache is on, stored as <dir>/<kind>/<build-id> with
+ * the checks of disk_cache.c.  get: 0 and @len bytes, or -ENOENT (compute it,
+ * then put it).  The caller still checks what it gets.
+ */
+int elf_fact_get(struct cpuport_ctx *ctx, const struct elf_info *info, const char *kind, uint32_t version,
+		 void *buf, size_t len);
+void elf_fact_put(struct cpuport_ctx *ctx, const struct elf_info *info, const char *kind, uint32_t version,
+		  const void *buf, size_t len);
 /* names from the debug file open on @fd (not closed) through the disk cache; false: do it without */
 bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, int fd);
 
