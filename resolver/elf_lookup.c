@@ -99,12 +99,59 @@ const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr)
 	return NULL;
 }
 
+/*
+ * The name index of @info's syms (a lazily built cache: the scan asks each
+ * object for a dozen names, libc's debug table has thousands).  Rebuilt if
+ * syms was replaced since (debug names arrive after the file's own).
+ */
+static bool sym_index(struct elf_info *info)
+{
+	size_t size = 16;
+
+	if (info->syms_by_name_of == info->syms && info->syms_by_name_size)
+		return true;
+	while (size < 2 * info->n_syms)
+		size *= 2;
+	if (info->n_syms > UINT32_MAX / 2)
+		return false;
+	info->syms_by_name = arena_alloc(&info->arena, size * sizeof(*info->syms_by_name));
+	if (!info->syms_by_name) {
+		info->syms_by_name_size = 0;
+		return false;
+	}
+	for (size_t i = 0; i < info->n_syms; i++) {	/* the first of equal names wins, as a linear search finds */
+		size_t h = elf_name_hash(info->syms[i].name) & (size - 1);
+
+		while (info->syms_by_name[h])
+			h = (h + 1) & (size - 1);
+		info->syms_by_name[h] = i + 1;
+	}
+	info->syms_by_name_size = size;
+	info->syms_by_name_of = info->syms;
+	return true;
+}
+
 const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name)
 {
-	for (size_t i = 0; i < info->n_syms; i++)
-		if (!strcmp(info->syms[i].name, name))
-			return &info->syms[i];
-	return NULL;
+	struct elf_info *mut = (struct elf_info *)info;	/* only the index, a cache, changes */
+	const struct elf_symbol *best = NULL;
+
+	if (!info->n_syms)
+		return NULL;
+	if (!sym_index(mut)) {
+		for (size_t i = 0; i < info->n_syms; i++)
+			if (!strcmp(info->syms[i].name, name))
+				return &info->syms[i];
+		return NULL;
+	}
+	for (size_t h = elf_name_hash(name) & (info->syms_by_name_size - 1); info->syms_by_name[h];
+	     h = (h + 1) & (info->syms_by_name_size - 1)) {
+		const struct elf_symbol *s = &info->syms[info->syms_by_name[h] - 1];
+
+		if (!strcmp(s->name, name) && (!best || s < best))
+			best = s;	/* the lowest index, as the linear search */
+	}
+	return best;
 }
 
 const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offset)

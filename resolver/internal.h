@@ -332,6 +332,10 @@ struct elf_info {
 	struct elf_symbol *dynsyms_by_value;	/* from the cache: the fallback names, already sorted */
 	size_t n_dynsyms_by_value;
 	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
+	/* elf_sym_named(): syms by name hash, built on first use for this syms array (open addressing, index + 1) */
+	uint32_t *syms_by_name;
+	size_t syms_by_name_size;	/* a power of two, or 0 */
+	const struct elf_symbol *syms_by_name_of;
 };
 
 /* 0, -ENOENT (cannot open), -ENOEXEC (not x86-64 ELF), -ENOMEM */
