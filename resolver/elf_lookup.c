@@ -5,6 +5,7 @@
  * offset, and where an address lies in the file.
  */
 #include <gelf.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -36,6 +37,43 @@ const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char
 			fallback = fallback ?: s;
 	}
 	return fallback;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Most relocations bind to objects that define no IFUNC at all, or to
+ * names that are not one: a hash look-up instead of a name search.  The
+ * index is a cache built on first use (dynsyms never change once loaded).
+ */
+bool elf_dynsym_maybe_ifunc(const struct elf_info *info, const char *name)
+{
+	struct elf_info *mut = (struct elf_info *)info;
+	uint64_t h;
+
+	if (!info->ifunc_hashes_built) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < info->n_dynsyms; i++)
+			n += info->dynsyms[i].type == STT_GNU_IFUNC;
+		mut->ifunc_hashes = n ? arena_alloc(&mut->arena, n * sizeof(uint64_t)) : NULL;
+		if (n && !mut->ifunc_hashes)
+			return true;	/* no index: cannot rule it out */
+		for (size_t i = 0; i < info->n_dynsyms; i++)
+			if (info->dynsyms[i].type == STT_GNU_IFUNC)
+				mut->ifunc_hashes[mut->n_ifunc_hashes++] = elf_name_hash(info->dynsyms[i].name);
+		qsort(mut->ifunc_hashes, mut->n_ifunc_hashes, sizeof(uint64_t), cmp_u64);
+		mut->ifunc_hashes_built = true;
+	}
+	if (!info->n_ifunc_hashes || !name)
+		return false;
+	h = elf_name_hash(name);
+	return bsearch(&h, info->ifunc_hashes, info->n_ifunc_hashes, sizeof(uint64_t), cmp_u64) != NULL;
 }
 
 uint64_t elf_name_hash(const char *name)

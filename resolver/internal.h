@@ -336,6 +336,10 @@ struct elf_info {
 	uint32_t *syms_by_name;
 	size_t syms_by_name_size;	/* a power of two, or 0 */
 	const struct elf_symbol *syms_by_name_of;
+	/* elf_dynsym_maybe_ifunc(): name hashes of the STT_GNU_IFUNC dynsyms, sorted, built on first use */
+	uint64_t *ifunc_hashes;
+	size_t n_ifunc_hashes;
+	bool ifunc_hashes_built;
 };
 
 /* 0, -ENOENT (cannot open), -ENOEXEC (not x86-64 ELF), -ENOMEM */
@@ -359,6 +363,8 @@ bool elf_dynsym_maybe(const struct elf_info *info, uint64_t hash);
 void elf_dynsym_bloom_build(struct elf_info *info);
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr);
 const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name);
+/* false: no STT_GNU_IFUNC dynamic symbol of @info has this name (elf_dynsym_find cannot return one) */
+bool elf_dynsym_maybe_ifunc(const struct elf_info *info, const char *name);
 uint64_t elf_first_load_vaddr(const struct elf_info *info);
 /* The recorded relocation (relocs are sorted by offset) at @offset, or NULL. */
 const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offset);
