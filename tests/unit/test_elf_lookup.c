@@ -6,8 +6,10 @@
  * installed), the answer is the symbol a linear search finds first, also for
  * names that repeat; a name not in the table is not found; and a table
  * replaced after the index was built (debug names arrive after the file's
- * own) is answered from the new table.
+ * own) is answered from the new table.  elf_dynsym_maybe_ifunc(), the
+ * relocation filter of the dump, never rules out a name that is an IFUNC.
  */
+#include <gelf.h>
 #include <link.h>
 
 #include "unit.h"
@@ -64,10 +66,43 @@ static void index_equals_linear_search(void **state)
 	elf_info_free(&e);
 }
 
+/* every IFUNC definition passes the filter; most other names do not; an object without IFUNCs passes none */
+static void ifunc_filter_never_misses(void **state)
+{
+	struct elf_info e;
+	size_t ifuncs = 0, ruled_out = 0;
+
+	(void)state;
+	assert_int_equal(elf_info_load(NULL, libc_path, &e), 0);
+	for (size_t i = 0; i < e.n_dynsyms; i++) {
+		const struct elf_symbol *d = &e.dynsyms[i];
+		const struct elf_symbol *found = elf_dynsym_find(&e, d->name, d->version);
+		bool maybe = elf_dynsym_maybe_ifunc(&e, d->name);
+
+		if (found && found->type == STT_GNU_IFUNC)
+			assert_true(maybe);
+		found = elf_dynsym_find(&e, d->name, NULL);	/* an unversioned reference */
+		if (found && found->type == STT_GNU_IFUNC)
+			assert_true(maybe);
+		ifuncs += d->type == STT_GNU_IFUNC;
+		ruled_out += !maybe;
+	}
+	assert_true(ifuncs > 10);
+	assert_true(ruled_out > e.n_dynsyms / 2);
+	assert_false(elf_dynsym_maybe_ifunc(&e, "cpuport_no_such_symbol_here"));
+	elf_info_free(&e);
+	assert_int_equal(elf_info_load(NULL, "/proc/self/exe", &e), 0);	/* this test defines none */
+	for (size_t i = 0; i < e.n_dynsyms; i++)
+		assert_false(elf_dynsym_maybe_ifunc(&e, e.dynsyms[i].name));
+	assert_false(elf_dynsym_maybe_ifunc(&e, "memcpy"));
+	elf_info_free(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(index_equals_linear_search),
+		cmocka_unit_test(ifunc_filter_never_misses),
 	};
 
 	dl_iterate_phdr(find_cb, NULL);
