@@ -557,6 +557,8 @@ int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table 
 			ret = (*k)->record_process(&s);
 	ret = ret ?: add_process(&s);
 	ret = ret ?: v->ops->for_each_thread(v->arg, add_thread, &s);
+	/* named once per context, not per process: libcpuid's identification runs CPUID dozens of times (a VM traps each) */
+	cpu_desc_names(&ctx->host);
 	ret = ret ?: cpu_desc_to_image(&s.t->arena, &ctx->host, &s.t->img->source_cpu);
 	if (ret)
 		goto out;
