@@ -67,7 +67,8 @@ bool elf_dynsym_maybe_ifunc(const struct elf_info *info, const char *name)
 		for (size_t i = 0; i < info->n_dynsyms; i++)
 			if (info->dynsyms[i].type == STT_GNU_IFUNC)
 				mut->ifunc_hashes[mut->n_ifunc_hashes++] = elf_name_hash(info->dynsyms[i].name);
-		qsort(mut->ifunc_hashes, mut->n_ifunc_hashes, sizeof(uint64_t), cmp_u64);
+		if (mut->n_ifunc_hashes)	/* qsort(NULL, 0) is undefined */
+			qsort(mut->ifunc_hashes, mut->n_ifunc_hashes, sizeof(uint64_t), cmp_u64);
 		mut->ifunc_hashes_built = true;
 	}
 	if (!info->n_ifunc_hashes || !name)

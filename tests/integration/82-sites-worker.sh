@@ -81,7 +81,7 @@ fault() {	# fault NAME PATTERN ENV...
 	! ls "$img"/cpuport-*.sites >/dev/null 2>&1 || die "$name: a sites file was stored"
 	ls "$img"/cpuport-*.img >/dev/null || die "$name: no cpuport image"
 	no_child_noise "$img"
-	w=$(sed -n 's/.*the copied-pointer scan worker \([0-9]*\) .*/\1/p' "$img/dump.log" | head -n1)
+	w=$(sed -n 's/.*the copied-pointer scan worker \([0-9]*\) .*/\1/p;T;q' "$img/dump.log")
 	for _ in $(seq 100); do alive "$w" || break; sleep 0.05; done
 	! alive "$w" || die "$name: the worker $w still runs after the dump"
 	info "$name: dump in $ms ms: $(grep -Em1 "worker [0-9]+ $pat" "$img/dump.log" | sed 's/^.*cpuport: //')"
