@@ -44,7 +44,7 @@ CPPFLAGS_ALL := -D_GNU_SOURCE -DCPUPORT_VERSION='"$(VERSION)"' \
 LIB_PROGRAM_SRCS := cli.c select_helper.c gen_libgcc_bits.c
 LIB_SRCS := $(filter-out $(LIB_PROGRAM_SRCS),$(notdir $(wildcard resolver/*.c)))
 LIB_OBJS := $(addprefix $(B)/resolver/,$(LIB_SRCS:.c=.o)) $(B)/cpuport.pb-c.o
-PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c
+PLUGIN_SRCS := cpuport_plugin.c image_io.c settings.c sites_jobs.c
 PLUGIN_OBJS := $(addprefix $(B)/plugin/,$(PLUGIN_SRCS:.c=.o))
 
 # Programs go to $(B)/bin and $(B)/plugin, never into the source tree. The sanitized build

@@ -25,6 +25,7 @@
 #include "images.h"
 #include "log.h"
 #include "settings.h"
+#include "sites_jobs.h"
 
 /* Exported by the criu binary, declared in CRIU's uninstalled image.h. */
 extern int add_inventory_plugin(const char *name);
@@ -36,6 +37,7 @@ extern bool check_and_remove_inventory_plugin(const char *name, size_t n);
 static struct cpuport_ctx *ctx;
 static bool disabled;
 static int images_expected, images_handled;	/* restore: did every process reach our hook? */
+static int sites_timeout_ms;	/* how long fini(DUMP) waits for the sites workers: CPUPORT_TIMEOUT_MS */
 
 static void print_criu(enum cpuport_log_level level, const char *msg, void *arg)
 {
@@ -151,6 +153,7 @@ static int cpuport_plugin_init(int stage)
 
 	settings_load(&s);
 	disabled = s.disabled || stage == CR_PLUGIN_STAGE__PRE_DUMP;
+	sites_timeout_ms = s.timeout_ms ? (int)s.timeout_ms : 10000;
 	/*
 	 * Always claim our inventory entry at restore, also when disabled on
 	 * purpose: "disable" means "restore without re-patching", not "fail".
@@ -219,6 +222,8 @@ static void cpuport_plugin_fini(int stage, int ret)
 		       "plugin hid it) and run without re-selection\n", images_expected - images_handled,
 		       images_expected);
 	images_expected = images_handled = 0;
+	if (stage == CR_PLUGIN_STAGE__DUMP)	/* the tree is still frozen here */
+		sites_jobs_finish(!ret, sites_timeout_ms);
 	cpuport_ctx__free(ctx);
 	ctx = NULL;
 }
@@ -229,29 +234,6 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/*
- * Where copied pointers may need re-pointing (ptr_sites.c), for processes
- * with enough memory for it to matter: read once here, so that a restore
- * reads only those chunks.  Here, in criu's thread, not on a worker beside
- * criu's page dump: criu setns()es into the tree's mount namespace later,
- * which the kernel refuses to a multi-threaded process (EINVAL).
- */
-static void record_sites(const struct cpuport_table *t, int pid)
-{
-	struct cpuport_sites *s = NULL;
-	uint64_t t0 = mono_ns();
-	int ret = cpuport_sites__new(t, &s);
-
-	ret = ret ?: cpuport_sites__scan(s, pid);
-	ret = ret ?: image_write_sites(s, cpuport_table__nspid(t));
-	if (!ret)
-		pr_info("pid %d: copied-pointer sites found in %.2f ms\n", pid, (mono_ns() - t0) / 1e6);
-	else if (ret != -ENODATA)	/* -ENODATA: little memory, the restore's own scan is cheap */
-		pr_warn("pid %d: no copied-pointer sites stored (%s): its restore reads all its memory\n", pid,
-			strerror(-ret));
-	cpuport_sites__free(s);
 }
 
 int cpuport_plugin_checkpoint_devices(int pid)
@@ -276,7 +258,13 @@ int cpuport_plugin_checkpoint_devices(int pid)
 			"objects (%u relocations) in %.2f ms (scan %.2f, image %.2f ms)\n", pid, st.slots, st.bound,
 			st.states, st.threads, st.objects, st.relocs, (st.scan_ns + mono_ns() - t0) / 1e6,
 			st.scan_ns / 1e6, (mono_ns() - t0) / 1e6);
-		record_sites(t, pid);
+		/*
+		 * Where copied pointers may need re-pointing (ptr_sites.c), for
+		 * processes with enough memory for it to matter, read once so
+		 * that a restore reads only those chunks: by a worker process,
+		 * beside CRIU's page dump (sites_jobs.c).
+		 */
+		sites_jobs_start(ctx, t, pid, sites_timeout_ms);
 	}
 	cpuport_table__free(t);
 	return ret ? -1 : -ENOTSUP;

@@ -79,7 +79,7 @@ int image_count(void)
 	return n;
 }
 
-int image_write_sites(const struct cpuport_sites *s, pid_t id)
+int image_write_sites_job(const struct cpuport_sites_job *job, pid_t id)
 {
 	char name[64];
 	int dir = criu_get_image_dir(), fd, ret;
@@ -90,13 +90,14 @@ int image_write_sites(const struct cpuport_sites *s, pid_t id)
 	fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	ret = cpuport_sites__write_fd(s, fd);
+	ret = cpuport_sites_job__write_fd(job, fd);
 	if (close(fd) && !ret)
 		ret = -errno;
 	if (ret)
 		unlinkat(dir, name, 0);	/* a restore without it scans all memory */
 	return ret;
 }
+
 
 int image_read_sites(struct cpuport_table *t, pid_t id)
 {

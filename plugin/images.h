@@ -21,7 +21,8 @@ int image_read(struct cpuport_ctx *ctx, pid_t id, struct cpuport_table **table);
 
 /* Copied-pointer sites found at dump (ptr_sites.c): a hint beside the image, checked against it. */
 #define CPUPORT_SITES_FMT "cpuport-%d.sites"
-int image_write_sites(const struct cpuport_sites *s, pid_t id);
+/* the file a worker wrote (sites_jobs.c, cpuport_sites_job__write_fd), after a successful wait */
+int image_write_sites_job(const struct cpuport_sites_job *job, pid_t id);
 /* attach them to @t: 0, -ENOENT (none), -EINVAL (not for this image: ignored) */
 int image_read_sites(struct cpuport_table *t, pid_t id);
 

@@ -57,6 +57,7 @@ static unsigned int parse_faults(struct cpuport_ctx *ctx, const char *spec)
 	static const struct { const char *name; unsigned int bit; } names[] = {
 		{ "helper-crash", FAULT_HELPER_CRASH }, { "helper-hang", FAULT_HELPER_HANG },
 		{ "write", FAULT_WRITE }, { "nomem", FAULT_NOMEM },
+		{ "sites-crash", FAULT_SITES_CRASH }, { "sites-hang", FAULT_SITES_HANG },
 	};
 	unsigned int faults = 0;
 

@@ -208,6 +208,25 @@ CPUPORT_API int cpuport_sites__write_fd(const struct cpuport_sites *s, int fd);
 CPUPORT_API void cpuport_sites__free(struct cpuport_sites *s);
 CPUPORT_API int cpuport_table__read_sites_fd(struct cpuport_table *table, int fd);
 
+/*
+ * The same scan in a worker process (sites_worker.c), beside CRIU's own
+ * page dump; the process must stay stopped until the job is waited for.
+ *   cpuport_sites__start(ctx, s, pid, &job): the maps read now, the memory by
+ *     the worker; -ENODATA: too little memory for sites to be worth it
+ *   cpuport_sites_job__wait(job, timeout_ms): 0 once a whole sites file is
+ *     ready; -ECHILD: the worker died; -ETIMEDOUT: still running, killed;
+ *     another -errno: the scan's own failure (-E2BIG: too many sites)
+ *   cpuport_sites_job__write_fd(job, fd): that file (only after a 0 wait)
+ *   cpuport_sites_job__free(job): kills a worker not waited for
+ */
+struct cpuport_sites_job;
+CPUPORT_API int cpuport_sites__start(struct cpuport_ctx *ctx, struct cpuport_sites *s, pid_t pid,
+				     struct cpuport_sites_job **job);
+CPUPORT_API int cpuport_sites_job__wait(struct cpuport_sites_job *job, int timeout_ms);
+CPUPORT_API pid_t cpuport_sites_job__pid(const struct cpuport_sites_job *job);
+CPUPORT_API int cpuport_sites_job__write_fd(const struct cpuport_sites_job *job, int fd);
+CPUPORT_API void cpuport_sites_job__free(struct cpuport_sites_job *job);
+
 /**
  * cpuport_table__stats() - counts for summary lines.
  * @stats: its sz set (CPUPORT_OPTS(cpuport_table_stats, st)); filled up to sz.

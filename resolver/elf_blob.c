@@ -41,10 +41,12 @@ _Static_assert(sizeof(((struct elf_info *)0)->segs) == sizeof(((struct blob_hdr 
 /*
  * Every field elf_info_parse() sets must be in the blob, or a cached parse
  * differs from a fresh one: a new field of struct elf_info fails here until
- * it is carried (blob_hdr, both directions, ELF_BLOB_VERSION + 1).
+ * it is carried (blob_hdr, both directions, ELF_BLOB_VERSION + 1).  (The
+ * syms_by_name and ifunc_hashes indexes are not parsed: elf_lookup.c builds
+ * them on first use.)
  */
-_Static_assert(sizeof(struct elf_info) == 912, "struct elf_info changed: carry the new field in elf_blob.c");
-/* (debug_pending is not carried: elf_info_parse() never sets it, elf_cache.c does) */
+_Static_assert(sizeof(struct elf_info) == 960, "struct elf_info changed: carry the new field in elf_blob.c");
+/* (debug_pending is not carried: elf_info_parse() never sets it, elf_cache.c does; the name indexes are built on first use) */
 
 /* string table under construction: offsets of the strings added */
 struct strtab {

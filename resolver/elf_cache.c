@@ -15,6 +15,9 @@
 
 #include "internal.h"
 
+#define MAX_FACTS 2
+#define MAX_FACT 32
+
 struct elf_cache_entry {
 	struct elf_cache_entry *next;
 	dev_t dev;
@@ -24,6 +27,15 @@ struct elf_cache_entry {
 	bool debug_tried;
 	struct cpuport_ctx *ctx;	/* for the debug-file lookup, on first need */
 	char *debug_root;
+	bool has_id;		/* id: read from the file when it was loaded (the on-disk cache's key) */
+	struct file_id id;
+	struct {		/* elf_fact_get/put: small facts about the file, for this context */
+		char kind[16];
+		uint32_t version;
+		size_t len;
+		uint8_t data[MAX_FACT];
+	} facts[MAX_FACTS];
+	size_t n_facts;
 	struct elf_info info;
 };
 
@@ -32,7 +44,8 @@ struct elf_cache_entry {
  * entry checked against the file now, or the file parsed and stored.  What
  * does not come from the file (debug-file names) is looked up every time.
  */
-static int load(struct cpuport_ctx *ctx, int fd, const char *path, struct elf_info *info)
+static int load(struct cpuport_ctx *ctx, int fd, const char *path, struct elf_info *info, struct file_id *idp,
+		bool *has_id)
 {
 	struct file_id id;
 	char self[64];
@@ -43,6 +56,8 @@ static int load(struct cpuport_ctx *ctx, int fd, const char *path, struct elf_in
 
 	if (!ctx->cache_dir || file_id_of(fd, &id))
 		return elf_info_load(ctx, path, info);
+	*idp = id;
+	*has_id = true;
 	if (!disk_cache_get(ctx, "elf", ELF_BLOB_VERSION, &id, &blob, &len)) {
 		ret = elf_info_from_blob(blob, len, info);
 		free(blob);
@@ -105,10 +120,6 @@ bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, int fd)
 		ret = elf_info_parse_debug(ctx, self, &d);
 		if (ret)
 			goto out;
-		if (!d.has_symtab) {
-			elf_info_free(&d);
-			goto out;
-		}
 		if (!elf_info_to_blob(&d, &blob, &len))
 			disk_cache_put(ctx, "elfdebug", ELF_BLOB_VERSION, &id, blob, len);
 		free(blob);
@@ -154,7 +165,7 @@ const struct elf_info *elf_cache_get_fd(struct cpuport_ctx *ctx, const char *pat
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = load(ctx, fd, path, &e->info);
+	*err = load(ctx, fd, path, &e->info, &e->id, &e->has_id);
 	if (*err) {
 		close(fd);
 		free(e);
@@ -191,6 +202,68 @@ void elf_info_want_syms(const struct elf_info *info)
 	elf_info_debug_from(e->ctx, &e->info, e->debug_root ?: "");
 	free(e->debug_root);
 	e->debug_root = NULL;
+}
+
+static struct elf_cache_entry *entry_of(struct cpuport_ctx *ctx, const struct elf_info *info)
+{
+	for (struct elf_cache_entry *e = ctx->elf_cache; e; e = e->next)
+		if (&e->info == info)
+			return e;
+	return NULL;
+}
+
+static void remember(struct elf_cache_entry *e, const char *kind, uint32_t version, const void *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_facts; i++)
+		if (!strcmp(e->facts[i].kind, kind))
+			break;
+	if (i == MAX_FACTS)
+		return;
+	e->n_facts += i == e->n_facts;
+	snprintf(e->facts[i].kind, sizeof(e->facts[i].kind), "%s", kind);
+	e->facts[i].version = version;
+	e->facts[i].len = len;
+	memcpy(e->facts[i].data, buf, len);
+}
+
+int elf_fact_get(struct cpuport_ctx *ctx, const struct elf_info *info, const char *kind, uint32_t version,
+		 void *buf, size_t len)
+{
+	struct elf_cache_entry *e = entry_of(ctx, info);
+	void *data = NULL;
+	size_t n;
+
+	if (!e || len > MAX_FACT)
+		return -ENOENT;
+	for (size_t i = 0; i < e->n_facts; i++)
+		if (!strcmp(e->facts[i].kind, kind) && e->facts[i].version == version && e->facts[i].len == len) {
+			memcpy(buf, e->facts[i].data, len);
+			return 0;
+		}
+	if (!e->has_id || disk_cache_get(ctx, kind, version, &e->id, &data, &n))
+		return -ENOENT;
+	if (n != len) {
+		free(data);
+		return -ENOENT;
+	}
+	memcpy(buf, data, len);
+	free(data);
+	remember(e, kind, version, buf, len);
+	return 0;
+}
+
+void elf_fact_put(struct cpuport_ctx *ctx, const struct elf_info *info, const char *kind, uint32_t version,
+		  const void *buf, size_t len)
+{
+	struct elf_cache_entry *e = entry_of(ctx, info);
+
+	if (!e || len > MAX_FACT)
+		return;
+	remember(e, kind, version, buf, len);
+	if (e->has_id)
+		disk_cache_put(ctx, kind, version, &e->id, buf, len);
 }
 
 /* The dump's name filter for @info (scan_find_definer()); the restore has no use for it. */

@@ -5,6 +5,7 @@
  * offset, and where an address lies in the file.
  */
 #include <gelf.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -36,6 +37,44 @@ const struct elf_symbol *elf_dynsym_find(const struct elf_info *info, const char
 			fallback = fallback ?: s;
 	}
 	return fallback;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Most relocations bind to objects that define no IFUNC at all, or to
+ * names that are not one: a hash look-up instead of a name search.  The
+ * index is a cache built on first use (dynsyms never change once loaded).
+ */
+bool elf_dynsym_maybe_ifunc(const struct elf_info *info, const char *name)
+{
+	struct elf_info *mut = (struct elf_info *)info;
+	uint64_t h;
+
+	if (!info->ifunc_hashes_built) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < info->n_dynsyms; i++)
+			n += info->dynsyms[i].type == STT_GNU_IFUNC;
+		mut->ifunc_hashes = n ? arena_alloc(&mut->arena, n * sizeof(uint64_t)) : NULL;
+		if (n && !mut->ifunc_hashes)
+			return true;	/* no index: cannot rule it out */
+		for (size_t i = 0; i < info->n_dynsyms; i++)
+			if (info->dynsyms[i].type == STT_GNU_IFUNC)
+				mut->ifunc_hashes[mut->n_ifunc_hashes++] = elf_name_hash(info->dynsyms[i].name);
+		if (mut->n_ifunc_hashes)	/* qsort(NULL, 0) is undefined */
+			qsort(mut->ifunc_hashes, mut->n_ifunc_hashes, sizeof(uint64_t), cmp_u64);
+		mut->ifunc_hashes_built = true;
+	}
+	if (!info->n_ifunc_hashes || !name)
+		return false;
+	h = elf_name_hash(name);
+	return bsearch(&h, info->ifunc_hashes, info->n_ifunc_hashes, sizeof(uint64_t), cmp_u64) != NULL;
 }
 
 uint64_t elf_name_hash(const char *name)
@@ -101,13 +140,60 @@ const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr)
 	return NULL;
 }
 
+/*
+ * The name index of @info's syms (a lazily built cache: the scan asks each
+ * object for a dozen names, libc's debug table has thousands).  Rebuilt if
+ * syms was replaced since (debug names arrive after the file's own).
+ */
+static bool sym_index(struct elf_info *info)
+{
+	size_t size = 16;
+
+	if (info->syms_by_name_of == info->syms && info->syms_by_name_size)
+		return true;
+	while (size < 2 * info->n_syms)
+		size *= 2;
+	if (info->n_syms > UINT32_MAX / 2)
+		return false;
+	info->syms_by_name = arena_alloc(&info->arena, size * sizeof(*info->syms_by_name));
+	if (!info->syms_by_name) {
+		info->syms_by_name_size = 0;
+		return false;
+	}
+	for (size_t i = 0; i < info->n_syms; i++) {	/* the first of equal names wins, as a linear search finds */
+		size_t h = elf_name_hash(info->syms[i].name) & (size - 1);
+
+		while (info->syms_by_name[h])
+			h = (h + 1) & (size - 1);
+		info->syms_by_name[h] = i + 1;
+	}
+	info->syms_by_name_size = size;
+	info->syms_by_name_of = info->syms;
+	return true;
+}
+
 const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name)
 {
+	struct elf_info *mut = (struct elf_info *)info;	/* only the index, a cache, changes */
+	const struct elf_symbol *best = NULL;
+
 	elf_info_want_syms(info);
-	for (size_t i = 0; i < info->n_syms; i++)
-		if (!strcmp(info->syms[i].name, name))
-			return &info->syms[i];
-	return NULL;
+	if (!info->n_syms)
+		return NULL;
+	if (!sym_index(mut)) {
+		for (size_t i = 0; i < info->n_syms; i++)
+			if (!strcmp(info->syms[i].name, name))
+				return &info->syms[i];
+		return NULL;
+	}
+	for (size_t h = elf_name_hash(name) & (info->syms_by_name_size - 1); info->syms_by_name[h];
+	     h = (h + 1) & (info->syms_by_name_size - 1)) {
+		const struct elf_symbol *s = &info->syms[info->syms_by_name[h] - 1];
+
+		if (!strcmp(s->name, name) && (!best || s < best))
+			best = s;	/* the lowest index, as the linear search */
+	}
+	return best;
 }
 
 const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offset)

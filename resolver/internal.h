@@ -141,6 +141,8 @@ enum fault {
 	FAULT_HELPER_HANG = 1 << 1,
 	FAULT_WRITE = 1 << 2,	/* the second half of the writes fails */
 	FAULT_NOMEM = 1 << 3,
+	FAULT_SITES_CRASH = 1 << 4,	/* the sites worker dies */
+	FAULT_SITES_HANG = 1 << 5,	/* the sites worker never finishes */
 };
 
 struct cpuport_ctx {
@@ -152,7 +154,7 @@ struct cpuport_ctx {
 	char *root;		/* check: where the files are ("" for /) */
 	struct elf_cache_entry *elf_cache;	/* elf_cache.c */
 	char *cache_dir;			/* disk_cache.c: NULL = no on-disk cache */
-	struct { char kind[16]; int fd; } cache_kinds[6];	/* disk_cache.c: <dir>/<kind> opened and checked once */
+	struct { char kind[16]; int fd; } cache_kinds[8];	/* disk_cache.c: <dir>/<kind> opened and checked once */
 	struct answer_cache *answers;		/* answer_cache.c */
 	struct vset_obj *vsets;			/* answer_check.c: resolvers' variant sets */
 	struct cpu_desc host;
@@ -332,6 +334,14 @@ struct elf_info {
 	size_t n_dynsyms_by_value;
 	char glibc_version[16];		/* "2.36" for ld.so/libc, else "" */
 	struct elf_cache_entry *debug_pending;	/* elf_cache.c: debug-file names not looked up yet */
+	/* elf_sym_named(): syms by name hash, built on first use for this syms array (open addressing, index + 1) */
+	uint32_t *syms_by_name;
+	size_t syms_by_name_size;	/* a power of two, or 0 */
+	const struct elf_symbol *syms_by_name_of;
+	/* elf_dynsym_maybe_ifunc(): name hashes of the STT_GNU_IFUNC dynsyms, sorted, built on first use */
+	uint64_t *ifunc_hashes;
+	size_t n_ifunc_hashes;
+	bool ifunc_hashes_built;
 };
 
 /*
@@ -367,6 +377,8 @@ bool elf_dynsym_maybe(const struct elf_info *info, uint64_t hash);
 void elf_dynsym_bloom_build(struct elf_info *info);
 const struct elf_symbol *elf_sym_at(const struct elf_info *info, uint64_t vaddr);
 const struct elf_symbol *elf_sym_named(const struct elf_info *info, const char *name);
+/* false: no STT_GNU_IFUNC dynamic symbol of @info has this name (elf_dynsym_find cannot return one) */
+bool elf_dynsym_maybe_ifunc(const struct elf_info *info, const char *name);
 uint64_t elf_first_load_vaddr(const struct elf_info *info);
 /* The recorded relocation (relocs are sorted by offset) at @offset, or NULL. */
 const struct elf_reloc *elf_reloc_at(const struct elf_info *info, uint64_t offset);
@@ -412,6 +424,17 @@ const struct elf_info *elf_cache_get_fd(struct cpuport_ctx *ctx, const char *pat
 					int *err, int *fd_out);
 void elf_cache_free(struct cpuport_ctx *ctx);
 void elf_cache_want_filter(struct cpuport_ctx *ctx, const struct elf_info *info);
+/*
+ * Small facts (<= 32 bytes) derived from the file behind @info (one from
+ * elf_cache_get()), remembered for the context and, when the file has a
+ * build-id and the disk cache is on, stored as <dir>/<kind>/<build-id> with
+ * the checks of disk_cache.c.  get: 0 and @len bytes, or -ENOENT (compute it,
+ * then put it).  The caller still checks what it gets.
+ */
+int elf_fact_get(struct cpuport_ctx *ctx, const struct elf_info *info, const char *kind, uint32_t version,
+		 void *buf, size_t len);
+void elf_fact_put(struct cpuport_ctx *ctx, const struct elf_info *info, const char *kind, uint32_t version,
+		  const void *buf, size_t len);
 /* names from the debug file open on @fd (not closed) through the disk cache; false: do it without */
 bool elf_debug_cached(struct cpuport_ctx *ctx, struct elf_info *info, int fd);
 
@@ -458,6 +481,12 @@ bool sites_skippable(const struct cpuport_sites *s, uint64_t a, size_t len);
 struct pview;
 /* -ENODATA: less private writable memory than worth it (64 MiB; sites_set_min for tests) */
 int sites_scan(struct cpuport_sites *s, const struct pview *v);
+/* 0 if @v has enough memory for sites to be worth it (as sites_scan decides), else -ENODATA */
+int sites_worth(const struct cpuport_sites *s, const struct pview *v);
+/* sites_scan() stops with -EPIPE once @fd (a pipe's write end) has no reader any more */
+void sites_watch(struct cpuport_sites *s, int fd);
+/* the scan's own count of private writable memory says: not worth it (-ENODATA), before any maps are read */
+int sites_worth_hint(const struct cpuport_sites *s);
 void sites_set_min(struct cpuport_sites *s, uint64_t bytes);
 
 /* ---- answer_cache.c: the helper's answers, shared by a restore's processes ---- */

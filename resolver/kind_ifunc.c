@@ -24,7 +24,9 @@ static int record_reloc(struct scan *s, int oi, const struct elf_reloc *r, uint6
 		return 0;
 	/* bound: the value lies in the object whose IFUNC was run */
 	di = scan_object_at(s, value);
-	def = di >= 0 ? elf_dynsym_find(scan_elf(s, di), r->sym, r->version) : NULL;
+	def = NULL;	/* a definition that is not an IFUNC counts as none here */
+	if (di >= 0 && elf_dynsym_maybe_ifunc(scan_elf(s, di), r->sym))
+		def = elf_dynsym_find(scan_elf(s, di), r->sym, r->version);
 	at_stub = di == oi && off >= e->plt_start && off < e->plt_end;
 	if (def && def->type == STT_GNU_IFUNC && !at_stub)
 		return scan_add_slot(s, oi, r, value, scan_base(s, di) + def->value, true);

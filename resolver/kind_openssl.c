@@ -17,24 +17,53 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "openssl_cap.h"
 #include "restore.h"
 
-static int record(struct scan *s, int oi)
-{
-	struct elf_code c;
+/* what openssl_cap_locate() found in a file: a fact about it (elf_fact_get), kept across dumps */
+struct located {
 	uint64_t off;
 	uint32_t size;
-	int ret;
+	uint32_t found;		/* 0: not OpenSSL */
+};
+#define LOCATED_VERSION 1
 
-	if (scan_elf(s, oi)->is_exec || elf_code_open_lite(scan_file(s, oi), &c, true))
+/* a cached fact that cannot be one (damage the checksum missed, a bug): recomputed */
+static bool plausible(const struct elf_info *e, const struct located *l)
+{
+	if (!l->found)
+		return !l->off && !l->size;
+	for (size_t i = 0; l->found == 1 && l->size && l->size <= 64 && i < e->n_segs; i++)
+		if ((e->segs[i].prot & PROT_WRITE) && l->off >= e->segs[i].vaddr &&
+		    l->off + l->size <= e->segs[i].vaddr + e->segs[i].memsz)
+			return true;
+	return false;
+}
+
+static int record(struct scan *s, int oi)
+{
+	const struct elf_info *e = scan_elf(s, oi);
+	struct located l = { 0 };
+	struct elf_code c;
+
+	if (e->is_exec)
 		return 0;
-	ret = openssl_cap_locate(&c, &off, &size);
-	elf_code_close(&c);
-	if (ret)
+	if (elf_fact_get(scan_ctx(s), e, "openssl", LOCATED_VERSION, &l, sizeof(l)) || !plausible(e, &l)) {
+		l = (struct located){ 0 };
+		if (elf_code_open_lite(scan_file(s, oi), &c, true))
+			return 0;
+		l.found = !openssl_cap_locate(&c, &l.off, &l.size);
+		elf_code_close(&c);
+		if (!l.found)
+			l.off = l.size = 0;
+		elf_fact_put(scan_ctx(s), e, "openssl", LOCATED_VERSION, &l, sizeof(l));
+	}
+	if (!l.found)
 		return 0;	/* not OpenSSL */
-	return scan_add_state(s, oi, CPUPORT__STATE_KIND__OPENSSL_IA32CAP, "OPENSSL_ia32cap_P", off, size, false);
+	/* the restore locates it again in the destination's file (verify) and refuses a mismatch */
+	return scan_add_state(s, oi, CPUPORT__STATE_KIND__OPENSSL_IA32CAP, "OPENSSL_ia32cap_P", l.off, l.size, false);
 }
 
 /* The destination's own file must place the vector where the image says. */

@@ -17,6 +17,7 @@
  * order, or made for other candidates (a hash of the image's bound values) is
  * ignored and the whole memory scanned, as without it.
  */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,6 +55,7 @@ struct cpuport_sites {
 	uint64_t writable_hint;	/* the scan's count of private writable bytes: below min_bytes, nothing to do */
 	uint64_t *sps;		/* the threads' stack pointers (the image's): stacks are not scanned */
 	size_t n_sps;
+	int watch_fd;		/* >= 0: stop (-EPIPE) once its reader is gone (sites_worker.c) */
 };
 
 struct sites_hdr {
@@ -102,6 +104,7 @@ int cpuport_sites__new(const struct cpuport_table *t, struct cpuport_sites **out
 		return ret;
 	}
 	s->min_bytes = SITES_MIN_BYTES;
+	s->watch_fd = -1;
 	s->writable_hint = t->writable_bytes ? t->writable_bytes : UINT64_MAX;	/* unknown: look */
 	s->sps = calloc(t->img->n_threads + 1, sizeof(*s->sps));
 	if (!s->sps) {
@@ -199,10 +202,40 @@ static bool is_stack(const struct cpuport_sites *s, const struct proc_map *m)
 	return false;
 }
 
-/* the mappings the restore's scan reads: private, writable, not a stack; and not huge */
+/*
+ * The mappings the restore's scan reads: private, writable, not a stack; and
+ * not huge.  Not writable and executable ones either (JIT code): CRIU's
+ * parasite injection swaps a syscall instruction into the first executable
+ * mapping while a worker (sites_worker.c) may be reading; the restore reads
+ * those itself.
+ */
 static bool scanned(const struct cpuport_sites *s, const struct proc_map *m)
 {
-	return m->perms[1] == 'w' && m->perms[3] == 'p' && m->end - m->start <= SITES_MAX_MAP && !is_stack(s, m);
+	return m->perms[1] == 'w' && m->perms[2] != 'x' && m->perms[3] == 'p' && m->end - m->start <= SITES_MAX_MAP &&
+	       !is_stack(s, m);
+}
+
+int sites_worth(const struct cpuport_sites *s, const struct pview *v)
+{
+	uint64_t total = 0;
+
+	for (size_t m = 0; m < v->n_maps; m++)
+		if (scanned(s, &v->maps[m]))
+			total += v->maps[m].end - v->maps[m].start;
+	return total < s->min_bytes ? -ENODATA : 0;
+}
+
+void sites_watch(struct cpuport_sites *s, int fd)
+{
+	s->watch_fd = fd;
+}
+
+/* is the reader of watch_fd still there? */
+static bool watched_gone(const struct cpuport_sites *s)
+{
+	struct pollfd p = { .fd = s->watch_fd, .events = 0 };
+
+	return s->watch_fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
 }
 
 /* Those mappings, read whole or up to a failure (what is not read stays uncovered: scanned at restore). */
@@ -210,16 +243,12 @@ int sites_scan(struct cpuport_sites *s, const struct pview *v)
 {
 	uint64_t *buf;
 	struct wordscan f;
-	int ret = 0;
-
-	uint64_t total = 0;
+	int ret;
 
 	s->n_ranges = s->n_sites = 0;
-	for (size_t m = 0; m < v->n_maps; m++)
-		if (scanned(s, &v->maps[m]))
-			total += v->maps[m].end - v->maps[m].start;
-	if (total < s->min_bytes)
-		return -ENODATA;
+	ret = sites_worth(s, v);
+	if (ret)
+		return ret;
 	if (!s->n_cand)
 		return 0;	/* nothing to look for: every chunk is skippable once covered */
 	buf = malloc(SITES_READ);
@@ -233,6 +262,11 @@ int sites_scan(struct cpuport_sites *s, const struct pview *v)
 			continue;	/* uncovered: scanned at restore if the restore scans it at all */
 		for (uint64_t a = mp->start; a < mp->end && !ret;) {
 			size_t len = mp->end - a < SITES_READ ? mp->end - a : SITES_READ;
+
+			if (watched_gone(s)) {
+				ret = -EPIPE;
+				break;
+			}
 
 			if (pview_read(v, a, buf, len)) {
 				len = len < SITES_CHUNK ? len : SITES_CHUNK;
@@ -248,12 +282,17 @@ int sites_scan(struct cpuport_sites *s, const struct pview *v)
 	return ret;
 }
 
+int sites_worth_hint(const struct cpuport_sites *s)
+{
+	return s->writable_hint < s->min_bytes ? -ENODATA : 0;
+}
+
 int cpuport_sites__scan(struct cpuport_sites *s, pid_t pid)
 {
 	struct pview v;
 	int ret;
 
-	if (s->writable_hint < s->min_bytes)	/* small: not even the maps are read */
+	if (sites_worth_hint(s))	/* small: not even the maps are read */
 		return -ENODATA;
 	ret = pview_proc_open(&v, pid, false);
 	if (ret)

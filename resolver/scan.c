@@ -5,8 +5,10 @@
  */
 #include <gelf.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kinds.h"
 
@@ -25,6 +27,7 @@ struct scan {
 	struct cpuport_table *t;
 	struct scan_obj *objs;
 	size_t n_objs;
+	const char *debug_root;	/* where debug files are looked for first: the process's root, "" if it is ours */
 	size_t slots_cap, states_cap, threads_cap, objects_cap;
 };
 
@@ -128,7 +131,7 @@ static int add_object(struct scan *s, const struct proc_map *m)
 	o = &s->objs[s->n_objs];
 	memset(o, 0, sizeof(*o));
 	s->v->ops->file_path(s->v->arg, m, open_path, sizeof(open_path));
-	o->elf = elf_cache_get(s->ctx, open_path, s->v->root, &ret);
+	o->elf = elf_cache_get(s->ctx, open_path, s->debug_root, &ret);
 	if (!o->elf)
 		return ret == -ENOMEM ? ret : 0;	/* not an ELF object (locale archive, data file) */
 	elf_cache_want_filter(s->ctx, o->elf);	/* for scan_find_definer() */
@@ -522,9 +525,31 @@ static void scan_free(struct scan *s)
 	free(s->objs);
 }
 
+static bool same_file(const char *x, const char *y)
+{
+	struct stat a, b;
+
+	return !stat(x, &a) && !stat(y, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * Debug files are looked for in the process's root, then in ours: one look
+ * when the two are the same directory seen through the same mounts (most
+ * processes), not two per object.
+ */
+static const char *debug_root(const struct pview *v)
+{
+	char ns[64];
+
+	if (!v->root[0] || v->as_recorded || v->pid <= 0 || !same_file(v->root, "/"))
+		return v->root;
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", v->pid);
+	return same_file(ns, "/proc/self/ns/mnt") ? "" : v->root;
+}
+
 int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table **out)
 {
-	struct scan s = { .ctx = ctx, .v = v };
+	struct scan s = { .ctx = ctx, .v = v, .debug_root = debug_root(v) };
 	uint64_t t0 = now_ns();
 	int ret = 0;
 
@@ -557,6 +582,8 @@ int scan_through(struct cpuport_ctx *ctx, struct pview *v, struct cpuport_table 
 			ret = (*k)->record_process(&s);
 	ret = ret ?: add_process(&s);
 	ret = ret ?: v->ops->for_each_thread(v->arg, add_thread, &s);
+	/* named once per context, not per process: libcpuid's identification runs CPUID dozens of times (a VM traps each) */
+	cpu_desc_names(&ctx->host);
 	ret = ret ?: cpu_desc_to_image(&s.t->arena, &ctx->host, &s.t->img->source_cpu);
 	if (ret)
 		goto out;

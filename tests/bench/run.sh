@@ -29,8 +29,9 @@
 # BENCH_SCALE_RUNS (5), BENCH_HEAPS ("1024 4096", MiB),
 # BENCH_QUICK=1 (3 runs, 1 round of 3 cycles: checks the script, numbers are
 # not meaningful), BENCH_STEPS (a subset of the steps listed at the end; no
-# report), BENCH_SCALE_CASES (a subset of "heap procs50x8 dlopen200"),
-# BENCH_TRACE=1 (timestamped trace), KEEP=1 (keep the work dir).
+# report), BENCH_SCALE_CASES (a subset of "heap procs50x8 dlopen200"), BENCH_DUMP_ONLY=1
+# (overhead and scale: dumps only, no restores; with BENCH_STEPS, for the dump
+# side), BENCH_TRACE=1 (timestamped trace), KEEP=1 (keep the work dir).
 set -euo pipefail
 [ -z "${BENCH_TRACE:-}" ] || { PS4='+ ${EPOCHREALTIME} '; set -x; }
 
@@ -228,6 +229,11 @@ overhead() {
 				rec overhead "$kind" $mode "$rep" dump_log_us "$(log_end "$img/dump.log")"
 				rec overhead "$kind" $mode "$rep" dump_hooks_us "$(hooks_us "$img/dump.log")"
 				rec overhead "$kind" $mode "$rep" dump_rss_kb "$T_RSS"; }
+			if [ -n "${BENCH_DUMP_ONLY:-}" ]; then
+				keep_log "$img/dump.log" "$LOGS/overhead-$kind-$mode-$rep.dump"
+				rm -rf "$img" "$out"*
+				continue
+			fi
 			timed_restore "$img" "$dir"
 			[ "$rep" = 0 ] || { rec overhead "$kind" $mode "$rep" restore_us "$T_US"
 				rec overhead "$kind" $mode "$rep" restore_cpu_us "$T_CPU"
@@ -446,6 +452,11 @@ scale_case() {
 			timed_dump "$PID" "$img" "$dir"
 			[ "$rep" = 0 ] || { rec scale "$name" $mode "$rep" dump_us "$T_US"
 				rec scale "$name" $mode "$rep" dump_cpu_us "$T_CPU"; }
+			if [ -n "${BENCH_DUMP_ONLY:-}" ]; then
+				keep_log "$img/dump.log" "$LOGS/scale-$name-$mode-$rep.dump"
+				rm -rf "$img" "$out"*
+				continue
+			fi
 			timed_restore "$img" "$dir"
 			[ "$rep" = 0 ] || { rec scale "$name" $mode "$rep" restore_us "$T_US"
 				rec scale "$name" $mode "$rep" restore_cpu_us "$T_CPU"; }

@@ -113,7 +113,7 @@ static const struct elf_info *uncached(struct cpuport_ctx **ctx, const char *pat
 	const struct elf_info *e;
 
 	*ctx = ctx_with("off");
-	e = elf_cache_get(*ctx, path, NULL, &err);
+	e = elf_cache_get(*ctx, path, "/", &err);
 	assert_non_null(e);
 	return e;
 }
@@ -125,7 +125,7 @@ static void check_through_cache(const char *path)
 	const struct elf_info *want = uncached(&c0, path), *got;
 	int err;
 
-	got = elf_cache_get(c1, path, NULL, &err);
+	got = elf_cache_get(c1, path, "/", &err);
 	assert_non_null(got);
 	same_info(want, got);
 	cpuport_ctx__free(c1);

@@ -4,7 +4,8 @@
  * cheap, still gives the same answers when it is needed:
  *  - the host's names (libcpuid) are read on first use: an image made from a
  *    fresh host description names the vendor CPUID leaf 0 gives, and the
- *    same brand as libcpuid read up front;
+ *    same brand as libcpuid read up front; a context names the host once,
+ *    for all the processes it scans;
  *  - capstone is dlopen()ed on the first cs_open() (capstone_lazy.c): the
  *    ISA of known instruction bytes is decoded as before;
  *  - the dump's "which object defines this symbol" skips objects whose name
@@ -14,6 +15,8 @@
  */
 #include <cpuid.h>
 #include <dlfcn.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <libcpuid/libcpuid.h>
 
 #include "unit.h"
@@ -47,6 +50,38 @@ static void host_names_read_on_first_use(void **state)
 	assert_false(d.names_pending);
 	assert_string_equal(d.vendor, vendor);
 	arena_free(&a);
+}
+
+/* a dump of many processes names the host once (per context), and every image carries those names */
+static void host_named_once_per_context(void **state)
+{
+	struct cpuport_table *t[2] = { NULL, NULL };
+	struct cpuport_ctx *ctx;
+	pid_t pid;
+
+	(void)state;
+	setenv("CPUPORT_CACHE_DIR", "off", 1);
+	ctx = cpuport_ctx__new(NULL);
+	assert_non_null(ctx);
+	assert_true(ctx->host.names_pending);
+	pid = fork();
+	if (!pid)
+		for (;;)
+			pause();
+	kill(pid, SIGSTOP);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(cpuport_scan(ctx, pid, &t[i]), 0);
+		assert_false(ctx->host.names_pending);	/* named by the first scan, kept */
+		assert_string_equal(t[i]->img->source_cpu->vendor, ctx->host.vendor);
+		assert_string_equal(t[i]->img->source_cpu->brand, ctx->host.brand);
+		assert_true(t[i]->img->source_cpu->vendor[0]);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	cpuport_table__free(t[0]);
+	cpuport_table__free(t[1]);
+	cpuport_ctx__free(ctx);
+	unsetenv("CPUPORT_CACHE_DIR");
 }
 
 static void capstone_loaded_on_first_use(void **state)
@@ -137,6 +172,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(host_names_read_on_first_use),
+		cmocka_unit_test(host_named_once_per_context),
 		cmocka_unit_test(capstone_loaded_on_first_use),
 		cmocka_unit_test(dynsym_filter_keeps_every_name),
 		cmocka_unit_test(debug_names_read_on_first_use),

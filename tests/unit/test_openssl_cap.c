@@ -5,11 +5,14 @@
  * OPENSSL_ia32cap value and prints the bytes at the located address.  Oracles:
  * OPENSSL_ia32cap(3) (an explicit "A:B" value is stored as is, with bit 10 of
  * the first word forced on; "~A:~B" clears bits from what the library derived
- * from CPUID), and the unmasked vector of the same host.
+ * from CPUID), and the unmasked vector of the same host.  The scan records
+ * the same vector through the on-disk cache as without it.
  */
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <link.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "unit.h"
 #include "internal.h"
@@ -114,11 +117,86 @@ static void not_openssl(void **state)
 	free(libc);
 }
 
+/* the OPENSSL_ia32cap_P state cpuport_scan() records for @pid, with the on-disk cache at @cache ("off": none) */
+static void scanned_vector(pid_t pid, const char *cache, uint64_t *off, uint32_t *size)
+{
+	struct cpuport_table *t = NULL;
+	struct cpuport_ctx *ctx;
+	int n = 0;
+
+	setenv("CPUPORT_CACHE_DIR", cache, 1);
+	ctx = cpuport_ctx__new(NULL);
+	assert_non_null(ctx);
+	assert_int_equal(cpuport_scan(ctx, pid, &t), 0);
+	for (size_t i = 0; i < t->img->n_states; i++)
+		if (t->img->states[i]->kind == CPUPORT__STATE_KIND__OPENSSL_IA32CAP) {
+			*off = t->img->states[i]->offset;
+			*size = t->img->states[i]->size;
+			n++;
+		}
+	assert_int_equal(n, 1);
+	cpuport_table__free(t);
+	cpuport_ctx__free(ctx);
+	unsetenv("CPUPORT_CACHE_DIR");
+}
+
+/*
+ * Where the vector is, is a fact about libcrypto's file, kept by build-id
+ * (elf_fact_get): the scan records the same state without a cache, with a
+ * cold one, a warm one, and a damaged entry (ignored, recomputed).
+ */
+static void cached_as_uncached(void **state)
+{
+	char dir[] = "/tmp/cpuport-unit-oc.XXXXXX", cache[64], c;
+	uint64_t off0 = 0, off;
+	uint32_t size0 = 0, size;
+	int p[2], st;
+	pid_t pid;
+	char *out;
+
+	(void)state;
+	if (!libcrypto[0])
+		UNIT_SKIP("no libcrypto.so.3 here");
+	assert_non_null(mkdtemp(dir));
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	if (!pid) {
+		if (!dlopen(libcrypto, RTLD_NOW) || write(p[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	kill(pid, SIGSTOP);
+	scanned_vector(pid, "off", &off0, &size0);
+	for (int round = 0; round < 3; round++) {	/* cold, warm, damaged */
+		if (round == 2) {
+			out = unit_run(&st, "for f in %s/openssl/*; do printf '\\377' | "
+				       "dd of=$f bs=1 seek=$(($(stat -c %%s $f) - 1)) conv=notrunc 2>/dev/null; done", cache);
+			assert_int_equal(st, 0);
+			free(out);
+		}
+		scanned_vector(pid, cache, &off, &size);
+		assert_int_equal(off, off0);
+		assert_int_equal(size, size0);
+		out = unit_run(&st, "ls %s/openssl | wc -l", cache);
+		assert_true(atoi(out) > 0);	/* stored, one entry per object */
+		free(out);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	free(unit_run(&st, "rm -rf '%s'", dir));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(locate_and_mask),
 		cmocka_unit_test(not_openssl),
+		cmocka_unit_test(cached_as_uncached),
 	};
 	int st;
 	char *p;

@@ -9,10 +9,15 @@
  * a sites file that is stale (made for other candidates), corrupt (a
  * flipped byte, truncated, longer) or forged (checksummed, but out of order,
  * misaligned, or outside what was read) must be refused, so the restore
- * scans all memory as without it.
+ * scans all memory as without it.  The worker process (sites_worker.c)
+ * stores the same file, is never our child, and one that dies or hangs
+ * stores nothing.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "unit.h"
 #include "internal.h"
@@ -301,12 +306,129 @@ static void forged_sites_refused(void **state)
 	cpuport_table__free(t);
 }
 
+/* the sites file a job's worker wrote, or its wait's error */
+static int job_file(struct cpuport_ctx *ctx, const char *path, int timeout_ms, pid_t *worker)
+{
+	struct cpuport_table *t = table_with(cand, ARRAY_SIZE(cand));
+	struct cpuport_sites *s;
+	struct cpuport_sites_job *job;
+	int fd, ret;
+
+	assert_int_equal(cpuport_sites__new(t, &s), 0);
+	sites_set_min(s, UINT64_MAX);	/* less memory than that: no worker */
+	assert_int_equal(cpuport_sites__start(ctx, s, child, &job), -ENODATA);
+	assert_null(job);
+	sites_set_min(s, 0);
+	assert_int_equal(cpuport_sites__start(ctx, s, child, &job), 0);
+	cpuport_sites__free(s);	/* the worker has its own copy */
+	*worker = cpuport_sites_job__pid(job);
+	assert_true(*worker > 0);
+	ret = cpuport_sites_job__wait(job, timeout_ms);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(cpuport_sites_job__write_fd(job, fd), ret);	/* nothing but after a 0 wait */
+	close(fd);
+	cpuport_sites_job__free(job);
+	/* never our child: CRIU's SIGCHLD handler and wait4(-1) must not see it */
+	assert_int_equal(waitpid(*worker, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	cpuport_table__free(t);
+	return ret;
+}
+
+static int yama_scope(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+	int v = 0;
+
+	if (f && fscanf(f, "%d", &v) != 1)
+		v = 0;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static bool gone_within(pid_t pid, int ms)
+{
+	char path[64], st[512];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	for (int i = 0; i < ms / 10; i++) {
+		FILE *f = fopen(path, "re");
+		bool dead = !f || !fgets(st, sizeof(st), f) || strstr(st, ") Z ") || strstr(st, ") X ");
+
+		if (f)
+			fclose(f);
+		if (dead)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* The worker process (sites_worker.c) stores the very file the scan in this thread does. */
+static void worker_writes_the_same_file(void **state)
+{
+	struct cpuport_table *t = table_with(cand, ARRAY_SIZE(cand));
+	struct cpuport_sites *s = scan_child(t);
+	char a[128], b[128];
+	pid_t w;
+	int fd, st;
+	char *diff;
+
+	(void)state;
+	if (geteuid() && yama_scope() > 0)
+		UNIT_SKIP("Yama ptrace_scope > 0: the worker (not the child's parent) may not read the child's memory");
+	snprintf(a, sizeof(a), "%s/inline.sites", dir);
+	snprintf(b, sizeof(b), "%s/worker.sites", dir);
+	fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(cpuport_sites__write_fd(s, fd), 0);
+	close(fd);
+	assert_int_equal(job_file(NULL, b, 10000, &w), 0);
+	diff = unit_run(&st, "cmp '%s' '%s'", a, b);
+	assert_int_equal(st, 0);
+	free(diff);
+	assert_true(gone_within(w, 2000));
+	cpuport_sites__free(s);
+	cpuport_table__free(t);
+}
+
+/* A worker that dies or hangs: an error, never a file (a hang is killed at the deadline). */
+static void failed_worker_stores_nothing(void **state)
+{
+	static const char *const faults[] = { "sites-crash", "sites-hang" };
+	char path[128];
+	struct stat sb;
+	pid_t w;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/failed.sites", dir);
+	for (size_t k = 0; k < ARRAY_SIZE(faults); k++) {
+		CPUPORT_OPTS(cpuport_ctx_opts, o, .faults = faults[k]);
+		struct cpuport_ctx *ctx = cpuport_ctx__new(&o);
+		struct timespec t0, t1;
+		int ret;
+
+		assert_non_null(ctx);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ret = job_file(ctx, path, 300, &w);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_int_equal(ret, k ? -ETIMEDOUT : -ECHILD);
+		assert_true(t1.tv_sec - t0.tv_sec < 5);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_size, 0);	/* nothing written */
+		assert_true(gone_within(w, 2000));
+		cpuport_ctx__free(ctx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sites_are_exactly_the_candidates),
 		cmocka_unit_test(stale_or_corrupt_sites_refused),
 		cmocka_unit_test(forged_sites_refused),
+		cmocka_unit_test(worker_writes_the_same_file),
+		cmocka_unit_test(failed_worker_stores_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
