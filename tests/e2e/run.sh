@@ -9,9 +9,10 @@
 #   --timeout SEC  per guest (default 900)
 #   -v             stream the guest consoles to stderr
 #   --directions "D..."  only these (host-nehalem host-haswell nehalem-host nehalem-haswell)
-#   --workloads "W..."   only these (c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite python-openssl)
+#   --workloads "W..."   only these (c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite java
+#                        python-openssl)
 #
-# Checkpoints real processes (the C fixture, Debian's python3 and sqlite3) on one CPU and
+# Checkpoints real processes (the C fixture, Debian's python3, sqlite3 and HotSpot) on one CPU and
 # restores them on another, with criu alone and with criu + cpuport, in QEMU TCG guests
 # (-cpu Nehalem, -cpu Haswell-v4) and on this host. Prints the matrix and exits 1 if any
 # cell differs from its expectation (derived at run time from the CPUs' flags and, for
@@ -47,6 +48,10 @@ done
 CRIU=${CPUPORT_CRIU:-/usr/local/sbin/criu}
 PY=/usr/bin/python3            # Debian's, not whatever python3 is first in PATH
 SQLITE=$(command -v sqlite3 || true)
+# Debian's HotSpot (openjdk-17-jre-headless), not whatever `java` is first in PATH
+JAVA=${CPUPORT_E2E_JAVA:-/usr/lib/jvm/java-17-openjdk-amd64/bin/java}
+# small and quick to checkpoint: no perf-data file, one small heap, serial GC, one code heap
+JAVA_OPTS="-XX:-UsePerfData -Xms8m -Xmx64m -XX:+UseSerialGC -XX:CICompilerCount=2 -XX:ReservedCodeCacheSize=32m -XX:-CreateCoredumpOnCrash"
 [[ -x "$CRIU" ]] || skip "criu not found at $CRIU (scripts/setup.sh)"
 command -v "${CPUPORT_QEMU:-qemu-system-x86_64}" >/dev/null || skip "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
 [[ -x /bin/busybox ]] && ! LC_ALL=C ldd /bin/busybox >/dev/null 2>&1 || skip "busybox-static not installed"
@@ -66,7 +71,7 @@ if ((quick)); then
     WLS=(c-pie-t2 c-spin c-selfdisp python sqlite)
     DIRECTIONS=(host-nehalem nehalem-host)
 else
-    WLS=(c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite)
+    WLS=(c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite java)
     DIRECTIONS=(host-nehalem host-haswell nehalem-host nehalem-haswell)
 fi
 [[ -z "$only_dirs" ]] || read -r -a DIRECTIONS <<<"$only_dirs"
@@ -75,9 +80,10 @@ for d in "${DIRECTIONS[@]}"; do
     case "$d" in host-nehalem|host-haswell|nehalem-host|nehalem-haswell) ;; *) usage "unknown direction '$d'" ;; esac
 done
 for w in "${WLS[@]}"; do
-    case "$w" in c-pie-t2|c-nopie|c-now|c-spin|c-selfdisp|python|python-openssl|sqlite) ;; *) usage "unknown workload '$w'" ;; esac
+    case "$w" in c-pie-t2|c-nopie|c-now|c-spin|c-selfdisp|python|python-openssl|sqlite|java) ;; *) usage "unknown workload '$w'" ;; esac
 done
 [[ " ${WLS[*]} " != *" sqlite "* || -n "$SQLITE" ]] || die "sqlite3 not found: apt-get install sqlite3"
+[[ " ${WLS[*]} " != *" java "* || -x "$JAVA" ]] || die "$JAVA not found: apt-get install openjdk-17-jre-headless"
 MODES=(alone cpuport)
 # direction -> source dir tag, where it is restored (host or a QEMU -cpu model), label
 declare -A D_SRC=([host-nehalem]=host [host-haswell]=host [nehalem-host]=nehalem [nehalem-haswell]=nehalem)
@@ -120,6 +126,10 @@ nice make -s -C "$TOP" FIX="$P/fix" "$P/fix/workload" "$P/fix/workload-nopie" "$
     "$P/fix/selfdisp" >&2 ||
     die "cannot build the fixtures"
 cp "$HERE/cells.sh" "$HERE/pywork.py" "$HERE/bindings.py" "$HERE/workloads/sqlite-setup.sql" "$P/e2e/"
+if [[ " ${WLS[*]} " == *" java "* ]]; then
+    # the JRE compiles the workload itself (jdk.compiler is part of openjdk-17-jre-headless)
+    "$JAVA" "$HERE/JWork.java" --compile "$HERE/JWork.java" "$P/e2e/jcls" >&2 || die "cannot compile JWork.java with $JAVA"
+fi
 # sqlite3 client: P1..P3 before the checkpoint, Q4.. after; expected answers from a fresh sqlite3
 gen_queries() {
     local p=$1 n
@@ -147,6 +157,8 @@ CRIU=$CRIU
 OBS_SECS=$OBS_SECS
 MIN_LINES=$((MIN_NEW * 2))
 SQL_QUERIES=$SQL_QUERIES
+JAVA=$JAVA
+JAVA_OPTS="$JAVA_OPTS"
 ALONE=\${ALONE:-none}
 CAPMASK=$(awk '$1 == "CapBnd:" { print $2 }' /proc/self/status)
 EOF
@@ -155,8 +167,9 @@ EOF
 for d in "${DIRECTIONS[@]}"; do
     src=$P/src-${D_SRC[$d]}
     for wl in "${WLS[@]}"; do
-        echo "fresh $wl $P/results/$d/$wl-fresh"
+        # restores first: cells.sh then starts a fresh process only where a cell kept running
         for m in "${MODES[@]}"; do echo "restore $src $wl $m $P/results/$d/$wl-$m"; done
+        echo "fresh $wl $P/results/$d/$wl-fresh"
     done > "$P/e2e/plan-$d"
 done
 for s in host nehalem; do
@@ -170,6 +183,12 @@ common_payload=(--payload "$P/e2e" --payload "$P/cpuport" --payload "$P/fix" --p
 # the part of the python3 stdlib the workload loads (for a python3 started in a guest; the
 # whole /usr/lib/python3.11 works too but adds ~15 s to every initramfs)
 while read -r f; do common_payload+=(--payload "$f"); done < <("$PY" -I -S "$HERE/pywork.py" --hashlib --modules | sort -u)
+# HotSpot: the files a JVM running the workload maps (the JRE's `modules` image alone is
+# 123 MB), and the launcher's configuration
+if [[ " ${WLS[*]} " == *" java "* ]]; then
+    while read -r f; do common_payload+=(--payload "$f"); done < <(cd "$P" && "$JAVA" $JAVA_OPTS -cp "$P/e2e/jcls" JWork --maps | sort -u)
+    common_payload+=(--payload "$(dirname "$(dirname "$JAVA")")/lib/jvm.cfg")
+fi
 for f in /usr/lib/locale/C.utf8 /usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache; do
     if [[ -e "$f" ]]; then common_payload+=(--payload "$f"); fi
 done
@@ -283,6 +302,11 @@ verify_output() {
                 "$res/work/out.txt" $((before + 1)) 2>&1 | tail -n 4 | tr '\n' ' ')
             new=$(sed -n 's/.*PYVERIFY lines=[0-9]* checked=\([0-9]*\) bad=0.*/\1/p' <<<"$v")
             if [[ -z "$new" ]]; then new=0; why="output differs from a recomputation: $v"; fi ;;
+        java)
+            before=$(wc -l < "$src/work.orig/$wl/out.txt")
+            v=$("$JAVA" -cp "$P/e2e/jcls" JWork --verify "$res/work/out.txt" $((before + 1)) 2>&1 | tail -n 4 | tr '\n' ' ')
+            new=$(sed -n 's/.*JVERIFY lines=[0-9]* checked=\([0-9]*\) bad=0.*/\1/p' <<<"$v")
+            if [[ -z "$new" ]]; then new=0; why="output differs from a recomputation: $v"; fi ;;
         sql)
             before=$(wc -l < "$src/work.orig/$wl/out.txt")
             tail -n "+$((before + 1))" "$res/work/out.txt" > "$res/answers.txt"
@@ -295,6 +319,21 @@ verify_output() {
     [[ -n "$why" ]] && new=0
     ((new >= MIN_NEW)) || why=${why:-"only $new new iterations (need $MIN_NEW)"}
     printf '%s%s%s\n' "$new" "$US" "$why"
+}
+
+# The /proc/cpuinfo flags of the instruction-set extensions HotSpot 17's x86 code generators use
+# when the CPU has them (VM_Version: UseAVX, UseBMI1/2Instructions, UseCountLeadingZeros, UseAES,
+# UseCLMUL, UseSHA, UseFMA, the ADX multiply intrinsics, the clflushopt/clwb data-cache
+# writeback stub) and the XSAVE its CPU-detection stub uses. A fact about HotSpot, for the
+# expectation only; cpuport itself decides from the code it finds in the process.
+HOTSPOT_FLAGS="avx avx2 avx512f avx512bw avx512dq avx512vl avx512cd bmi1 bmi2 abm adx aes pclmulqdq sha_ni fma clflushopt clwb xsave"
+# lost_hotspot_feature SRCFLAGS DSTFLAGS: the source has one of them and the destination not
+lost_hotspot_feature() {
+    local fl
+    for fl in $HOTSPOT_FLAGS; do
+        if has "$1" "$fl" && ! has "$2" "$fl"; then return 0; fi
+    done
+    return 1
 }
 
 # expected_outcome DIRECTION WL MODE: prints what the cell must show ("A|B": either).
@@ -326,6 +365,10 @@ expected_outcome() {
         echo REFUSED
     elif [[ $mode == cpuport && $wl == c-selfdisp ]] && has "$srcflags" avx2 && ! has "$dstflags" avx2; then
         # libselfdisp.so chose its AVX2 function from its own CPUID flag: the ISA census refuses
+        echo REFUSED
+    elif [[ $mode == cpuport && $wl == java ]] && lost_hotspot_feature "$srcflags" "$dstflags"; then
+        # HotSpot generated code (C2's compiled loops, its stubs) for the source CPU into
+        # anonymous executable memory, which nothing re-selects: the ISA census refuses
         echo REFUSED
     elif [[ $mode == cpuport ]]; then
         echo RUNNING-OK+FRESH
@@ -365,11 +408,49 @@ refused_outcome() {
     printf '%s%s%s\n' "$out" "$US" "$info"
 }
 
+# hotspot_sigill RES SRCDIR WL: HotSpot catches SIGILL itself (its handler writes hs_err_pid<N>.log
+# into the working directory and exits 1, with -XX:-CreateCoredumpOnCrash): prints the report's
+# problematic frame if a report written after the restore says the CPU raised SIGILL (a kernel
+# si_code: ILL_ILLOPN for #UD; not one sent by kill); fails otherwise
+hotspot_sigill() {
+    local res=$1 src=$2 wl=$3 f
+    for f in "$res"/work/hs_err*; do
+        [[ -f "$f" && ! -e "$src/work.orig/$wl/$(basename "$f")" ]] || continue
+        grep -q '^#  SIGILL (0x4) at pc=' "$f" && grep -Eq '^siginfo: si_signo: 4 \(SIGILL\), si_code: [1-8] \(ILL_' "$f" || continue
+        echo "HotSpot's handler caught it: $(grep -m1 -o 'si_code: [^,]*' "$f"), $(grep -m1 -o 'SIGILL (0x4) at pc=[0-9a-fx]*' "$f"), frame $(grep -m1 -A1 '^# Problematic frame:' "$f" | tail -n1 | sed 's/^# *//') ($(basename "$f"))"
+        return 0
+    done
+    return 1
+}
+
+# kernel_sigill RES PID: the guest kernel's trace shows a SIGILL it raised for an invalid opcode
+# (a fault's si_code, ILL_ILLOPN for #UD: not one sent by kill) in a thread of process PID
+# (cells.sh records signal:signal_generate with the thread group in each guest restore)
+kernel_sigill() {
+    local line
+    [[ -s "$1/sigill-trace.txt" ]] || return 1
+    line=$(grep -E "\( *$2\) .*signal_generate: sig=4 errno=[0-9-]+ code=[1-8] " "$1/sigill-trace.txt" | sed -n 1p)
+    [[ -n "$line" ]] || return 1
+    echo "$line" | sed 's/^ *//; s/  */ /g'
+}
+
 # death_outcome RES SRCDIR WL LINE: the restored process died (reaper LINE); prints "OUT<US>INFO"
 death_outcome() {
-    local res=$1 src=$2 wl=$3 line=$4 pid how sig out info sym
+    local res=$1 src=$2 wl=$3 line=$4 pid how sig out info sym hs
     read -r _ pid how sig _ <<<"$line"
     if [[ $how == signal && $sig == 4 ]]; then out=SIGILL; else out=$([[ $how == signal ]] && echo "SIGNAL-$sig" || echo "EXITED-$sig"); fi
+    # a program that handles SIGILL itself (HotSpot) and then ends died of SIGILL just the same:
+    # its crash report says so, or the kernel's trace of the signals it raised does
+    if [[ $how == exit && $sig == 1 ]] && hs=$(hotspot_sigill "$res" "$src" "$wl"); then
+        printf '%s%s%s\n' SIGILL "$US" "$hs"
+        return
+    fi
+    if [[ $out != SIGILL ]] && hs=$(kernel_sigill "$res" "$pid"); then
+        info="$out after its own SIGILL handler ran; kernel: $hs"
+        [[ -s "$res/work/jvm.out" ]] && info+="; JVM: $(tail -n 2 "$res/work/jvm.out" | tr '\n' ' ')"
+        printf '%s%s%s\n' SIGILL "$US" "$info"
+        return
+    fi
     if [[ -f "$res/dmesg.txt" ]]; then
         line=$(grep -a -m1 'invalid opcode' "$res/dmesg.txt" || true)
     else
@@ -391,7 +472,7 @@ running_outcome() {
     out=RUNNING-OK
     info="$new new iterations checked"
     [[ $kind == sql ]] && info="$new/$SQL_QUERIES answers equal a fresh sqlite3's"
-    [[ $kind == py ]] && info="$new new lines equal a recomputation"
+    [[ $kind == py || $kind == java ]] && info="$new new lines equal a recomputation"
     if [[ $mode == cpuport ]] && ! grep -q 'cpuport: pid [0-9]*: re-patched' "$res/restore.log"; then
         out=RUNNING-NO-REPATCH info+="; but no 're-patched' line from cpuport in restore.log"
     elif [[ ! -s "$res/scan.json" || ! -s "$fresh" ]]; then
@@ -408,7 +489,7 @@ running_outcome() {
 judge() {
     local d=$1 wl=$2 mode=$3 res=$P/results/$1/$2-$3 src=$P/src-${D_SRC[$1]} kind exp rc line
     local out= info= timing= new=
-    kind=$(case "$wl" in c-*) echo c ;; python*) echo py ;; *) echo sql ;; esac)
+    kind=$(case "$wl" in c-*) echo c ;; python*) echo py ;; java) echo java ;; *) echo sql ;; esac)
     exp=$(expected_outcome "$d" "$wl" "$mode")
     if [[ ! -f "$res/reap-observed.log" ]]; then
         out=NOT-RUN info="no evidence (guest/host step failed: see its log)"
