@@ -315,9 +315,9 @@ int census_jit_judge(struct census_proc *cp, uint64_t start, uint64_t end, const
 	feats_str(&hit, feats, sizeof(feats));
 	log_err(cp->ctx, "pid %d: JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 "%s%s uses %s "
 		"(instruction %s at %#" PRIx64 ") that %s lacks: a JIT compiler chose instructions for the CPU it "
-		"started on, and cpuport cannot re-select them. Restore on a CPU with %s, start the program in its "
-		"portable mode (for example HotSpot's -XX:UseAVX=0 -XX:-UseBMI1Instructions "
-		"-XX:-UseBMI2Instructions), or re-dump on this CPU\n", cp->pid, start, end, path ? " " : "",
+		"started on, and cpuport cannot re-select them. Restore on a CPU with %s, or start the program on "
+		"this CPU and dump it again (its JIT's options, such as HotSpot's -XX:UseAVX=0, narrow what it "
+		"compiles, not always all it generates at start-up)\n", cp->pid, start, end, path ? " " : "",
 		path ? path : "", ex_feature <= F_UNKNOWN_ISA && featset_has(&hit, ex_feature) ?
 		census_feature_name(ex_feature) : feats, ex_mnemonic ? ex_mnemonic : "?", ex_addr, cp->target, feats);
 	return -EDEADLK;
