@@ -308,18 +308,21 @@ int census_jit_judge(struct census_proc *cp, uint64_t start, uint64_t end, const
 		     const struct featset *need, uint64_t ex_addr, const char *ex_mnemonic, uint32_t ex_feature)
 {
 	struct featset hit = { { need->w[0] & cp->missing.w[0], need->w[1] & cp->missing.w[1] } };
-	char feats[256];
+	bool ex_ok = ex_feature <= F_UNKNOWN_ISA && featset_has(&hit, ex_feature) && ex_mnemonic;
+	char feats[256], ex[96] = "";
 
 	if (!hit.w[0] && !hit.w[1])
 		return 0;
 	feats_str(&hit, feats, sizeof(feats));
-	log_err(cp->ctx, "pid %d: JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 "%s%s uses %s "
-		"(instruction %s at %#" PRIx64 ") that %s lacks: a JIT compiler chose instructions for the CPU it "
-		"started on, and cpuport cannot re-select them. Restore on a CPU with %s, or start the program on "
-		"this CPU and dump it again (its JIT's options, such as HotSpot's -XX:UseAVX=0, narrow what it "
-		"compiles, not always all it generates at start-up)\n", cp->pid, start, end, path ? " " : "",
-		path ? path : "", ex_feature <= F_UNKNOWN_ISA && featset_has(&hit, ex_feature) ?
-		census_feature_name(ex_feature) : feats, ex_mnemonic ? ex_mnemonic : "?", ex_addr, cp->target, feats);
+	/* an example only if it needs what is missing (a dump records one, for its most used extension) */
+	if (ex_ok)
+		snprintf(ex, sizeof(ex), " (instruction %s at %#" PRIx64 ")", ex_mnemonic, ex_addr);
+	log_err(cp->ctx, "pid %d: JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 "%s%s uses %s%s "
+		"that %s lacks: a JIT compiler chose instructions for the CPU it started on, and cpuport cannot "
+		"re-select them. Restore on a CPU with %s, or start the program on this CPU and dump it again (its "
+		"JIT's options, such as HotSpot's -XX:UseAVX=0, narrow what it compiles, not always all it "
+		"generates at start-up)\n", cp->pid, start, end, path ? " " : "", path ? path : "",
+		ex_ok ? census_feature_name(ex_feature) : feats, ex, cp->target, feats);
 	return -EDEADLK;
 }
 

@@ -106,7 +106,7 @@ add_file() {
         cp -a --remove-destination "$cf" "$stage$cf"
     fi
 }
-is_elf() { [[ -f "$1" ]] && [[ "$(LC_ALL=C head -c 4 "$1" 2>/dev/null)" == $'\x7fELF' ]]; }
+is_elf() { [[ -f "$1" ]] && [[ "$(LC_ALL=C od -An -tx1 -N4 "$1" 2>/dev/null | tr -d ' \n')" == 7f454c46 ]]; }
 # add_ldd_deps FILE: copy every library the dynamic loader would load for FILE.
 add_ldd_deps() {
     local f=$1 outp lib

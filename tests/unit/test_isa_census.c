@@ -475,6 +475,27 @@ static void jit_check(void **state)
 	assert_non_null(strstr(log.text, "JIT code in anonymous executable memory"));
 	assert_int_equal(cp.n_jit, 1);
 	assert_false(log.bad_line);
+	/* a recorded example (cpuport check) is named only when it needs what is missing */
+	{
+		struct featset need = { { 0, 0 } }, miss = cp.missing;
+
+		featset_set(&need, F_AVX);
+		featset_set(&need, F_AVX512F);
+		memset(&cp.missing, 0, sizeof(cp.missing));
+		featset_set(&cp.missing, F_AVX512F);
+		unit_log_reset(&log);
+		assert_int_equal(census_jit_judge(&cp, 0x1000, 0x2000, NULL, &need, 0x1800, "vzeroupper", F_AVX),
+				 -EDEADLK);
+		assert_non_null(strstr(log.text, "0x1000-0x2000 uses avx512f that x86-64-v2 lacks"));
+		assert_null(strstr(log.text, "vzeroupper"));
+		featset_set(&cp.missing, F_AVX);
+		unit_log_reset(&log);
+		assert_int_equal(census_jit_judge(&cp, 0x1000, 0x2000, NULL, &need, 0x1800, "vzeroupper", F_AVX),
+				 -EDEADLK);
+		assert_non_null(strstr(log.text, "uses avx (instruction vzeroupper at 0x1800) that x86-64-v2 lacks"));
+		assert_false(log.bad_line);
+		cp.missing = miss;
+	}
 	/* the upgrade direction: nothing missing, nothing refused */
 	memset(&cp.missing, 0, sizeof(cp.missing));
 	assert_int_equal(census_proc_check_jit(&cp, &v), 0);
