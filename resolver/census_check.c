@@ -303,18 +303,21 @@ int census_jit_judge(struct census_proc *cp, uint64_t start, uint64_t end, const
 		     const struct featset *need, uint64_t ex_addr, const char *ex_mnemonic, uint32_t ex_feature)
 {
 	struct featset hit = { { need->w[0] & cp->missing.w[0], need->w[1] & cp->missing.w[1] } };
-	char feats[256];
+	bool ex_ok = ex_feature <= F_UNKNOWN_ISA && featset_has(&hit, ex_feature) && ex_mnemonic;
+	char feats[256], ex[96] = "";
 
 	if (!hit.w[0] && !hit.w[1])
 		return 0;
 	census_feats_str(&hit, feats, sizeof(feats));
-	log_err(cp->ctx, "pid %d: JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 "%s%s uses %s "
-		"(instruction %s at %#" PRIx64 ") that %s lacks: a JIT compiler chose instructions for the CPU it "
-		"started on, and cpuport cannot re-select them. Restore on a CPU with %s, start the program in its "
-		"portable mode (for example HotSpot's -XX:UseAVX=0 -XX:-UseBMI1Instructions "
-		"-XX:-UseBMI2Instructions), or re-dump on this CPU\n", cp->pid, start, end, path ? " " : "",
-		path ? path : "", ex_feature <= F_UNKNOWN_ISA && featset_has(&hit, ex_feature) ?
-		census_feature_name(ex_feature) : feats, ex_mnemonic ? ex_mnemonic : "?", ex_addr, cp->target, feats);
+	/* an example only if it needs what is missing (a dump records one, for its most used extension) */
+	if (ex_ok)
+		snprintf(ex, sizeof(ex), " (instruction %s at %#" PRIx64 ")", ex_mnemonic, ex_addr);
+	log_err(cp->ctx, "pid %d: JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 "%s%s uses %s%s "
+		"that %s lacks: a JIT compiler chose instructions for the CPU it started on, and cpuport cannot "
+		"re-select them. Restore on a CPU with %s, or start the program on this CPU and dump it again (its "
+		"JIT's options, such as HotSpot's -XX:UseAVX=0, narrow what it compiles, not always all it "
+		"generates at start-up)\n", cp->pid, start, end, path ? " " : "", path ? path : "",
+		ex_ok ? census_feature_name(ex_feature) : feats, ex, cp->target, feats);
 	return -EDEADLK;
 }
 
@@ -326,6 +329,15 @@ bool census_is_jit_mapping(const struct proc_map *m)
 		return true;
 	return !strncmp(m->path, "/memfd:", 7) || !strncmp(m->path, "[anon", 5) ||
 	       (m->path[0] == '/' && strstr(m->path, " (deleted)") && !m->ino);
+}
+
+/* Anonymous executable memory that cannot be judged: it may run, so the restore fails closed. */
+static int jit_unjudged(const struct census_proc *cp, const struct proc_map *m, const char *why)
+{
+	log_err(cp->ctx, "pid %d: anonymous executable memory %#" PRIx64 "-%#" PRIx64 " (JIT code) %s, so cpuport "
+		"cannot tell whether it needs what %s lacks. Restore on a CPU with every feature the source had, or "
+		"re-dump on this CPU\n", cp->pid, m->start, m->end, why, cp->target);
+	return -EDEADLK;
 }
 
 int census_proc_check_jit(struct census_proc *cp, const struct pview *p)
@@ -359,14 +371,16 @@ int census_proc_check_jit(struct census_proc *cp, const struct pview *p)
 		uint8_t *buf;
 		size_t len = m->end - m->start;
 
-		if (!census_is_jit_mapping(m) || len > (1ULL << 30))
+		if (!census_is_jit_mapping(m))
 			continue;
+		if (len > (1ULL << 30))
+			return jit_unjudged(cp, m, "is over 1 GiB");
 		buf = malloc(len);
 		if (!buf)
 			return -ENOMEM;
-		if (pview_read(p, m->start, buf, len)) {
+		if (pview_read(p, m->start, buf, len)) {	/* executable, so it may run: fail closed */
 			free(buf);
-			continue;	/* unreadable: nothing of it can run either */
+			return jit_unjudged(cp, m, "cannot be read");
 		}
 		if (len >= 4 && !memcmp(buf, ELFMAG, SELFMAG)) {
 			/*
@@ -382,7 +396,7 @@ int census_proc_check_jit(struct census_proc *cp, const struct pview *p)
 		cp->n_jit++;
 		if (isa_census_of_memory(buf, len, m->start, &cen)) {
 			free(buf);
-			continue;
+			return jit_unjudged(cp, m, "could not be disassembled");
 		}
 		ex = NULL;
 		for (size_t k = 0; k < cen->n_ex && !ex; k++)

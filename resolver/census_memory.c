@@ -1,5 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The ISA census of code read from a process's memory (JIT code): one pseudo-function, no dispatch. */
+/*
+ * The ISA census of code read from a process's memory (JIT code): one
+ * pseudo-function, no dispatch.  Its examples (one per extension) are the
+ * extensions' last instructions in the mapping, most used extension first:
+ * a JIT code cache starts with the stubs its runtime generated at start-up
+ * (HotSpot's CPU-detection stub runs XGETBV and AVX once, behind its own
+ * CPUID tests), while the code compiled from the program, which runs again
+ * and again, comes later and is where most of those instructions are.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +17,23 @@
 #include "census_build.h"
 #include "x86_regs.h"
 
+/* Most used extension first (@arg: instructions per extension); ties by the order of the extensions. */
+static int by_count(const void *a, const void *b, void *arg)
+{
+	const struct census_example *x = a, *y = b;
+	const uint32_t *count = arg;
+
+	if (count[x->feature] != count[y->feature])
+		return count[x->feature] > count[y->feature] ? -1 : 1;
+	return x->feature < y->feature ? -1 : x->feature > y->feature;
+}
+
 int isa_census_of_memory(const uint8_t *code, size_t len, uint64_t addr, struct isa_census **out)
 {
 	struct isa_census *cen = calloc(1, sizeof(*cen));
 	struct vec ex = { .sz = sizeof(struct census_example) };
+	uint32_t count[F__COUNT] = { 0 };
+	size_t slot[F__COUNT];	/* index in ex of each extension's example */
 	struct census_func *f;
 	cs_insn *in = NULL;
 	csh h = 0;
@@ -51,17 +72,24 @@ int isa_census_of_memory(const uint8_t *code, size_t len, uint64_t addr, struct 
 		for (uint32_t ft = 0; ft < F__COUNT; ft++) {
 			struct census_example *e;
 
-			if (!featset_has(&need, ft) || featset_has(&f->need, ft))
+			if (!featset_has(&need, ft))
 				continue;
-			featset_set(&f->need, ft);
-			e = census_vec_push(&ex);
-			if (!e)
-				goto out;
+			count[ft]++;
+			if (!featset_has(&f->need, ft)) {
+				featset_set(&f->need, ft);
+				e = census_vec_push(&ex);
+				if (!e)
+					goto out;
+				slot[ft] = ex.n - 1;
+			}
+			e = (struct census_example *)ex.p + slot[ft];	/* the latest instruction */
 			*e = (struct census_example){ addr + off, ft, "" };
 			snprintf(e->mnemonic, sizeof(e->mnemonic), "%s", mn);
 		}
 		off = a - addr;
 	}
+	if (ex.n)
+		qsort_r(ex.p, ex.n, ex.sz, by_count, count);
 	f->n_ex = (uint32_t)ex.n;
 	cen->need = f->need;
 	cen->ex = ex.p, cen->n_ex = ex.n, ex.p = NULL;

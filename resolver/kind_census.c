@@ -43,6 +43,20 @@ static int census_policy(struct restore *r)
 	missing_features(r, &missing);
 	if (!missing.w[0] && !missing.w[1] && !r->tgt->as_recorded)
 		return 0;	/* same or better CPU: nothing to refuse, nothing to report */
+	if (!r->tgt->as_recorded && r->tgt->n_maps) {
+		/*
+		 * A restore: JIT code the destination cannot run is refused before the
+		 * objects' census, which a runtime's large objects (HotSpot's libjvm.so:
+		 * 23 MB) make the costly part of a first restore (0.5 s here, 50 s in an
+		 * emulated CPU) and which could not change the outcome.
+		 */
+		struct census_proc jit = { .ctx = r->ctx, .pid = r->pid, .img = img, .missing = missing,
+					   .target = target_label(r) };
+
+		ret = census_proc_check_jit(&jit, r->tgt);
+		if (ret)
+			return ret;
+	}
 	files = calloc(img->n_objects + 1, sizeof(*files));
 	fp = calloc(img->n_objects + 1, sizeof(*fp));
 	bases = calloc(img->n_objects + 1, sizeof(*bases));
@@ -60,7 +74,7 @@ static int census_policy(struct restore *r)
 		bases[i] = r->objs[i].base;
 	}
 	ret = census_proc_init(r->census, r->ctx, r->pid, img, fp, bases, &missing, target_label(r));
-	if (!ret && (r->tgt->n_maps || r->tgt->as_recorded))
+	if (!ret && r->tgt->as_recorded)
 		ret = census_proc_check_jit(r->census, r->tgt);	/* the more specific reason first */
 	ret = ret ?: census_proc_check_objects(r->census);
 out:
@@ -153,8 +167,8 @@ static int record_jit(struct scan *s)
 			need[0] = cen->need.w[0], need[1] = cen->need.w[1];
 			j->need = need, j->n_need = 2;
 			j->has_censused = j->censused = true;
-			if (cen->n_ex) {	/* the example of its most demanding feature */
-				const struct census_example *e = &cen->ex[cen->n_ex - 1];
+			if (cen->n_ex) {	/* the example of its most used extension */
+				const struct census_example *e = &cen->ex[0];
 
 				j->has_example_addr = j->has_example_feature = true;
 				j->example_addr = e->addr;

@@ -21,7 +21,7 @@
 # Settings come from e2e.env next to this script (written by run.sh). Exit 0 when every step
 # ran (outcomes are judged on the host by run.sh), non-zero when a step could not run.
 E2E_DIR=$(cd "$(dirname "$0")" && pwd)
-. "$E2E_DIR/e2e.env"   # E2E_ROOT FIX CPBIN PLUGDIR REAP PY SQLITE CRIU OBS_SECS MIN_LINES SQL_QUERIES ALONE CAPMASK
+. "$E2E_DIR/e2e.env"   # E2E_ROOT FIX CPBIN PLUGDIR REAP PY SQLITE JAVA JAVA_OPTS CRIU OBS_SECS MIN_LINES SQL_QUERIES ALONE CAPMASK
 export CPUPORT_HELPER="$CPBIN/cpuport-select"
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -49,6 +49,7 @@ wl_kind() {
         c-*) echo c ;;
         python*) echo py ;;
         sqlite) echo sql ;;
+        java) echo java ;;
         *) echo "unknown workload $1" >&2; return 1 ;;
     esac
 }
@@ -64,6 +65,8 @@ wl_start() {   # wl_start WL W PIDNS(0|1): start it, print the pid of the worklo
         python-openssl) set -- "$PY" -I -S "$E2E_DIR/pywork.py" --hashlib "$_w/out.txt" ;;
         python-ssl) set -- "$PY" -I -S "$E2E_DIR/pywork.py" --tls "$E2E_DIR/tls" "$_w/out.txt" ;;
         sqlite) set -- "$SQLITE" -batch ;;
+        # JWork.class was compiled by run.sh (with the JRE's own compiler) into e2e/jcls
+        java) set -- "$JAVA" $JAVA_OPTS -cp "$E2E_DIR/jcls" JWork "$_w/out.txt" ;;
     esac
     mkdir -p "$_w"
     cd "$_w" || return 1
@@ -79,6 +82,9 @@ wl_start() {   # wl_start WL W PIDNS(0|1): start it, print the pid of the worklo
         mkfifo "$_w/in"
         # read-write on the FIFO: the server never sees EOF between clients
         "$@" <>"$_w/in" >>"$_w/out.txt" 2>&1 &
+    elif [ "$_wl" = java ]; then
+        # the JVM's own messages (its crash handler's summary); open at dump, restored at its size
+        "$@" </dev/null >>"$_w/jvm.out" 2>&1 &
     else
         "$@" </dev/null >/dev/null 2>&1 &
     fi
@@ -101,6 +107,27 @@ wl_start() {   # wl_start WL W PIDNS(0|1): start it, print the pid of the worklo
         *) wait_until 900 has_lines "$_w/out.txt" 5 || { echo "$_wl wrote no output" >&2; return 1; } ;;
     esac
     echo "$_pid"
+}
+
+# In a guest, the kernel's own record of every SIGILL it raises (signal:signal_generate, with
+# the thread group): a program that handles SIGILL itself, as HotSpot does, gets no "trap
+# invalid opcode" line, and its handler may die before it can say why.
+TRACE=/sys/kernel/tracing
+sigtrace_on() {
+    [ -n "${E2E_GUEST:-}" ] || return 0
+    [ -d "$TRACE/events/signal" ] || mount -t tracefs nodev "$TRACE" 2>/dev/null || return 0
+    [ -d "$TRACE/events/signal/signal_generate" ] || return 0
+    echo 0 > "$TRACE/tracing_on"
+    echo > "$TRACE/trace"
+    echo 1 > "$TRACE/options/record-tgid"
+    echo 'sig == 4' > "$TRACE/events/signal/signal_generate/filter"
+    echo 1 > "$TRACE/events/signal/signal_generate/enable"
+    echo 1 > "$TRACE/tracing_on"
+}
+sigtrace_save() {   # FILE
+    [ -n "${E2E_GUEST:-}" ] && [ -f "$TRACE/trace" ] || return 0
+    grep -v '^#' "$TRACE/trace" > "$1"
+    echo > "$TRACE/trace"
 }
 
 cmd_dump() {   # SRC WL
@@ -143,6 +170,7 @@ cmd_restore() {   # SRC WL MODE RES
     fi
     echo "$*" > "$res/cmdline"
     before=$(nlines "$w/out.txt")
+    sigtrace_on
     cd "$w" || return 1
     "$REAP" "$res/reap.log" "$@" > "$res/criu.out" 2>&1 &
     rpid=$!
@@ -182,10 +210,12 @@ cmd_restore() {   # SRC WL MODE RES
     fi
     wait "$rpid" 2>/dev/null
     mkdir -p "$res/work"
-    for f in "$w"/out.txt*; do [ -f "$f" ] && cp "$f" "$res/work/"; done
+    # (and HotSpot's crash report, if its signal handler caught something)
+    for f in "$w"/out.txt* "$w"/hs_err* "$w"/jvm.out; do [ -f "$f" ] && cp "$f" "$res/work/"; done
     echo "$before" > "$res/lines-before"
     if [ -n "${E2E_GUEST:-}" ]; then
         dmesg -c > "$res/dmesg.txt" 2>/dev/null
+        sigtrace_save "$res/sigill-trace.txt"
     fi
     log "$wl $mode: $(tr '\n' ' ' < "$res/reap-observed.log")"
     if [ "$mode" = cpuport ]; then
@@ -196,6 +226,20 @@ cmd_restore() {   # SRC WL MODE RES
 
 cmd_fresh() {   # WL RES
     wl=$1 res=$2
+    # needed only to judge a cell that kept running (its bindings against a fresh process'): not
+    # when the plan restored WL here before and every such restore ended (refused, or died), as
+    # a JVM's ~20-40 s start in an emulated CPU would be spent for nothing
+    need= ran=
+    for m in alone cpuport; do
+        r=${res%-fresh}-$m/reap-observed.log
+        [ -f "$r" ] || continue
+        ran=1
+        grep -q '^cmd-exit 0 ' "$r" && ! grep -q '^death' "$r" && need=1
+    done
+    if [ -n "$ran" ] && [ -z "$need" ]; then
+        log "fresh $wl skipped: no restore of it kept running here"
+        return 0
+    fi
     mkdir -p "$res"
     w=$res/fresh-work
     rm -rf "$w"

@@ -9,10 +9,10 @@
 #   --timeout SEC  per guest (default 900)
 #   -v             stream the guest consoles to stderr
 #   --directions "D..."  only these (host-nehalem host-haswell nehalem-host nehalem-haswell)
-#   --workloads "W..."   only these (c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite
+#   --workloads "W..."   only these (c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite java
 #                        python-openssl python-ssl)
 #
-# Checkpoints real processes (the C fixture, Debian's python3 and sqlite3) on one CPU and
+# Checkpoints real processes (the C fixture, Debian's python3, sqlite3 and HotSpot) on one CPU and
 # restores them on another, with criu alone and with criu + cpuport, in QEMU TCG guests
 # (-cpu Nehalem, -cpu Haswell-v4) and on this host. Prints the matrix and exits 1 if any
 # cell differs from its expectation (derived at run time from the CPUs' flags and, for
@@ -48,6 +48,13 @@ done
 CRIU=${CPUPORT_CRIU:-/usr/local/sbin/criu}
 PY=/usr/bin/python3            # Debian's, not whatever python3 is first in PATH
 SQLITE=$(command -v sqlite3 || true)
+# Debian's HotSpot (openjdk-17-jre-headless), not whatever `java` is first in PATH
+JAVA=${CPUPORT_E2E_JAVA:-/usr/lib/jvm/java-17-openjdk-amd64/bin/java}
+# small and quick to checkpoint: no perf-data file, one small heap, serial GC, C2 only (one
+# compiler thread; the loops are compiled within ~0.2 s), one code heap that starts at 640 KB
+# (the census reads every executable byte of it, slowly in an emulated CPU), and a crash
+# handler that ends in exit(1), not a core dump
+JAVA_OPTS="-XX:-UsePerfData -Xms8m -Xmx64m -XX:+UseSerialGC -XX:-TieredCompilation -XX:CICompilerCount=1 -XX:InitialCodeCacheSize=640k -XX:ReservedCodeCacheSize=32m -XX:-CreateCoredumpOnCrash"
 [[ -x "$CRIU" ]] || skip "criu not found at $CRIU (scripts/setup.sh)"
 command -v "${CPUPORT_QEMU:-qemu-system-x86_64}" >/dev/null || skip "qemu-system-x86_64 not found: apt-get install qemu-system-x86"
 [[ -x /bin/busybox ]] && ! LC_ALL=C ldd /bin/busybox >/dev/null 2>&1 || skip "busybox-static not installed"
@@ -63,11 +70,15 @@ t_start=$(date +%s.%N)
 secs_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---------------------------------------------------------------- the matrix
+# WL_SOURCES[wl]: where a workload is dumped, if not on every source (a cell elsewhere is not run)
+declare -A WL_SOURCES=()
 if ((quick)); then
-    WLS=(c-pie-t2 c-spin c-selfdisp python sqlite python-ssl)
+    WLS=(c-pie-t2 c-spin c-selfdisp python sqlite python-ssl java)
     DIRECTIONS=(host-nehalem nehalem-host)
+    # a JVM dumped inside an emulated CPU costs a minute or more: CI runs its host -> Nehalem cells
+    WL_SOURCES=([java]=host)
 else
-    WLS=(c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite python-openssl python-ssl)
+    WLS=(c-pie-t2 c-nopie c-now c-spin c-selfdisp python sqlite python-openssl python-ssl java)
     DIRECTIONS=(host-nehalem host-haswell nehalem-host nehalem-haswell)
 fi
 [[ -z "$only_dirs" ]] || read -r -a DIRECTIONS <<<"$only_dirs"
@@ -76,14 +87,17 @@ for d in "${DIRECTIONS[@]}"; do
     case "$d" in host-nehalem|host-haswell|nehalem-host|nehalem-haswell) ;; *) usage "unknown direction '$d'" ;; esac
 done
 for w in "${WLS[@]}"; do
-    case "$w" in c-pie-t2|c-nopie|c-now|c-spin|c-selfdisp|python|python-openssl|python-ssl|sqlite) ;;
+    case "$w" in c-pie-t2|c-nopie|c-now|c-spin|c-selfdisp|python|python-openssl|python-ssl|sqlite|java) ;;
         *) usage "unknown workload '$w'" ;; esac
 done
 if [[ " ${WLS[*]} " == *" python-ssl "* ]]; then
     command -v openssl >/dev/null || die "python-ssl needs the openssl command (a test certificate): apt-get install openssl"
 fi
 [[ " ${WLS[*]} " != *" sqlite "* || -n "$SQLITE" ]] || die "sqlite3 not found: apt-get install sqlite3"
+[[ " ${WLS[*]} " != *" java "* || -x "$JAVA" ]] || die "$JAVA not found: apt-get install openjdk-17-jre-headless"
 MODES=(alone cpuport)
+# in_matrix DIRECTION WL: that row is part of this run
+in_matrix() { [[ -z "${WL_SOURCES[$2]:-}" || " ${WL_SOURCES[$2]} " == *" ${D_SRC[$1]} "* ]]; }
 # direction -> source dir tag, where it is restored (host or a QEMU -cpu model), label
 declare -A D_SRC=([host-nehalem]=host [host-haswell]=host [nehalem-host]=nehalem [nehalem-haswell]=nehalem)
 declare -A D_DST=([host-nehalem]=Nehalem [host-haswell]=Haswell-v4 [nehalem-host]=host [nehalem-haswell]=Haswell-v4)
@@ -131,6 +145,10 @@ if [[ " ${WLS[*]} " == *" python-ssl "* ]]; then
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/e2e/tls/key.pem" -out "$P/e2e/tls/cert.pem" \
         -days 2 -subj /CN=localhost >/dev/null 2>&1 || die "openssl req (the python-ssl certificate) failed"
 fi
+if [[ " ${WLS[*]} " == *" java "* ]]; then
+    # the JRE compiles the workload itself (jdk.compiler is part of openjdk-17-jre-headless)
+    "$JAVA" "$HERE/JWork.java" --compile "$HERE/JWork.java" "$P/e2e/jcls" >&2 || die "cannot compile JWork.java with $JAVA"
+fi
 # sqlite3 client: P1..P3 before the checkpoint, Q4.. after; expected answers from a fresh sqlite3
 gen_queries() {
     local p=$1 n
@@ -158,6 +176,8 @@ CRIU=$CRIU
 OBS_SECS=$OBS_SECS
 MIN_LINES=$((MIN_NEW * 2))
 SQL_QUERIES=$SQL_QUERIES
+JAVA=$JAVA
+JAVA_OPTS="$JAVA_OPTS"
 ALONE=\${ALONE:-none}
 CAPMASK=$(awk '$1 == "CapBnd:" { print $2 }' /proc/self/status)
 EOF
@@ -166,12 +186,16 @@ EOF
 for d in "${DIRECTIONS[@]}"; do
     src=$P/src-${D_SRC[$d]}
     for wl in "${WLS[@]}"; do
-        echo "fresh $wl $P/results/$d/$wl-fresh"
+        in_matrix "$d" "$wl" || continue
+        # restores first: cells.sh then starts a fresh process only where a cell kept running
         for m in "${MODES[@]}"; do echo "restore $src $wl $m $P/results/$d/$wl-$m"; done
+        echo "fresh $wl $P/results/$d/$wl-fresh"
     done > "$P/e2e/plan-$d"
 done
 for s in host nehalem; do
-    for wl in "${WLS[@]}"; do echo "dump $P/src-$s $wl"; done > "$P/e2e/plan-$s-src"
+    for wl in "${WLS[@]}"; do
+        [[ -z "${WL_SOURCES[$wl]:-}" || " ${WL_SOURCES[$wl]} " == *" $s "* ]] && echo "dump $P/src-$s $wl"
+    done > "$P/e2e/plan-$s-src"
 done
 
 # ---------------------------------------------------------------- guests
@@ -181,6 +205,13 @@ common_payload=(--payload "$P/e2e" --payload "$P/cpuport" --payload "$P/fix" --p
 # the part of the python3 stdlib the workload loads (for a python3 started in a guest; the
 # whole /usr/lib/python3.11 works too but adds ~15 s to every initramfs)
 while read -r f; do common_payload+=(--payload "$f"); done < <("$PY" -I -S "$HERE/pywork.py" --tls "$P/e2e/tls" --modules | sort -u)
+# HotSpot: the files a JVM running the workload maps (the JRE's `modules` image alone is
+# 123 MB), and the launcher's configuration; only for guests whose plan starts or restores one
+java_payload=()
+if [[ " ${WLS[*]} " == *" java "* ]]; then
+    while read -r f; do java_payload+=(--payload "$f"); done < <(cd "$P" && "$JAVA" $JAVA_OPTS -cp "$P/e2e/jcls" JWork --maps | sort -u)
+    java_payload+=(--payload "$(dirname "$(dirname "$JAVA")")/lib/jvm.cfg")
+fi
 for f in /usr/lib/locale/C.utf8 /usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache; do
     if [[ -e "$f" ]]; then common_payload+=(--payload "$f"); fi
 done
@@ -190,6 +221,10 @@ has() { [[ "$1" == *" $2 "* ]]; }
 # map), run plan-TAG in a CPU guest, extract the results into $P
 boot_guest() {
     local tag=$1 cpu=$2 srcdir=${3:-} args=("${common_payload[@]}") f t0 rc=0
+    if awk '($1 == "fresh" && $2 == "java") || ($1 != "fresh" && $3 == "java") { f = 1 } END { exit !f }' \
+        "$P/e2e/plan-$tag"; then
+        args+=("${java_payload[@]}")
+    fi
     if [[ -n "$srcdir" ]]; then
         args+=(--payload "$srcdir")
         while read -r f; do [[ -e "$f" ]] && args+=(--payload "$f"); done < <(cat "$srcdir"/maps/* 2>/dev/null | sort -u)
@@ -299,6 +334,11 @@ verify_output() {
                 "$res/work/out.txt" $((before + 1)) 2>&1 | tail -n 4 | tr '\n' ' ')
             new=$(sed -n 's/.*PYVERIFY lines=[0-9]* checked=\([0-9]*\) bad=0.*/\1/p' <<<"$v")
             if [[ -z "$new" ]]; then new=0; why="output differs from a recomputation: $v"; fi ;;
+        java)
+            before=$(wc -l < "$src/work.orig/$wl/out.txt")
+            v=$("$JAVA" -cp "$P/e2e/jcls" JWork --verify "$res/work/out.txt" $((before + 1)) 2>&1 | tail -n 4 | tr '\n' ' ')
+            new=$(sed -n 's/.*JVERIFY lines=[0-9]* checked=\([0-9]*\) bad=0.*/\1/p' <<<"$v")
+            if [[ -z "$new" ]]; then new=0; why="output differs from a recomputation: $v"; fi ;;
         sql)
             before=$(wc -l < "$src/work.orig/$wl/out.txt")
             tail -n "+$((before + 1))" "$res/work/out.txt" > "$res/answers.txt"
@@ -322,6 +362,21 @@ downgrade() {
     dstflags=${G_FLAGS[$d]:-}
     for f in ssse3 sse4_1 movbe aes pclmulqdq avx avx2 bmi1 bmi2 adx sha_ni avx512f avx512vl avx512ifma vaes vpclmulqdq; do
         if has "$srcflags" "$f" && ! has "$dstflags" "$f"; then return 0; fi
+    done
+    return 1
+}
+
+# The /proc/cpuinfo flags of the instruction-set extensions HotSpot 17's x86 code generators use
+# when the CPU has them (VM_Version: UseAVX, UseBMI1/2Instructions, UseCountLeadingZeros, UseAES,
+# UseCLMUL, UseSHA, UseFMA, the ADX multiply intrinsics, the clflushopt/clwb data-cache
+# writeback stub) and the XSAVE its CPU-detection stub uses. A fact about HotSpot, for the
+# expectation only; cpuport itself decides from the code it finds in the process.
+HOTSPOT_FLAGS="avx avx2 avx512f avx512bw avx512dq avx512vl avx512cd bmi1 bmi2 abm adx aes pclmulqdq sha_ni fma clflushopt clwb xsave"
+# lost_hotspot_feature SRCFLAGS DSTFLAGS: the source has one of them and the destination not
+lost_hotspot_feature() {
+    local fl
+    for fl in $HOTSPOT_FLAGS; do
+        if has "$1" "$fl" && ! has "$2" "$fl"; then return 0; fi
     done
     return 1
 }
@@ -356,6 +411,10 @@ expected_outcome() {
         echo REFUSED
     elif [[ $mode == cpuport && $wl == c-selfdisp ]] && has "$srcflags" avx2 && ! has "$dstflags" avx2; then
         # libselfdisp.so chose its AVX2 function from its own CPUID flag: the ISA census refuses
+        echo REFUSED
+    elif [[ $mode == cpuport && $wl == java ]] && lost_hotspot_feature "$srcflags" "$dstflags"; then
+        # HotSpot generated code (C2's compiled loops, its stubs) for the source CPU into
+        # anonymous executable memory, which nothing re-selects: the ISA census refuses
         echo REFUSED
     elif [[ $mode == cpuport ]]; then
         echo RUNNING-OK+FRESH
@@ -395,11 +454,49 @@ refused_outcome() {
     printf '%s%s%s\n' "$out" "$US" "$info"
 }
 
+# hotspot_sigill RES SRCDIR WL: HotSpot catches SIGILL itself (its handler writes hs_err_pid<N>.log
+# into the working directory and exits 1, with -XX:-CreateCoredumpOnCrash): prints the report's
+# problematic frame if a report written after the restore says the CPU raised SIGILL (a kernel
+# si_code: ILL_ILLOPN for #UD; not one sent by kill); fails otherwise
+hotspot_sigill() {
+    local res=$1 src=$2 wl=$3 f
+    for f in "$res"/work/hs_err*; do
+        [[ -f "$f" && ! -e "$src/work.orig/$wl/$(basename "$f")" ]] || continue
+        grep -q '^#  SIGILL (0x4) at pc=' "$f" && grep -Eq '^siginfo: si_signo: 4 \(SIGILL\), si_code: [1-8] \(ILL_' "$f" || continue
+        echo "HotSpot's handler caught it: $(grep -m1 -o 'si_code: [^,]*' "$f"), $(grep -m1 -o 'SIGILL (0x4) at pc=[0-9a-fx]*' "$f"), frame $(grep -m1 -A1 '^# Problematic frame:' "$f" | tail -n1 | sed 's/^# *//') ($(basename "$f"))"
+        return 0
+    done
+    return 1
+}
+
+# kernel_sigill RES PID: the guest kernel's trace shows a SIGILL it raised for an invalid opcode
+# (a fault's si_code, ILL_ILLOPN for #UD: not one sent by kill) in a thread of process PID
+# (cells.sh records signal:signal_generate with the thread group in each guest restore)
+kernel_sigill() {
+    local line
+    [[ -s "$1/sigill-trace.txt" ]] || return 1
+    line=$(grep -E "\( *$2\) .*signal_generate: sig=4 errno=[0-9-]+ code=[1-8] " "$1/sigill-trace.txt" | sed -n 1p)
+    [[ -n "$line" ]] || return 1
+    echo "$line" | sed 's/^ *//; s/  */ /g'
+}
+
 # death_outcome RES SRCDIR WL LINE: the restored process died (reaper LINE); prints "OUT<US>INFO"
 death_outcome() {
-    local res=$1 src=$2 wl=$3 line=$4 pid how sig out info sym
+    local res=$1 src=$2 wl=$3 line=$4 pid how sig out info sym hs
     read -r _ pid how sig _ <<<"$line"
     if [[ $how == signal && $sig == 4 ]]; then out=SIGILL; else out=$([[ $how == signal ]] && echo "SIGNAL-$sig" || echo "EXITED-$sig"); fi
+    # a program that handles SIGILL itself (HotSpot) and then ends died of SIGILL just the same:
+    # its crash report says so, or the kernel's trace of the signals it raised does
+    if [[ $how == exit && $sig == 1 ]] && hs=$(hotspot_sigill "$res" "$src" "$wl"); then
+        printf '%s%s%s\n' SIGILL "$US" "$hs"
+        return
+    fi
+    if [[ $out != SIGILL ]] && hs=$(kernel_sigill "$res" "$pid"); then
+        info="$out after its own SIGILL handler ran; kernel: $hs"
+        [[ -s "$res/work/jvm.out" ]] && info+="; JVM: $(tail -n 2 "$res/work/jvm.out" | tr '\n' ' ')"
+        printf '%s%s%s\n' SIGILL "$US" "$info"
+        return
+    fi
     if [[ -f "$res/dmesg.txt" ]]; then
         line=$(grep -a -m1 'invalid opcode' "$res/dmesg.txt" || true)
     else
@@ -421,7 +518,7 @@ running_outcome() {
     out=RUNNING-OK
     info="$new new iterations checked"
     [[ $kind == sql ]] && info="$new/$SQL_QUERIES answers equal a fresh sqlite3's"
-    [[ $kind == py ]] && info="$new new lines equal a recomputation"
+    [[ $kind == py || $kind == java ]] && info="$new new lines equal a recomputation"
     if [[ $mode == cpuport ]] && ! grep -q 'cpuport: pid [0-9]*: re-patched' "$res/restore.log"; then
         out=RUNNING-NO-REPATCH info+="; but no 're-patched' line from cpuport in restore.log"
     elif [[ ! -s "$res/scan.json" || ! -s "$fresh" ]]; then
@@ -445,7 +542,7 @@ running_outcome() {
 judge() {
     local d=$1 wl=$2 mode=$3 res=$P/results/$1/$2-$3 src=$P/src-${D_SRC[$1]} kind exp rc line
     local out= info= timing= new=
-    kind=$(case "$wl" in c-*) echo c ;; python*) echo py ;; *) echo sql ;; esac)
+    kind=$(case "$wl" in c-*) echo c ;; python*) echo py ;; java) echo java ;; *) echo sql ;; esac)
     exp=$(expected_outcome "$d" "$wl" "$mode")
     if [[ ! -f "$res/reap-observed.log" ]]; then
         out=NOT-RUN info="no evidence (guest/host step failed: see its log)"
@@ -473,6 +570,7 @@ fail=0 details=() failed_cells=()
 declare -A SHORT=() WHY=()
 for d in "${DIRECTIONS[@]}"; do
     for wl in "${WLS[@]}"; do
+        in_matrix "$d" "$wl" || continue
         for m in "${MODES[@]}"; do
             IFS=$US read -r OUT EXP INFO TIMING NEW < <(judge "$d" "$wl" "$m")
             verdict=pass
@@ -538,6 +636,7 @@ echo "process started on the destination CPU; +STALE: still bound as on the sour
 printf '%-22s %-14s  %-36s  %s\n' "source → destination" workload "criu alone" "criu + cpuport"
 for d in "${DIRECTIONS[@]}"; do
     for wl in "${WLS[@]}"; do
+        in_matrix "$d" "$wl" || continue
         printf '%-22s %-14s  %-36s  %s\n' "${D_LABEL[$d]}" "$wl" "${SHORT[$d/$wl/alone]}" "${SHORT[$d/$wl/cpuport]}"
     done
 done

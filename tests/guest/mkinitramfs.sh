@@ -106,7 +106,7 @@ add_file() {
         cp -a --remove-destination "$cf" "$stage$cf"
     fi
 }
-is_elf() { [[ -f "$1" ]] && [[ "$(LC_ALL=C head -c 4 "$1" 2>/dev/null)" == $'\x7fELF' ]]; }
+is_elf() { [[ -f "$1" ]] && [[ "$(LC_ALL=C od -An -tx1 -N4 "$1" 2>/dev/null | tr -d ' \n')" == 7f454c46 ]]; }
 # add_ldd_deps FILE: copy every library the dynamic loader would load for FILE.
 add_ldd_deps() {
     local f=$1 outp lib
@@ -116,9 +116,12 @@ add_ldd_deps() {
             *) echo "$ME: warning: ldd $f failed: $outp" >&2; return 0 ;;
         esac
     fi
-    if grep -q "not found" <<<"$outp"; then
-        die "ldd $f: missing libraries on the host:"$'\n'"$(grep 'not found' <<<"$outp")"
-    fi
+    # a library ldd cannot find is fine only if it is a payload too: a program may load it by
+    # path before FILE (HotSpot's launcher loads lib/server/libjvm.so, which libjava.so needs)
+    for lib in $(awk '$2 == "=>" && $3 == "not" { print $1 }' <<<"$outp"); do
+        [[ "$(printf ' %s ' "${payloads[@]}")" == *"/$lib "* ]] ||
+            die "ldd $f: missing libraries on the host:"$'\n'"$(grep 'not found' <<<"$outp")"
+    done
     for lib in $(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i}' <<<"$outp"); do
         add_file "$lib"
     done
@@ -128,7 +131,7 @@ add_ldd_deps() {
 # plugin's capstone, loaded on first use), found in the loader cache, with their own dependencies.
 add_dlopen_deps() {
     local f=$1 name path
-    for name in $(LC_ALL=C grep -aoE 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$f" | sort -u); do
+    for name in $({ LC_ALL=C grep -aoE 'lib[A-Za-z0-9_+-]+\.so\.[0-9]+' "$f" || true; } | sort -u); do
         path=$(ldconfig -p | awk -v n="$name" '$1 == n && /x86-64/ { print $NF }' | sed -n 1p)
         [[ -n "$path" && ! -e "$stage$path" ]] || continue
         add_file "$path"

@@ -15,7 +15,8 @@
  *    for another mtime, or a directory others may write are ignored, and the
  *    outcome stays the same;
  *  - anonymous memory: this program's own AVX2 function copied into a fresh
- *    mapping needs AVX;
+ *    mapping needs AVX; its examples name each extension's last instruction,
+ *    most used extension first (a JIT cache's start-up stubs come first);
  *  - census_proc_check_jit() over this process's own memory: an anonymous
  *    executable mapping of AVX code is refused naming JIT code, one holding an
  *    ELF image (a copy of this process's vDSO, as CRIU keeps the dumped one)
@@ -405,6 +406,35 @@ static void jit_memory(void **state)
 	munmap(m, 4096);
 }
 
+/* Hand-made "JIT code": one AVX2 instruction, then two AVX ones; the examples follow use, not address. */
+static void jit_memory_examples(void **state)
+{
+	static const uint8_t code[] = {
+		0xc5, 0xfd, 0xfe, 0xc0,	/* 0: vpaddd %ymm0,%ymm0,%ymm0 (AVX2) */
+		0xc5, 0xf8, 0x77,	/* 4: vzeroupper (AVX) */
+		0x90,			/* 7: nop */
+		0xc5, 0xf8, 0x77,	/* 8: vzeroupper (AVX) */
+		0xc3,			/* 11: ret */
+	};
+	const uint64_t at = 0x7f0000400000;
+	struct isa_census *cen;
+
+	(void)state;
+	assert_int_equal(isa_census_of_memory(code, sizeof(code), at, &cen), 0);
+	assert_int_equal(cen->n_funcs, 1);
+	assert_int_equal(cen->n_ex, 2);
+	assert_int_equal(cen->funcs[0].n_ex, 2);
+	/* AVX: three instructions need it (vpaddd too), the last one is at 8 */
+	assert_int_equal(cen->ex[0].feature, F_AVX);
+	assert_true(cen->ex[0].addr == at + 8);
+	assert_string_equal(cen->ex[0].mnemonic, "vzeroupper");
+	/* AVX2: one instruction */
+	assert_int_equal(cen->ex[1].feature, F_AVX2);
+	assert_true(cen->ex[1].addr == at);
+	assert_string_equal(cen->ex[1].mnemonic, "vpaddd");
+	isa_census_free(cen);
+}
+
 static int self_read(void *arg, uint64_t addr, void *buf, size_t len)
 {
 	(void)arg;
@@ -413,6 +443,14 @@ static int self_read(void *arg, uint64_t addr, void *buf, size_t len)
 }
 
 static const struct pview_ops self_ops = { .read = self_read };
+
+static int fail_read(void *arg, uint64_t addr, void *buf, size_t len)
+{
+	(void)arg, (void)addr, (void)buf, (void)len;
+	return -EIO;
+}
+
+static const struct pview_ops fail_ops = { .read = fail_read };
 
 static void jit_check(void **state)
 {
@@ -457,6 +495,36 @@ static void jit_check(void **state)
 	assert_non_null(strstr(log.text, "JIT code in anonymous executable memory"));
 	assert_int_equal(cp.n_jit, 1);
 	assert_false(log.bad_line);
+	/* a recorded example (cpuport check) is named only when it needs what is missing */
+	{
+		struct featset need = { { 0, 0 } }, miss = cp.missing;
+
+		featset_set(&need, F_AVX);
+		featset_set(&need, F_AVX512F);
+		memset(&cp.missing, 0, sizeof(cp.missing));
+		featset_set(&cp.missing, F_AVX512F);
+		unit_log_reset(&log);
+		assert_int_equal(census_jit_judge(&cp, 0x1000, 0x2000, NULL, &need, 0x1800, "vzeroupper", F_AVX),
+				 -EDEADLK);
+		assert_non_null(strstr(log.text, "0x1000-0x2000 uses avx512f that x86-64-v2 lacks"));
+		assert_null(strstr(log.text, "vzeroupper"));
+		featset_set(&cp.missing, F_AVX);
+		unit_log_reset(&log);
+		assert_int_equal(census_jit_judge(&cp, 0x1000, 0x2000, NULL, &need, 0x1800, "vzeroupper", F_AVX),
+				 -EDEADLK);
+		assert_non_null(strstr(log.text, "uses avx (instruction vzeroupper at 0x1800) that x86-64-v2 lacks"));
+		assert_false(log.bad_line);
+		cp.missing = miss;
+	}
+	/* JIT code that cannot be read cannot be judged: it may still run, so refused */
+	{
+		struct pview unreadable = { .ops = &fail_ops, .maps = &maps[1], .n_maps = 1 };
+
+		unit_log_reset(&log);
+		assert_int_equal(census_proc_check_jit(&cp, &unreadable), -EDEADLK);
+		assert_non_null(strstr(log.text, "(JIT code) cannot be read"));
+		assert_false(log.bad_line);
+	}
 	/* the upgrade direction: nothing missing, nothing refused */
 	memset(&cp.missing, 0, sizeof(cp.missing));
 	assert_int_equal(census_proc_check_jit(&cp, &v), 0);
@@ -580,6 +648,7 @@ int main(void)
 		cmocka_unit_test(selfdisp_refused),
 		cmocka_unit_test(cache_is_a_fact),
 		cmocka_unit_test(jit_memory),
+		cmocka_unit_test(jit_memory_examples),
 		cmocka_unit_test(jit_check),
 		cmocka_unit_test(pointer_hazard),
 	};

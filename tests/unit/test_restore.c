@@ -12,6 +12,7 @@
  * follow its slot, a thread inside a changing variant must make the restore
  * refuse without writing anything, and so on.
  */
+#include <inttypes.h>
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/stat.h>
@@ -308,6 +309,57 @@ static bool runs_with(struct recording *r, uint64_t addr, uint64_t len, const st
 }
 
 /* A writable private word no slot or stack uses: where the test plants a copied pointer. */
+/*
+ * JIT code (an anonymous executable mapping of AVX code) in a restore as x86-64-v2: refused,
+ * naming the mapping, the instruction and its extension and what to do, before the objects'
+ * census (which a runtime's large objects make the costly part of a first restore) and before
+ * anything is written.  Without the code, the same mapping restores.
+ */
+static void jit_refused_before_object_census(void **state)
+{
+	static const uint8_t code[] = { 0xc5, 0xfd, 0xfe, 0xc0, 0xc5, 0xf8, 0x77, 0xc3 };	/* vpaddd ymm; vzeroupper; ret */
+	struct cpuport_ctx *ctx;
+	struct recording r;
+	struct pview v;
+	char want[128];
+	size_t jit = SIZE_MAX;
+
+	(void)state;
+	if (!downgrade_possible)
+		UNIT_SKIP("this CPU has nothing x86-64-v2 lacks");
+	ctx = new_ctx("x86-64-v2");
+	rec_clone(&r, &orig);
+	for (size_t i = 0; i < r.maps.n_maps && jit == SIZE_MAX; i++) {	/* an anonymous mapping, no stack */
+		const struct proc_map *m = &r.maps.maps[i];
+		bool stack = false;
+
+		for (size_t t = 0; t < r.n_th; t++)
+			stack |= r.th[t].sp >= m->start && r.th[t].sp < m->end;
+		if (!m->path && r.regs[i].data && m->perms[1] == 'w' && !stack)
+			jit = i;
+	}
+	assert_true(jit != SIZE_MAX);
+	r.maps.maps[jit].perms[2] = 'x';
+	memcpy(r.regs[jit].data, code, sizeof(code));
+	v = view_of(&r);
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, table->img, r.pid, &v, NULL), -EDEADLK);
+	assert_int_equal(r.writes, 0);
+	snprintf(want, sizeof(want), "JIT code in anonymous executable memory %#" PRIx64 "-%#" PRIx64 " uses avx "
+		 "(instruction vzeroupper at %#" PRIx64 ")", r.maps.maps[jit].start, r.maps.maps[jit].end,
+		 r.maps.maps[jit].start + 4);
+	assert_non_null(strstr(logbuf.text, want));
+	assert_non_null(strstr(logbuf.text, "start the program on this CPU and dump it again"));
+	assert_null(strstr(logbuf.text, "ISA census of"));	/* the objects' census never ran */
+	/* the same mapping without code: the restore goes through */
+	memset(r.regs[jit].data, 0, sizeof(code));
+	unit_log_reset(&logbuf);
+	assert_int_equal(restore_through(ctx, table->img, r.pid, &v, NULL), 0);
+	assert_non_null(strstr(logbuf.text, "ISA census of"));
+	clone_free(&r);
+	cpuport_ctx__free(ctx);
+}
+
 /* The index of @r's mapping that holds @addr, or SIZE_MAX. */
 static size_t map_holding(const struct recording *r, uint64_t addr)
 {
@@ -1385,6 +1437,7 @@ int main(void)
 		cmocka_unit_test(unknown_extent_unrunnable_refused),
 		cmocka_unit_test(eh_frame_extents_match_symbols),
 		cmocka_unit_test(object_without_build_id_refused),
+		cmocka_unit_test(jit_refused_before_object_census),
 		cmocka_unit_test(malformed_helper_fails_closed),
 		cmocka_unit_test_teardown(helper_eintr_keeps_deadline, timer_off),
 		cmocka_unit_test(answer_outside_variant_set_refused),
