@@ -397,23 +397,42 @@ bool elf_read_symtab(Elf *elf, struct elf_info *info)
 	return false;
 }
 
-int elf_info_parse_debug(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+/*
+ * Open @path as an x86-64 executable or shared object and read its program
+ * headers into a zeroed @info.  0 with *@elf and *@fd open, else -ENOENT,
+ * -ENOEXEC or -ENOMEM with nothing open (then @info needs elf_info_free()).
+ */
+static int open_x86_64(struct cpuport_ctx *ctx, const char *path, struct elf_info *info, Elf **elf, int *fd)
 {
 	GElf_Ehdr eh;
-	int fd = -1, ret;
-	Elf *elf;
+	int ret = -ENOEXEC;
 
 	memset(info, 0, sizeof(*info));
-	elf = elf_open(ctx, path, &fd);
-	if (!elf)
-		return fd == -2 ? -ENOEXEC : -ENOENT;
-	ret = -ENOEXEC;
-	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN))
-		goto out;
-	info->is_exec = eh.e_type == ET_EXEC;
-	ret = read_phdrs(elf, info);
-	if (ret)
-		goto out;
+	*fd = -1;
+	*elf = elf_open(ctx, path, fd);
+	if (!*elf)
+		return *fd == -2 ? -ENOEXEC : -ENOENT;
+	if (gelf_getehdr(*elf, &eh) && eh.e_machine == EM_X86_64 && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN)) {
+		info->is_exec = eh.e_type == ET_EXEC;
+		ret = read_phdrs(*elf, info);
+	}
+	if (ret) {
+		elf_end(*elf);
+		close(*fd);
+	}
+	return ret;
+}
+
+int elf_info_parse_debug(struct cpuport_ctx *ctx, const char *path, struct elf_info *info)
+{
+	int fd, ret;
+	Elf *elf;
+
+	ret = open_x86_64(ctx, path, info, &elf, &fd);
+	if (ret) {
+		elf_info_free(info);
+		return ret;
+	}
 	ret = -ENOEXEC;
 	if (!elf_read_symtab(elf, info) || !info->syms)
 		goto out;
@@ -435,23 +454,16 @@ int elf_info_parse(struct cpuport_ctx *ctx, const char *path, struct elf_info *i
 {
 	struct versions v = { 0 };
 	Elf_Scn *scn = NULL, *gnu_debugdata = NULL;
-	GElf_Ehdr eh;
 	GElf_Shdr sh;
-	int fd = -1, ret;
+	int fd, ret;
 	Elf *elf;
 	size_t shstrndx;
 
-	memset(info, 0, sizeof(*info));
-	elf = elf_open(ctx, path, &fd);
-	if (!elf)
-		return fd == -2 ? -ENOEXEC : -ENOENT;
-	ret = -ENOEXEC;
-	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64 || (eh.e_type != ET_EXEC && eh.e_type != ET_DYN))
-		goto out;
-	info->is_exec = eh.e_type == ET_EXEC;
-	ret = read_phdrs(elf, info);
-	if (ret)
-		goto out;
+	ret = open_x86_64(ctx, path, info, &elf, &fd);
+	if (ret) {
+		elf_info_free(info);
+		return ret;
+	}
 	ret = read_versions(elf, info, &v);
 	if (ret || elf_getshdrstrndx(elf, &shstrndx))
 		goto out;

@@ -29,6 +29,7 @@
 #include "elf_code.h"
 #include "isa_census.h"
 #include "census_check.h"
+#include "unit_child.h"
 #include "openssl_cap.h"
 
 #define HASWELL_DUMP "/usr/local/src/cpuport/libcpuid/tests/intel/x86-64/haswell/haswell-core-i7.test"
@@ -183,56 +184,27 @@ typedef int (*init_fn)(void *, const void *, void *, const unsigned char *, cons
 typedef const void *(*cipher_fn)(void);
 typedef void (*ctx_free_fn)(void *);
 
-/* A child that makes (and with @free_it frees) an AES-128-CBC encryption context, then waits. */
-static pid_t aes_child(bool free_it)
+/* In a child: make (and with *@free_it free) an AES-128-CBC encryption context. */
+static bool aes_context(void *free_it)
 {
-	int fds[2];
-	char c = 0;
-	pid_t pid;
+	void *h = dlopen("libcrypto.so.3", RTLD_NOW);
+	ctx_new_fn ctx_new = (ctx_new_fn)dlsym(h, "EVP_CIPHER_CTX_new");
+	init_fn init = (init_fn)dlsym(h, "EVP_EncryptInit_ex");
+	cipher_fn cbc = (cipher_fn)dlsym(h, "EVP_aes_128_cbc");
+	ctx_free_fn ctx_free = (ctx_free_fn)dlsym(h, "EVP_CIPHER_CTX_free");
+	unsigned char key[16] = "0123456789abcde", iv[16] = { 0 };
+	void *ctx;
 
-	if (pipe(fds))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		void *h = dlopen("libcrypto.so.3", RTLD_NOW);
-		ctx_new_fn ctx_new = (ctx_new_fn)dlsym(h, "EVP_CIPHER_CTX_new");
-		init_fn init = (init_fn)dlsym(h, "EVP_EncryptInit_ex");
-		cipher_fn cbc = (cipher_fn)dlsym(h, "EVP_aes_128_cbc");
-		ctx_free_fn ctx_free = (ctx_free_fn)dlsym(h, "EVP_CIPHER_CTX_free");
-		unsigned char key[16] = "0123456789abcde", iv[16] = { 0 };
-		void *ctx;
-
-		if (!ctx_new || !init || !cbc || !ctx_free || !(ctx = ctx_new()) || init(ctx, cbc(), NULL, key, iv) != 1)
-			_exit(1);
-		if (free_it)
-			ctx_free(ctx);
-		if (write(fds[1], &c, 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(fds[1]);
-	if (pid > 0 && read(fds[0], &c, 1) != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(fds[0]);
-	return pid;
+	if (!ctx_new || !init || !cbc || !ctx_free || !(ctx = ctx_new()) || init(ctx, cbc(), NULL, key, iv) != 1)
+		return false;
+	if (*(bool *)free_it)
+		ctx_free(ctx);
+	return true;
 }
 
-static int scan_child(pid_t pid, struct census_proc *cp)
+static pid_t aes_child(bool free_it)
 {
-	struct pview v;
-	uint64_t none = 0;
-	int ret;
-
-	assert_int_equal(pview_proc_open(&v, pid, false), 0);
-	ret = census_proc_check_pointers(cp, &v, &none, 0);
-	pview_close(&v);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return ret;
+	return unit_child_ready(aes_context, &free_it);
 }
 
 static void live_aesni_context(void **state)
@@ -267,13 +239,13 @@ static void live_aesni_context(void **state)
 	/* made and freed: OpenSSL clears the provider context, nothing is left to point to AES-NI code */
 	pid = aes_child(true);
 	assert_true(pid > 0);
-	if (scan_child(pid, &cp))
+	if (unit_census_scan_child(pid, &cp))
 		print_message("freed context: %s", log.text);
 	assert_int_equal(log.errors, 0);
 	/* live: the context points to the AES-NI key schedule's code (or its table) */
 	pid = aes_child(false);
 	assert_true(pid > 0);
-	assert_int_equal(scan_child(pid, &cp), -EDEADLK);
+	assert_int_equal(unit_census_scan_child(pid, &cp), -EDEADLK);
 	print_message("%s", log.text);
 	assert_non_null(strstr(log.text, "pointer at"));
 	assert_non_null(strstr(log.text, "libcrypto.so"));

@@ -34,6 +34,7 @@
 #include "elf_code.h"
 #include "isa_census.h"
 #include "census_check.h"
+#include "unit_child.h"
 
 struct obj {
 	char path[512];
@@ -533,47 +534,22 @@ static void jit_check(void **state)
 	cpuport_ctx__free(ctx);
 }
 
+/* In a child: sd_new(), which keeps &sum_avx2 in a heap context. */
+static bool make_sd_ctx(void *sd_new)
+{
+	return ((void *(*)(void))sd_new)() != NULL;
+}
+
+static bool nothing(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
 /* A child of this process (same mappings) that calls sd_new() or not, then waits to be scanned. */
 static pid_t selfdisp_child(void *(*sd_new)(void), bool make_ctx)
 {
-	int fds[2];
-	char c = 0;
-	pid_t pid;
-
-	if (pipe(fds))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		if (make_ctx && !sd_new())	/* keeps &sum_avx2 in a heap context */
-			_exit(1);
-		if (write(fds[1], &c, 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(fds[1]);
-	if (pid > 0 && read(fds[0], &c, 1) != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(fds[0]);
-	return pid;
-}
-
-/* Scan child @pid's writable memory for pointers to libselfdisp's needy code. */
-static int scan_child(pid_t pid, struct census_proc *cp)
-{
-	struct pview v;
-	uint64_t none = 0;
-	int ret;
-
-	assert_int_equal(pview_proc_open(&v, pid, false), 0);
-	ret = census_proc_check_pointers(cp, &v, &none, 0);
-	pview_close(&v);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	return ret;
+	return make_ctx ? unit_child_ready(make_sd_ctx, (void *)sd_new) : unit_child_ready(nothing, NULL);
 }
 
 /*
@@ -625,12 +601,12 @@ static void pointer_hazard(void **state)
 	cp.written = &none;
 	pid = selfdisp_child(sd_new, false);
 	assert_true(pid > 0);
-	if (scan_child(pid, &cp))
+	if (unit_census_scan_child(pid, &cp))
 		print_message("without a context: %s", log.text);
 	assert_int_equal(log.errors, 0);
 	pid = selfdisp_child(sd_new, true);
 	assert_true(pid > 0);
-	assert_int_equal(scan_child(pid, &cp), -EDEADLK);
+	assert_int_equal(unit_census_scan_child(pid, &cp), -EDEADLK);
 	assert_non_null(strstr(log.text, "a function pointer at"));
 	assert_non_null(strstr(log.text, "sum_avx2"));
 	assert_false(log.bad_line);
