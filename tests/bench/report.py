@@ -256,7 +256,7 @@ def split_row(name, restores, criu_ms, probe_m=None):
 
 
 for scen, label in (("same", "python, same CPU"), ("upgrade", "python, upgrade (SSE2 -> this CPU)"),
-                    ("downgrade", "python, downgrade (-> x86-64-v2)")):
+                    ("downgrade", "python, downgrade (-> westmere)")):
     split_row(label, [x for x in (parse_restore(p) for p in logs(f"split-{scen}-*.restore")) if x],
               med(vals("split", "python", scen, "restore_us")) / 1e3, probe.get(scen))
 o = next(x for x in res["overhead"] if x["load"] == "tree")
