@@ -44,18 +44,6 @@ static bool reselected(uint64_t addr, bool via_got, int64_t disp, void *arg)
 	return !via_got && addr >= st_lo && addr < st_hi;
 }
 
-static bool sym_extent(const char *path, const char *name, unsigned long *lo, unsigned long *hi)
-{
-	int st;
-	char *out = unit_run(&st, "readelf -sW '%s' | awk '$8 == \"%s\" {print $2, $3; exit}'", path, name);
-	bool ok = out && sscanf(out, "%lx %lu", lo, hi) == 2;
-
-	if (ok)
-		*hi += *lo;
-	free(out);
-	return ok;
-}
-
 static enum census_class class_of(const struct isa_census *cen, const enum census_class *cls, unsigned long start)
 {
 	for (size_t i = 0; i < cen->n_funcs; i++)
@@ -87,10 +75,10 @@ static void fixture_shapes(void **state)
 	snprintf(path, sizeof(path), "%s/build/fixtures/libguard.so", unit_top());
 	if (access(path, R_OK))
 		UNIT_SKIP("make fixtures first");
-	assert_true(sym_extent(path, "__cpu_model", &st_lo, &st_hi));
-	assert_true(sym_extent(path, "gf_sum_avx2", &g1, &end));
-	assert_true(sym_extent(path, "gf_sum2_avx2", &u1, &end));
-	assert_true(sym_extent(path, "gf_sum3_avx2", &g3, &end));
+	assert_true(unit_sym_extent(path, "__cpu_model", &st_lo, &st_hi));
+	assert_true(unit_sym_extent(path, "gf_sum_avx2", &g1, &end));
+	assert_true(unit_sym_extent(path, "gf_sum2_avx2", &u1, &end));
+	assert_true(unit_sym_extent(path, "gf_sum3_avx2", &g3, &end));
 	assert_int_equal(elf_code_open(path, &c), 0);
 	assert_int_equal(isa_census_build(&c, &cen), 0);
 	cls = calloc(cen->n_funcs + 1, sizeof(*cls));

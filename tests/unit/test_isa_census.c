@@ -228,18 +228,6 @@ static void glibc_without_state_fails_closed(void **state)
 	isa_census_free(cen);
 }
 
-static bool sym_extent(const char *path, const char *name, unsigned long *lo, unsigned long *hi)
-{
-	int st;
-	char *out = unit_run(&st, "readelf -sW '%s' | awk '$8 == \"%s\" {print $2, $3; exit}'", path, name);
-	bool ok = out && sscanf(out, "%lx %lu", lo, hi) == 2;
-
-	if (ok)
-		*hi += *lo;
-	free(out);
-	return ok;
-}
-
 static void selfdisp_refused(void **state)
 {
 	char path[4200];
@@ -258,9 +246,9 @@ static void selfdisp_refused(void **state)
 	assert_int_equal(isa_census_get(NULL, path, &cen), 0);
 	isa_census_judge(cen, &missing_v2, NULL, &v);
 	assert_int_equal(v.cls, CC_SELF_DISPATCHED);
-	assert_true(sym_extent(path, "sum_avx2", &lo, &hi));
-	assert_true(sym_extent(path, "sd_sum_flag", &f1, &n1));
-	assert_true(sym_extent(path, "sd_new", &f2, &n2));
+	assert_true(unit_sym_extent(path, "sum_avx2", &lo, &hi));
+	assert_true(unit_sym_extent(path, "sd_sum_flag", &f1, &n1));
+	assert_true(unit_sym_extent(path, "sd_new", &f2, &n2));
 	assert_int_equal(v.func->start, lo);
 	assert_true(v.ex && v.ex->addr >= lo && v.ex->addr < hi);
 	assert_true(v.ex->feature == (uint32_t)avx || v.ex->feature == (uint32_t)avx2);

@@ -391,4 +391,17 @@ static inline int unit_cpus(struct cpu_desc *host, struct cpu_desc *all)
 }
 #endif
 
+/* [*@lo, *@hi): the extent of symbol @name in @path's .symtab or .dynsym, as readelf gives it */
+static inline bool unit_sym_extent(const char *path, const char *name, unsigned long *lo, unsigned long *hi)
+{
+	int st;
+	char *out = unit_run(&st, "readelf -sW '%s' | awk '$8 == \"%s\" {print $2, $3; exit}'", path, name);
+	bool ok = out && sscanf(out, "%lx %lu", lo, hi) == 2;
+
+	if (ok)
+		*hi += *lo;
+	free(out);
+	return ok;
+}
+
 #endif
